@@ -192,7 +192,9 @@ def install_train_stack(session: nox.Session) -> None:
     locked_torch = next((line.split(";")[0].strip() for line in lines if line.startswith("torch==")), "torch")
     kept = [line for line in lines if not line.strip().startswith(_CUDA_ONLY)]
     Path(requirements).write_text("\n".join(kept) + "\n")
-    uv_pip = ("uv", "pip", "install", "--python", python, "--quiet")
+    # Bytecode compiled once at install: imports of torch, transformers and trl take seconds each
+    # in every test process otherwise (and PYTHONDONTWRITEBYTECODE may forbid caching it later).
+    uv_pip = ("uv", "pip", "install", "--python", python, "--quiet", "--compile-bytecode")
     wheel = _local_torch_wheel()
     if wheel is not None:
         session.log(f"torch: the CPU wheel on local disk, {wheel}")
