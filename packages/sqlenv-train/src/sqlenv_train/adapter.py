@@ -12,6 +12,7 @@ used (e.g. by another trainer) without the training stack.
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any, Protocol
@@ -191,6 +192,8 @@ class SQLEnvToolEnvironment:
         self._dataset = dataset
         self._record = RolloutRecord()
         self._last: SQLObservation | None = None
+        #: Seconds spent inside tool calls (the environment's share of rollout time).
+        self.tool_seconds = 0.0
 
     # -- TRL's contract ------------------------------------------------------------------------
 
@@ -238,6 +241,13 @@ class SQLEnvToolEnvironment:
         return self._record
 
     def _call(self, name: str, value: object) -> str:
+        started = time.perf_counter()
+        try:
+            return self._execute(name, value)
+        finally:
+            self.tool_seconds += time.perf_counter() - started
+
+    def _execute(self, name: str, value: object) -> str:
         tool = get_tool(name)
         record = self._record
         shown = value if isinstance(value, str) else repr(value)

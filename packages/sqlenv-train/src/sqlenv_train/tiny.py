@@ -31,7 +31,7 @@ __all__ = ["TinyModelSpec", "build_tiny_model", "cache_dir", "chat_corpus"]
 #: Qwen3's special tokens; the first two delimit turns, the rest are plain added tokens (as in Qwen3).
 SPECIAL_TOKENS = ("<|endoftext|>", "<|im_start|>", "<|im_end|>")
 ADDED_TOKENS = ("<tool_call>", "</tool_call>", "<tool_response>", "</tool_response>", "<think>", "</think>")
-_FORMAT_VERSION = 1
+_FORMAT_VERSION = 2
 
 
 def cache_dir() -> Path:
@@ -185,12 +185,14 @@ def _train_tokenizer(spec: TinyModelSpec, template: str, corpus: list[list[dict[
         )
         texts.append(str(rendered))
     bpe = tokenizers.Tokenizer(tokenizers.models.BPE(unk_token=None))
-    # Split at line breaks only (no regex pre-split): merges may span spaces and punctuation, so the
-    # template's fixed text and the tool schemas compress into few tokens and prompts stay short,
-    # while identical lines across the corpus are counted once, which keeps training fast.
+    # Split before runs of line breaks only (no GPT-style regex pre-split): merges may span spaces
+    # and punctuation, so the template's fixed text and the tool schemas compress into few tokens
+    # and prompts stay short; identical lines across the corpus are counted once, which keeps
+    # training fast; and "\n\n" (after <think>) and "\n{..." (after <tool_call>) are different
+    # tokens, so even a 2-layer model can tell where it is in a turn.
     bpe.pre_tokenizer = tokenizers.pre_tokenizers.Sequence(
         [
-            tokenizers.pre_tokenizers.Split("\n", behavior="merged_with_previous"),
+            tokenizers.pre_tokenizers.Split(tokenizers.Regex("\n+"), behavior="merged_with_next"),
             tokenizers.pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False),
         ]
     )
