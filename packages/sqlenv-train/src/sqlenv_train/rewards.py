@@ -68,6 +68,7 @@ class RolloutAnalysis:
     flags: dict[str, bool]
     tool_calls: int
     valid_tool_calls: int
+    invalid_calls: int
     completion_tokens: int
 
     @property
@@ -129,7 +130,7 @@ def analyse_rollout(
         "no_answer": not record.answered,
         "invalid_arguments": record.invalid_calls + trl_rejected > 0,
     }
-    return RolloutAnalysis(record, flags, calls, max(valid, 0), tokens)
+    return RolloutAnalysis(record, flags, calls, max(valid, 0), record.invalid_calls + trl_rejected, tokens)
 
 
 def format_score(analysis: RolloutAnalysis) -> float:
@@ -141,7 +142,7 @@ def format_score(analysis: RolloutAnalysis) -> float:
     score -= 0.5 * flags["malformed_tool_call"]
     score -= 0.5 * flags["truncated"]
     score -= 0.25 * flags["calls_after_answer"]
-    score -= 0.25 * (analysis.tool_calls - analysis.valid_tool_calls - analysis.record.calls_after_done)
+    score -= 0.25 * analysis.invalid_calls
     return max(-1.0, min(1.0, score))
 
 

@@ -193,7 +193,11 @@ class TrainConfig:
             if spec is None:
                 continue
             try:
-                parse_spec(spec)
+                parsed = parse_spec(spec)
+                if parsed.kind == "builtin":
+                    load(spec, compute_gold=False)  # instant: checks the split and the filters
+                elif not Path(parsed.target).expanduser().exists():
+                    problems.append(f"{name}: no such path {parsed.target!r} in {spec!r}")
             except DatasetError as exc:
                 problems.append(f"{name}: {exc}")
         if self.sft_data is not None and not Path(self.sft_data).is_file():
@@ -445,7 +449,8 @@ def train(config: TrainConfig) -> TrainResult:
         use_vllm=config.use_vllm,
         vllm_mode=config.vllm_mode,
         disable_tqdm=not config.show_progress,
-        gradient_checkpointing=False,
+        # Explicit, under the name transformers 5 uses (GRPOConfig's own default is the deprecated alias).
+        activation_checkpointing=False,
         dataloader_num_workers=0,
     )
     train_rows = prompt_rows(train_data, repeat=max(1, math.ceil(config.steps * config.batch_size / max(len(train_data), 1))))
