@@ -222,7 +222,14 @@ def train(session: nox.Session) -> None:
         "pytest",
         "packages/sqlenv-train/tests",
         *session.posargs,
-        env={"SQLENV_SPIDER_DIR": SPIDER_DIR, "SQLENV_CACHE_DIR": cache, "SQLENV_REQUIRE_TRAIN_STACK": "1"},
+        # One BLAS thread: with a second process (the notebook kernel, a busy CI neighbour) on 2 cores,
+        # two spinning OpenMP threads each ran a CPU step 7x slower (measured in bench/bench_train.py).
+        env={
+            "SQLENV_SPIDER_DIR": SPIDER_DIR,
+            "SQLENV_CACHE_DIR": cache,
+            "SQLENV_REQUIRE_TRAIN_STACK": "1",
+            "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1"),
+        },
     )
 
 

@@ -87,7 +87,9 @@ def test_bad_tool_calls_get_a_clear_error(name: str, arguments: object, message:
 
 
 @settings(max_examples=200, deadline=None)
-@given(st.text(max_size=300), st.one_of(st.text(max_size=300), st.dictionaries(st.text(max_size=10), st.text(max_size=10))))
+@given(
+    st.text(max_size=300), st.one_of(st.text(max_size=300), st.dictionaries(st.text(max_size=10), st.text(max_size=10)))
+)
 def test_any_tool_call_is_an_action_or_a_tool_call_error(name: str, arguments: str | dict[str, str]) -> None:
     try:
         tool_call_to_action(name, arguments)

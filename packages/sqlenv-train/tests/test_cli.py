@@ -21,7 +21,20 @@ HAS_TRAIN_STACK = all(importlib.util.find_spec(m) is not None for m in ("torch",
 
 def test_eval_random_and_oracle_then_report(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     for policy in ("random", "oracle"):
-        code = main(["eval", "--policy", policy, "--dataset", "builtin:eval", "--limit", "12", "--out", str(tmp_path / f"{policy}.json"), "--no-progress"])
+        code = main(
+            [
+                "eval",
+                "--policy",
+                policy,
+                "--dataset",
+                "builtin:eval",
+                "--limit",
+                "12",
+                "--out",
+                str(tmp_path / f"{policy}.json"),
+                "--no-progress",
+            ]
+        )
         assert code == 0
     out = capsys.readouterr().out
     assert "oracle: solved 12/12 (100.0%, 95% CI 75.8%–100.0%)" in out
@@ -45,7 +58,22 @@ def test_eval_random_and_oracle_then_report(tmp_path: Path, capsys: pytest.Captu
 def test_eval_openai_policy_through_a_loopback_endpoint(tmp_path: Path) -> None:
     pack = builtin("eval")
     with ScriptedChatServer(pack) as server:
-        code = main(["eval", "--policy", "openai", "--base-url", server.base_url, "--model", "scripted", "--limit", "5", "--out", str(tmp_path / "llm.json"), "--no-progress"])
+        code = main(
+            [
+                "eval",
+                "--policy",
+                "openai",
+                "--base-url",
+                server.base_url,
+                "--model",
+                "scripted",
+                "--limit",
+                "5",
+                "--out",
+                str(tmp_path / "llm.json"),
+                "--no-progress",
+            ]
+        )
     assert code == 0
     report = json.loads((tmp_path / "llm.json").read_text())
     assert report["policy"] == "openai:scripted" and report["summary"]["solve_rate"] == 1.0
@@ -64,16 +92,22 @@ def test_eval_openai_policy_through_a_loopback_endpoint(tmp_path: Path) -> None:
         (["train", "--config", "nowhere.toml"], "cannot read the config file nowhere.toml"),
     ],
 )
-def test_mistakes_get_one_clear_line_and_status_2(argv: list[str], message: str, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+def test_mistakes_get_one_clear_line_and_status_2(
+    argv: list[str], message: str, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.chdir(tmp_path)
     assert main(argv) == 2
     err = capsys.readouterr().err
     assert message in err and "Traceback" not in err
 
 
-def test_train_config_errors_are_all_listed_before_anything_loads(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_train_config_errors_are_all_listed_before_anything_loads(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     config = tmp_path / "recipe.toml"
-    config.write_text('[train]\nmodel = "tiny"\nnum_generations = 3\nbatch_size = 4\ndataset = "builtin:nope"\nlearning_rate = -1.0\n')
+    config.write_text(
+        '[train]\nmodel = "tiny"\nnum_generations = 3\nbatch_size = 4\ndataset = "builtin:nope"\nlearning_rate = -1.0\n'
+    )
     assert main(["train", "--config", str(config), "--dry-run"]) == 2
     err = capsys.readouterr().err
     assert "batch_size x gradient_accumulation_steps (16) must be a multiple of num_generations (3)" in err
@@ -98,7 +132,9 @@ def test_sft_data_exports_successful_oracle_episodes(tmp_path: Path, capsys: pyt
     assert len(rows) == 20
     roles = [m["role"] for m in rows[0]["messages"]]
     assert roles == ["system", "user", "assistant", "tool", "assistant", "tool", "assistant", "tool", "assistant"]
-    calls = [json.loads(m["tool_calls"][0]["function"]["arguments"]) for m in rows[0]["messages"] if m.get("tool_calls")]
+    calls = [
+        json.loads(m["tool_calls"][0]["function"]["arguments"]) for m in rows[0]["messages"] if m.get("tool_calls")
+    ]
     assert list(calls[0]) == ["table"] and list(calls[1]) == ["sql"] and list(calls[2]) == ["answer"]
     assert rows[0]["chat_template_kwargs"] == {"enable_thinking": False}
     assert json.loads(rows[0]["tools"])[0]["function"]["name"] == "describe"
@@ -107,7 +143,19 @@ def test_sft_data_exports_successful_oracle_episodes(tmp_path: Path, capsys: pyt
 def test_the_console_script_runs_as_a_subprocess(tmp_path: Path) -> None:
     out = tmp_path / "r.json"
     done = subprocess.run(
-        [sys.executable, "-m", "sqlenv_train", "eval", "--policy", "oracle", "--limit", "3", "--out", str(out), "--no-progress"],
+        [
+            sys.executable,
+            "-m",
+            "sqlenv_train",
+            "eval",
+            "--policy",
+            "oracle",
+            "--limit",
+            "3",
+            "--out",
+            str(out),
+            "--no-progress",
+        ],
         capture_output=True,
         text=True,
         timeout=120,

@@ -21,9 +21,14 @@ def pack() -> Dataset:
 
 def test_scripted_oracle_solves_every_question_through_the_protocol(pack: Dataset) -> None:
     ids = [q.id for q in pack]
-    with ScriptedChatServer(pack) as server, LLMPolicy("scripted", base_url=server.base_url, api_key="sk-test") as policy:
+    with (
+        ScriptedChatServer(pack) as server,
+        LLMPolicy("scripted", base_url=server.base_url, api_key="sk-test") as policy,
+    ):
         with SQLEnvClient.local(pack) as env:
-            report = evaluate(policy, env, ids, dataset=pack, show_progress=False, metadata={"endpoint": server.base_url})
+            report = evaluate(
+                policy, env, ids, dataset=pack, show_progress=False, metadata={"endpoint": server.base_url}
+            )
     assert report.solve_rate == 1.0 and len(report.episodes) == len(ids)
     first = server.requests[0]
     assert first["tools"] == openai_tools() and first["model"] == "scripted"
@@ -89,7 +94,9 @@ def test_client_errors_are_not_retried(pack: Dataset) -> None:
     def reject(request: httpx.Request) -> httpx.Response:
         return httpx.Response(401, json={"error": {"message": "invalid api key"}})
 
-    policy = LLMPolicy("m", base_url="http://llm.invalid/v1", http_client=httpx.Client(transport=httpx.MockTransport(reject)))
+    policy = LLMPolicy(
+        "m", base_url="http://llm.invalid/v1", http_client=httpx.Client(transport=httpx.MockTransport(reject))
+    )
     with pytest.raises(LLMError, match="HTTP 401: invalid api key"):
         policy.complete([{"role": "user", "content": "hi"}])
 

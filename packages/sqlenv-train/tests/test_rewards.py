@@ -21,7 +21,11 @@ def data() -> Dataset:
 
 
 def call(name: str, **arguments: Any) -> dict[str, Any]:
-    return {"role": "assistant", "content": "", "tool_calls": [{"type": "function", "function": {"name": name, "arguments": arguments}}]}
+    return {
+        "role": "assistant",
+        "content": "",
+        "tool_calls": [{"type": "function", "function": {"name": name, "arguments": arguments}}],
+    }
 
 
 def tool(text: str, name: str = "query") -> dict[str, Any]:
@@ -34,13 +38,21 @@ def rollout(factory: SQLEnvFactory, data: Dataset, index: int) -> SQLEnvToolEnvi
     return env
 
 
-def test_each_failure_mode_is_flagged_and_scored(data: Dataset, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+def test_each_failure_mode_is_flagged_and_scored(
+    data: Dataset, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     factory = SQLEnvFactory(data, step_budget=5)
     q0 = data.questions[0]
     clean = rollout(factory, data, 0)
     r1 = clean.query(q0.gold_sql)
     r2 = clean.answer(answer_text(data.gold(q0.id).rows))
-    clean_completion = [call("query", sql=q0.gold_sql), tool(r1), call("answer", answer="x"), tool(r2, "answer"), {"role": "assistant", "content": ""}]
+    clean_completion = [
+        call("query", sql=q0.gold_sql),
+        tool(r1),
+        call("answer", answer="x"),
+        tool(r2, "answer"),
+        {"role": "assistant", "content": ""},
+    ]
 
     silent = rollout(factory, data, 1)
     malformed = rollout(factory, data, 2)
@@ -55,7 +67,12 @@ def test_each_failure_mode_is_flagged_and_scored(data: Dataset, tmp_path: Path, 
         [{"role": "assistant", "content": "The answer is 4."}],
         [{"role": "assistant", "content": '<tool_call>\n{"name": "query", "arguments": {"sql": "SEL'}],
         [call("query", sql="SELECT 1"), tool(t1), call("query", sql="SELECT 2")],
-        [call("answer", answer="wrong"), tool("..."), call("query", sql="SELECT 1"), tool("Error: the episode is over")],
+        [
+            call("answer", answer="wrong"),
+            tool("..."),
+            call("query", sql="SELECT 1"),
+            tool("Error: the episode is over"),
+        ],
         [call("drop_table", table="x"), tool("{'error': 'Tool drop_table not found.'}", "drop_table")],
     ]
     envs = [clean, silent, malformed, truncated, chatty, rejected]

@@ -19,7 +19,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from sqlenv_core.protocol import MAX_ARGUMENT_CHARS, ActionType, SQLAction, SQLObservation
 
@@ -170,7 +170,9 @@ def tool_call_to_action(name: str, arguments: Mapping[str, object] | str | None)
     else:
         raise ToolCallError(f"{tool.name}: {tool.parameter!r} must be a string, got {type(value).__name__}")
     if len(text) > MAX_ARGUMENT_CHARS:
-        raise ToolCallError(f"{tool.name}: {tool.parameter!r} is {len(text)} characters; the limit is {MAX_ARGUMENT_CHARS}")
+        raise ToolCallError(
+            f"{tool.name}: {tool.parameter!r} is {len(text)} characters; the limit is {MAX_ARGUMENT_CHARS}"
+        )
     if tool.name != "answer" and not text.strip():
         raise ToolCallError(f"{tool.name} needs a non-empty {tool.parameter!r} ({tool.parameter_description})")
     return SQLAction(action_type=tool.action_type, argument=text)
@@ -193,7 +195,7 @@ def _arguments_mapping(tool: Tool, arguments: Mapping[str, object] | str | None)
             ) from None
         if not isinstance(parsed, dict):
             raise ToolCallError(f'{tool.name}: the arguments must be a JSON object like {{"{tool.parameter}": "..."}}')
-        return {str(k): v for k, v in parsed.items()}  # pyright: ignore[reportUnknownVariableType]
+        return {str(k): v for k, v in cast(dict[Any, Any], parsed).items()}
     return arguments
 
 
@@ -217,7 +219,7 @@ def render_observation(observation: SQLObservation, *, max_chars: int = DEFAULT_
     body = f"Error: {observation.error}" if observation.error else observation.result
     if observation.done:
         verdict: Any = observation.info.get("verdict")
-        reason = str(verdict.get("reason", "")) if isinstance(verdict, Mapping) else ""  # pyright: ignore[reportUnknownMemberType]
+        reason = str(cast(Mapping[str, Any], verdict).get("reason", "")) if isinstance(verdict, Mapping) else ""
         if observation.error or body.startswith("Answer ") or not reason:
             status = "the episode is over; do not call more tools"
         else:

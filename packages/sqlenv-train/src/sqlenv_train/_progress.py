@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator
 from contextlib import contextmanager
 
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
@@ -11,7 +11,7 @@ __all__ = ["progress_bar"]
 
 
 @contextmanager
-def progress_bar(label: str, total: int, *, enabled: bool = True) -> Iterator[Callable[..., None]]:
+def progress_bar(label: str, total: int, *, enabled: bool = True) -> Generator[Callable[..., None]]:
     """A bar of ``total`` steps; the yielded ``advance(**fields)`` moves it on and shows the fields.
 
     ``advance(loss=0.5)`` shows ``loss 0.5`` beside the bar. Disabled, it draws nothing.

@@ -212,7 +212,9 @@ class SQLEnvToolEnvironment:
         difficulty = ""
         if self._dataset is not None and state.question_id is not None:
             difficulty = self._dataset.question(state.question_id).difficulty
-        self._record = RolloutRecord(question_id=state.question_id or "", db_id=state.db_id or "", difficulty=difficulty)
+        self._record = RolloutRecord(
+            question_id=state.question_id or "", db_id=state.db_id or "", difficulty=difficulty
+        )
         self._last = observation
         return render_start(observation, max_chars=self._max_chars)
 

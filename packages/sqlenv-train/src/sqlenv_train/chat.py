@@ -35,6 +35,7 @@ from sqlenv_core.tools import (
     render_start,
     tool_call_to_action,
 )
+from sqlenv_train._json import as_object
 
 __all__ = ["AssistantTurn", "ChatPolicy", "EpisodeStats", "ToolCall", "parse_hermes_tool_calls"]
 
@@ -222,18 +223,15 @@ def parse_hermes_tool_calls(text: str, *, id_prefix: str = "call") -> AssistantT
             return AssistantTurn(content=body.strip(), malformed="<tool_call> without </tool_call>")
         raw = body[start + len("<tool_call>") : end].strip()
         try:
-            parsed: Any = json.loads(raw)
+            parsed = as_object(json.loads(raw))
         except ValueError as exc:
             return AssistantTurn(content=body.strip(), malformed=f"not JSON: {exc}")
-        if not isinstance(parsed, dict) or not isinstance(parsed.get("name"), str):
+        if parsed is None or not isinstance(parsed.get("name"), str):
             return AssistantTurn(content=body.strip(), malformed='expected {"name": ..., "arguments": {...}}')
-        arguments: Any = parsed.get("arguments", {})  # pyright: ignore[reportUnknownMemberType]
-        if isinstance(arguments, str):
-            args: str | dict[str, Any] = arguments
-        elif isinstance(arguments, dict):
-            args = {str(k): v for k, v in arguments.items()}  # pyright: ignore[reportUnknownVariableType]
-        else:
+        arguments: object = parsed.get("arguments", {})
+        args: str | dict[str, Any] | None = arguments if isinstance(arguments, str) else as_object(arguments)
+        if args is None:
             return AssistantTurn(content=body.strip(), malformed="arguments must be an object")
-        calls.append(ToolCall(f"{id_prefix}_{len(calls)}", str(parsed["name"]), args))  # pyright: ignore[reportUnknownArgumentType]
+        calls.append(ToolCall(f"{id_prefix}_{len(calls)}", str(parsed["name"]), args))
         position = end + len("</tool_call>")
     return AssistantTurn(content="".join(content_parts).strip(), tool_calls=calls)

@@ -14,7 +14,7 @@ import platform
 import statistics
 import time
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from importlib import metadata as importlib_metadata
@@ -24,6 +24,7 @@ from typing import Any
 from sqlenv_client import SQLEnvClient
 from sqlenv_core.datasets import Dataset
 from sqlenv_core.protocol import ACTION_TYPES, SQLAction
+from sqlenv_train._json import as_object
 from sqlenv_train._progress import progress_bar
 from sqlenv_train.policies import Policy
 
@@ -120,7 +121,7 @@ class EvalReport:
         groups = self._by(lambda e: e.difficulty or "unknown")
         return dict(sorted(groups.items(), key=lambda item: (order.get(item[0], 9), item[0])))
 
-    def _by(self, key: Any) -> dict[str, dict[str, Any]]:
+    def _by(self, key: Callable[[EpisodeRecord], str]) -> dict[str, dict[str, Any]]:
         groups: dict[str, list[EpisodeRecord]] = defaultdict(list)
         for e in self.episodes:
             groups[key(e)].append(e)
@@ -176,9 +177,7 @@ class EvalReport:
             "max_steps": max(steps) if steps else 0,
             "answered_rate": sum(e.answered for e in episodes) / n if n else 0.0,
             "invalid_action_rate": sum(e.invalid_actions for e in episodes) / actions if actions else 0.0,
-            "format_error_rate": (
-                sum(1 for e in episodes if e.usage.get("format_errors")) / n if n and usage else 0.0
-            ),
+            "format_error_rate": (sum(1 for e in episodes if e.usage.get("format_errors")) / n if n and usage else 0.0),
         }
 
     def to_dict(self) -> dict[str, Any]:
@@ -272,7 +271,7 @@ def _play(
         state = env.state()
     verdict: dict[str, Any] = obs.info.get("verdict", {})
     stats: Any = getattr(policy, "episode_stats", None)
-    usage: dict[str, Any] = dict(stats()) if callable(stats) else {}
+    usage: dict[str, Any] = dict(as_object(stats()) or {}) if callable(stats) else {}
     reason = str(verdict.get("reason", "no answer"))
     if usage.get("gave_up"):
         reason = f"gave up: {usage['gave_up']}"

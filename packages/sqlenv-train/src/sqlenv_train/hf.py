@@ -127,7 +127,9 @@ def _hf_messages(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
                         arguments = json.loads(arguments)
                     except ValueError:
                         pass  # rendered as the text the model sent
-                calls.append({"type": "function", "function": {"name": call["function"]["name"], "arguments": arguments}})
+                calls.append(
+                    {"type": "function", "function": {"name": call["function"]["name"], "arguments": arguments}}
+                )
             out["tool_calls"] = calls
         out.pop("tool_call_id", None)
         converted.append(out)

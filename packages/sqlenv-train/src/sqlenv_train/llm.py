@@ -20,6 +20,7 @@ from typing import Any
 import httpx
 
 from sqlenv_core.tools import openai_tools
+from sqlenv_train._json import as_list, as_object
 from sqlenv_train.chat import AssistantTurn, ChatPolicy, ToolCall
 
 __all__ = ["LLMError", "LLMPolicy"]
@@ -147,7 +148,7 @@ class LLMPolicy(ChatPolicy):
         base = self.backoff_s * (2 ** (attempt - 1))
         return base * (0.5 + self._rng.random() / 2)
 
-    def _post(self, url: str, body: dict[str, Any]) -> tuple[int, Any, float | None]:
+    def _post(self, url: str, body: dict[str, Any]) -> tuple[int, dict[str, Any], float | None]:
         with self._client.stream("POST", url, json=body, headers=self._headers, timeout=self.timeout_s) as response:
             chunks: list[bytes] = []
             size = 0
@@ -165,45 +166,53 @@ class LLMPolicy(ChatPolicy):
                 except ValueError:
                     retry_after = None
             try:
-                payload: Any = json.loads(raw) if raw else {}
+                decoded: object = json.loads(raw) if raw else {}
             except ValueError:
-                payload = {"error": {"message": raw[:300].decode("utf-8", "replace")}}
-            if response.status_code < 400 and not isinstance(payload, dict):
-                raise LLMError(f"{url}: expected a JSON object, got {type(payload).__name__}")
+                decoded = {"error": {"message": raw[:300].decode("utf-8", "replace")}}
+            payload = as_object(decoded)
+            if payload is None:
+                if response.status_code < 400:
+                    raise LLMError(f"{url}: expected a JSON object, got {type(decoded).__name__}")
+                payload = {"error": str(decoded)[:300]}
             return response.status_code, payload, retry_after
 
     def _turn(self, payload: dict[str, Any]) -> AssistantTurn:
-        choices = payload.get("choices")
-        if not isinstance(choices, list) or not choices or not isinstance(choices[0], dict):
+        choices = as_list(payload.get("choices")) or []
+        choice = as_object(choices[0]) if choices else None
+        if choice is None:
             raise LLMError(f"the endpoint's reply has no choices: {json.dumps(payload)[:300]}")
-        message: Any = choices[0].get("message") or {}  # pyright: ignore[reportUnknownMemberType]
-        content = message.get("content") if isinstance(message, dict) else None
-        raw_calls: Any = message.get("tool_calls") if isinstance(message, dict) else None
+        message = as_object(choice.get("message")) or {}
+        content = str(message.get("content") or "")
         calls: list[ToolCall] = []
-        for index, raw in enumerate(raw_calls or []):
-            function: Any = raw.get("function") if isinstance(raw, dict) else None
-            if not isinstance(function, dict) or not isinstance(function.get("name"), str):
-                return AssistantTurn(content=str(content or ""), malformed="a tool call without a function name")
-            arguments: Any = function.get("arguments", "")
-            if not isinstance(arguments, str | dict):
-                arguments = json.dumps(arguments)
+        for index, item in enumerate(as_list(message.get("tool_calls")) or []):
+            raw = as_object(item) or {}
+            function = as_object(raw.get("function"))
+            if function is None or not isinstance(function.get("name"), str):
+                return AssistantTurn(content=content, malformed="a tool call without a function name")
+            raw_arguments: object = function.get("arguments", "")
+            arguments: str | dict[str, Any] = (
+                raw_arguments
+                if isinstance(raw_arguments, str)
+                else as_object(raw_arguments) or json.dumps(raw_arguments)
+            )
             self._call_index += 1
-            call_id = raw.get("id") if isinstance(raw.get("id"), str) else f"call_{self._call_index}_{index}"
-            calls.append(ToolCall(str(call_id), str(function["name"]), arguments))  # pyright: ignore[reportUnknownArgumentType]
-        usage: Any = payload.get("usage") or {}
+            raw_id = raw.get("id")
+            call_id = raw_id if isinstance(raw_id, str) else f"call_{self._call_index}_{index}"
+            calls.append(ToolCall(call_id, str(function["name"]), arguments))
+        usage = as_object(payload.get("usage")) or {}
         return AssistantTurn(
-            content=str(content or ""),
+            content=content,
             tool_calls=calls,
-            prompt_tokens=int(usage.get("prompt_tokens") or 0) if isinstance(usage, dict) else 0,
-            completion_tokens=int(usage.get("completion_tokens") or 0) if isinstance(usage, dict) else 0,
+            prompt_tokens=int(usage.get("prompt_tokens") or 0),
+            completion_tokens=int(usage.get("completion_tokens") or 0),
         )
 
 
-def _error_text(payload: Any) -> str:
-    if isinstance(payload, dict):
-        error: Any = payload.get("error")  # pyright: ignore[reportUnknownMemberType]
-        if isinstance(error, dict) and error.get("message"):
-            return str(error["message"])[:300]
-        if isinstance(error, str):
-            return error[:300]
+def _error_text(payload: dict[str, Any]) -> str:
+    error: object = payload.get("error")
+    detail = as_object(error)
+    if detail is not None and detail.get("message"):
+        return str(detail["message"])[:300]
+    if isinstance(error, str):
+        return error[:300]
     return json.dumps(payload, default=str)[:300]

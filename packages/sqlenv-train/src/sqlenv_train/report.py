@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlenv_train._deps import require
+from sqlenv_train._json import as_list, as_object
 
 __all__ = ["load_report", "markdown_table", "plot_learning_curve", "plot_reports", "write_comparison"]
 
@@ -29,25 +30,25 @@ def load_report(path: str | Path) -> dict[str, Any]:
     """
     file = Path(path)
     try:
-        data: Any = json.loads(file.read_text(encoding="utf-8"))
+        data = as_object(json.loads(file.read_text(encoding="utf-8")))
     except OSError as exc:
         raise ValueError(f"cannot read {file}: {exc}") from None
     except ValueError as exc:
         raise ValueError(f"{file} is not JSON: {exc}") from None
-    if not isinstance(data, dict) or not isinstance(data.get("summary"), dict):
+    summary = as_object(data.get("summary")) if data is not None else None
+    if data is None or summary is None:
         raise ValueError(f"{file} is not an evaluation report (no 'summary')")
-    summary: Any = data["summary"]
     for key in ("solve_rate", "episodes"):
         if key not in summary:
             raise ValueError(f"{file}: the summary has no {key!r}")
     data.setdefault("policy", file.stem)
     data["_path"] = str(file)
-    return data  # pyright: ignore[reportUnknownVariableType]
+    return data
 
 
 def _label(report: dict[str, Any]) -> str:
-    meta: Any = report.get("metadata") or {}
-    stage = meta.get("stage") if isinstance(meta, dict) else None
+    meta = as_object(report.get("metadata")) or {}
+    stage = meta.get("stage")
     label = str(report.get("policy", "?"))
     return f"{label} ({stage})" if stage and str(stage) not in label else label
 
@@ -81,11 +82,7 @@ def markdown_table(reports: Sequence[dict[str, Any]]) -> str:
             f"| {float(s.get('invalid_action_rate', 0.0)):.1%} | {float(s.get('format_error_rate', 0.0)):.1%} "
             f"| {tokens} | {latency} |"
         )
-    difficulties: list[str] = []
-    for report in reports:
-        for name in report.get("by_difficulty") or {}:
-            if name not in difficulties:
-                difficulties.append(str(name))
+    difficulties = _difficulties(reports)
     if difficulties:
         lines += ["", "| policy | " + " | ".join(difficulties) + " |", "|---|" + "---:|" * len(difficulties)]
         for report in reports:
@@ -96,6 +93,13 @@ def markdown_table(reports: Sequence[dict[str, Any]]) -> str:
             ]
             lines.append(f"| {_label(report)} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
+
+
+def _difficulties(reports: Sequence[dict[str, Any]]) -> list[str]:
+    names: list[str] = []
+    for report in reports:
+        names += [str(d) for d in as_object(report.get("by_difficulty")) or {} if str(d) not in names]
+    return names
 
 
 def _pyplot() -> Any:
@@ -126,9 +130,7 @@ def plot_reports(reports: Sequence[dict[str, Any]], out_dir: str | Path) -> list
     ax.set_title("Solve rate per policy")
     written.append(_save(fig, out / "solve_rate.png", plt))
 
-    difficulties: list[str] = []
-    for report in reports:
-        difficulties += [d for d in report.get("by_difficulty") or {} if d not in difficulties]
+    difficulties = _difficulties(reports)
     if difficulties:
         fig, ax = plt.subplots(figsize=(max(4.0, 1.6 * len(difficulties) + 2), 3.6))
         width = 0.8 / max(len(reports), 1)
@@ -143,7 +145,7 @@ def plot_reports(reports: Sequence[dict[str, Any]], out_dir: str | Path) -> list
         ax.legend(fontsize=8)
         written.append(_save(fig, out / "by_difficulty.png", plt))
 
-    steps = [[int(e.get("steps", 0)) for e in r.get("episodes") or []] for r in reports]
+    steps = [[int((as_object(e) or {}).get("steps", 0)) for e in as_list(r.get("episodes")) or []] for r in reports]
     if any(steps):
         fig, ax = plt.subplots(figsize=(max(4.0, 1.4 * len(reports) + 2), 3.6))
         ax.boxplot([s or [0] for s in steps], showmeans=True)

@@ -112,9 +112,7 @@ def analyse_rollout(
     record = environment.rollout
     messages = _messages(completion)
     malformed = any(m.get("role") == "assistant" and "<tool_call>" in _text(m) for m in messages)
-    trl_rejected = sum(
-        1 for m in messages if m.get("role") == "tool" and _text(m).startswith(("{'error'", '{"error"'))
-    )
+    trl_rejected = sum(1 for m in messages if m.get("role") == "tool" and _text(m).startswith(("{'error'", '{"error"')))
     # TRL rolls back a tool result that would overflow the completion budget and ends the rollout:
     # the last message is then an assistant turn whose calls never got an answer.
     rolled_back = bool(messages) and messages[-1].get("role") == "assistant" and bool(messages[-1].get("tool_calls"))
@@ -219,7 +217,9 @@ class SQLEnvRewards:
         """The format/validity term in [-1, 1]."""
         return [format_score(a) for a in self._analyse(completions, environments, kwargs)]
 
-    def _log_batch(self, completions: Sequence[object], analyses: list[RolloutAnalysis], kwargs: dict[str, Any]) -> None:
+    def _log_batch(
+        self, completions: Sequence[object], analyses: list[RolloutAnalysis], kwargs: dict[str, Any]
+    ) -> None:
         state = kwargs.get("trainer_state")
         step = int(getattr(state, "global_step", 0) or 0)
         batch: Counter[str] = Counter()

@@ -74,7 +74,11 @@ def tool_call_message(action: SQLAction, call_id: str) -> dict[str, Any]:
         "role": "assistant",
         "content": "",
         "tool_calls": [
-            {"id": call_id, "type": "function", "function": {"name": tool.name, "arguments": {tool.parameter: action.argument}}}
+            {
+                "id": call_id,
+                "type": "function",
+                "function": {"name": tool.name, "arguments": {tool.parameter: action.argument}},
+            }
         ],
     }
 
@@ -166,7 +170,9 @@ def episode_conversations(
                 messages.append(call)
                 observation = env.step(action)
                 name = call["tool_calls"][0]["function"]["name"]
-                messages.append({"role": "tool", "name": name, "content": render_observation(observation, max_chars=max_chars)})
+                messages.append(
+                    {"role": "tool", "name": name, "content": render_observation(observation, max_chars=max_chars)}
+                )
             messages.append({"role": "assistant", "content": ""})
             verdict: Any = observation.info.get("verdict") or {}
             correct = bool(verdict.get("correct"))
@@ -175,7 +181,13 @@ def episode_conversations(
             question = dataset.question(question_id)
             conversations.append(
                 Conversation(
-                    question_id, question.db_id, question.difficulty, messages, correct, env.state.total_reward, policy.name
+                    question_id,
+                    question.db_id,
+                    question.difficulty,
+                    messages,
+                    correct,
+                    env.state.total_reward,
+                    policy.name,
                 )
             )
     finally:
@@ -309,7 +321,11 @@ def run_sft(
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
     optimizer = torch.optim.AdamW(model.parameters(), lr=learning_rate, weight_decay=0.0)
     warmup = max(1, min(10, max_steps // 10))
-    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: min(1.0, (step + 1) / warmup))
+
+    def warmed_up(step: int) -> float:
+        return min(1.0, (step + 1) / warmup)
+
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, warmed_up)
     model.train()
     losses: list[float] = []
     from sqlenv_train._progress import progress_bar
@@ -329,9 +345,7 @@ def run_sft(
                 input_ids[row, : len(ids)] = torch.tensor(ids)
                 attention[row, : len(ids)] = 1
                 labels[row, : len(ids)] = torch.tensor([t if m else -100 for t, m in zip(ids, mask, strict=True)])
-            out = model(
-                input_ids=input_ids.to(device), attention_mask=attention.to(device), labels=labels.to(device)
-            )
+            out = model(input_ids=input_ids.to(device), attention_mask=attention.to(device), labels=labels.to(device))
             out.loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
             optimizer.step()

@@ -34,6 +34,7 @@ from sqlenv_core.datasets import DatasetError, load, parse_spec
 from sqlenv_core.rewards import PROFILES
 from sqlenv_core.tools import DEFAULT_MAX_CHARS
 from sqlenv_train._deps import MissingDependencyError, require
+from sqlenv_train._json import as_object
 from sqlenv_train.adapter import SQLEnvFactory, prompt_rows
 
 __all__ = ["ConfigError", "TrainConfig", "TrainResult", "load_config", "train"]
@@ -155,6 +156,11 @@ class TrainConfig:
         Raises:
             ConfigError: every problem found, one per line.
         """
+        problems = self._setting_problems() + self._input_problems()
+        if problems:
+            raise ConfigError("invalid training configuration:\n  - " + "\n  - ".join(problems))
+
+    def _setting_problems(self) -> list[str]:
         problems: list[str] = []
 
         def need(condition: bool, message: str) -> None:
@@ -163,14 +169,20 @@ class TrainConfig:
 
         for name in ("steps", "num_generations", "batch_size", "gradient_accumulation_steps", "max_turns"):
             need(getattr(self, name) >= 1, f"{name} must be at least 1, got {getattr(self, name)}")
-        need(self.num_generations >= 2, f"num_generations must be at least 2 (GRPO compares a group), got {self.num_generations}")
+        need(
+            self.num_generations >= 2,
+            f"num_generations must be at least 2 (GRPO compares a group), got {self.num_generations}",
+        )
         generation_batch = self.batch_size * self.gradient_accumulation_steps
         need(
             self.num_generations < 2 or generation_batch % max(self.num_generations, 1) == 0,
             f"batch_size x gradient_accumulation_steps ({generation_batch}) must be a multiple of "
             f"num_generations ({self.num_generations})",
         )
-        need(self.max_completion_length >= 32, f"max_completion_length must be at least 32, got {self.max_completion_length}")
+        need(
+            self.max_completion_length >= 32,
+            f"max_completion_length must be at least 32, got {self.max_completion_length}",
+        )
         need(self.step_budget >= 1, f"step_budget must be at least 1, got {self.step_budget}")
         need(self.max_chars >= 200, f"max_chars must be at least 200, got {self.max_chars}")
         need(self.sft_steps >= 0, f"sft_steps must be 0 or more, got {self.sft_steps}")
@@ -180,14 +192,29 @@ class TrainConfig:
         for name in ("learning_rate", "sft_learning_rate"):
             value = getattr(self, name)
             need(math.isfinite(value) and value > 0, f"{name} must be a positive number, got {value}")
-        need(math.isfinite(self.temperature) and self.temperature > 0, f"temperature must be positive, got {self.temperature}")
+        need(
+            math.isfinite(self.temperature) and self.temperature > 0,
+            f"temperature must be positive, got {self.temperature}",
+        )
         need(self.beta >= 0, f"beta must be 0 or more, got {self.beta}")
         need(
             len(self.reward_weights) == 3 and all(math.isfinite(w) for w in self.reward_weights),
-            f"reward_weights must be 3 numbers (correctness, shaped_return, format_validity), got {self.reward_weights}",
+            "reward_weights must be 3 numbers (correctness, shaped_return, format_validity), "
+            f"got {self.reward_weights}",
         )
-        need(self.reward_profile in PROFILES, f"reward_profile must be one of {', '.join(PROFILES)}, got {self.reward_profile!r}")
-        need(self.vllm_mode in ("colocate", "server"), f"vllm_mode must be 'colocate' or 'server', got {self.vllm_mode!r}")
+        need(
+            self.reward_profile in PROFILES,
+            f"reward_profile must be one of {', '.join(PROFILES)}, got {self.reward_profile!r}",
+        )
+        need(
+            self.vllm_mode in ("colocate", "server"),
+            f"vllm_mode must be 'colocate' or 'server', got {self.vllm_mode!r}",
+        )
+        return problems
+
+    def _input_problems(self) -> list[str]:
+        """Datasets, files, the model folder, the server URL and the installed dependencies."""
+        problems: list[str] = []
         for name in ("dataset", "eval_dataset"):
             spec = getattr(self, name)
             if spec is None:
@@ -217,8 +244,7 @@ class TrainConfig:
                 require("vllm")
             except MissingDependencyError as exc:
                 problems.append(f"use_vllm: {exc}")
-        if problems:
-            raise ConfigError("invalid training configuration:\n  - " + "\n  - ".join(problems))
+        return problems
 
 
 def _looks_like_path(model: str) -> bool:
@@ -242,14 +268,14 @@ def load_config(path: str | Path | None = None, **overrides: Any) -> TrainConfig
         except OSError as exc:
             raise ConfigError(f"cannot read the config file {file}: {exc}") from None
         try:
-            loaded: Any = json.loads(text) if file.suffix == ".json" else tomllib.loads(text)
+            loaded = as_object(json.loads(text) if file.suffix == ".json" else tomllib.loads(text))
         except (ValueError, tomllib.TOMLDecodeError) as exc:
             raise ConfigError(f"{file}: not valid {'JSON' if file.suffix == '.json' else 'TOML'}: {exc}") from None
-        if isinstance(loaded, dict) and isinstance(loaded.get("train"), dict):
-            loaded = loaded["train"]
-        if not isinstance(loaded, dict):
+        if loaded is not None and as_object(loaded.get("train")) is not None:
+            loaded = as_object(loaded["train"])
+        if loaded is None:
             raise ConfigError(f"{file}: expected a table of settings")
-        values.update(loaded)  # pyright: ignore[reportUnknownArgumentType]
+        values.update(loaded)
     values.update({k: v for k, v in overrides.items() if v is not None})
     known = {f.name: f for f in dataclasses.fields(TrainConfig)}
     unknown = sorted(set(values) - set(known))
@@ -304,9 +330,7 @@ def resolve_model(model: str) -> str:
     return model
 
 
-def _evaluate_model(
-    model: Any, tokenizer: Any, config: TrainConfig, out: Path, label: str
-) -> float | None:
+def _evaluate_model(model: Any, tokenizer: Any, config: TrainConfig, out: Path, label: str) -> float | None:
     if config.eval_dataset is None:
         return None
     from sqlenv_client import SQLEnvClient
@@ -453,7 +477,9 @@ def train(config: TrainConfig) -> TrainResult:
         activation_checkpointing=False,
         dataloader_num_workers=0,
     )
-    train_rows = prompt_rows(train_data, repeat=max(1, math.ceil(config.steps * config.batch_size / max(len(train_data), 1))))
+    train_rows = prompt_rows(
+        train_data, repeat=max(1, math.ceil(config.steps * config.batch_size / max(len(train_data), 1)))
+    )
     trainer = trl.GRPOTrainer(
         model=model,
         reward_funcs=rewards.functions,

@@ -14,16 +14,16 @@ import pytest
 
 pytest.importorskip("trl", reason="needs the training stack (trl): run `uv run nox -s train`")
 
-import torch  # noqa: E402
-from datasets import Dataset as HFDataset  # noqa: E402
-from transformers import AutoModelForCausalLM, AutoTokenizer  # noqa: E402
-from trl import GRPOConfig, GRPOTrainer  # noqa: E402
+import torch
+from datasets import Dataset as HFDataset
+from transformers import AutoModelForCausalLM, AutoTokenizer
+from trl import GRPOConfig, GRPOTrainer
 
-from sqlenv_client import SQLEnvClient  # noqa: E402
-from sqlenv_core import load  # noqa: E402
-from sqlenv_train import HFPolicy, SQLEnvFactory, SQLEnvRewards, TrainConfig, TrainResult, evaluate, prompt_rows, train  # noqa: E402
-from sqlenv_train.adapter import trl_tool_schemas  # noqa: E402
-from sqlenv_train.report import write_comparison  # noqa: E402
+from sqlenv_client import SQLEnvClient
+from sqlenv_core import load
+from sqlenv_train import HFPolicy, SQLEnvFactory, SQLEnvRewards, TrainConfig, TrainResult, evaluate, prompt_rows, train
+from sqlenv_train.adapter import trl_tool_schemas
+from sqlenv_train.report import write_comparison
 
 
 @pytest.fixture(scope="module")
@@ -34,7 +34,17 @@ def smoke(tmp_path_factory: pytest.TempPathFactory, tiny_model_path: Path) -> Tr
 
 def test_the_smoke_run_writes_every_artifact(smoke: TrainResult) -> None:
     out = Path(smoke.output_dir)
-    for name in ("config.json", "train_log.jsonl", "rollouts.jsonl", "eval_before.json", "eval_warm_start.json", "eval_after.json", "learning_curve.png", "summary.json", "sft.json"):
+    for name in (
+        "config.json",
+        "train_log.jsonl",
+        "rollouts.jsonl",
+        "eval_before.json",
+        "eval_warm_start.json",
+        "eval_after.json",
+        "learning_curve.png",
+        "summary.json",
+        "sft.json",
+    ):
         assert (out / name).is_file(), name
     assert (Path(smoke.model_dir) / "config.json").is_file()
     assert smoke.steps == 4
@@ -54,7 +64,14 @@ def test_rollouts_called_tools_and_were_logged_with_flags(smoke: TrainResult) ->
     log = [json.loads(line) for line in (Path(smoke.output_dir) / "train_log.jsonl").read_text().splitlines()]
     steps = [entry for entry in log if "reward" in entry]
     assert len(steps) == 4
-    for key in ("rewards/correctness/mean", "rewards/shaped_return/mean", "rewards/format_validity/mean", "sqlenv/no_tool_calls", "sqlenv/truncated", "tools/call_frequency"):
+    for key in (
+        "rewards/correctness/mean",
+        "rewards/shaped_return/mean",
+        "rewards/format_validity/mean",
+        "sqlenv/no_tool_calls",
+        "sqlenv/truncated",
+        "tools/call_frequency",
+    ):
         assert key in steps[0], key
 
 
@@ -66,10 +83,18 @@ def test_evaluations_before_and_after_are_reports(smoke: TrainResult, tmp_path: 
     assert after["usage"]["model_calls"] > 0 and after["usage"]["completion_tokens"] > 0
     assert after["metadata"]["stage"] == "after" and after["metadata"]["versions"]["trl"]
     table, files = write_comparison(
-        [out / "eval_before.json", out / "eval_warm_start.json", out / "eval_after.json"], tmp_path, train_log=out / "train_log.jsonl"
+        [out / "eval_before.json", out / "eval_warm_start.json", out / "eval_after.json"],
+        tmp_path,
+        train_log=out / "train_log.jsonl",
     )
     assert "| before |" in table and "| after |" in table
-    assert {f.name for f in files} == {"comparison.md", "solve_rate.png", "by_difficulty.png", "steps.png", "learning_curve.png"}
+    assert {f.name for f in files} == {
+        "comparison.md",
+        "solve_rate.png",
+        "by_difficulty.png",
+        "steps.png",
+        "learning_curve.png",
+    }
     assert all(f.stat().st_size > 1000 for f in files if f.suffix == ".png")
 
 
@@ -91,10 +116,11 @@ def test_grpo_steps_execute_tools_mask_their_tokens_and_change_parameters(smoke:
     factory = SQLEnvFactory(data, step_budget=5)
     rewards = SQLEnvRewards(max_completion_length=256)
     args = GRPOConfig(
-        output_dir=str(tmp_path), max_steps=2, per_device_train_batch_size=4, num_generations=4, max_completion_length=256,
-        learning_rate=1e-4, logging_steps=1, report_to="none", use_cpu=True, save_strategy="no", seed=0, temperature=0.7,
-        chat_template_kwargs={"enable_thinking": False}, reward_weights=list(rewards.default_weights),
-        max_tool_calling_iterations=4, disable_tqdm=True, activation_checkpointing=False,
+        output_dir=str(tmp_path), max_steps=2, per_device_train_batch_size=4, num_generations=4,
+        max_completion_length=256, learning_rate=1e-4, logging_steps=1, report_to="none", use_cpu=True,
+        save_strategy="no", seed=0, temperature=0.7, chat_template_kwargs={"enable_thinking": False},
+        reward_weights=list(rewards.default_weights), max_tool_calling_iterations=4, disable_tqdm=True,
+        activation_checkpointing=False,
     )  # fmt: skip
     before = {name: p.detach().clone() for name, p in model.named_parameters()}
     trainer = CapturingTrainer(
@@ -125,7 +151,13 @@ def test_hf_policy_renders_exactly_the_prompt_grpo_trains_on(smoke: TrainResult)
     from transformers.utils import get_json_schema
 
     assert [get_json_schema(getattr(env, t["function"]["name"])) for t in trl_tool_schemas()] == trl_tool_schemas()
-    expected = tokenizer.apply_chat_template(trl_prompt, tools=[env.describe, env.sample, env.query, env.answer], add_generation_prompt=True, enable_thinking=False, tokenize=False)
+    expected = tokenizer.apply_chat_template(
+        trl_prompt,
+        tools=[env.describe, env.sample, env.query, env.answer],
+        add_generation_prompt=True,
+        enable_thinking=False,
+        tokenize=False,
+    )
     policy = HFPolicy(smoke.model_dir, name="tiny", max_new_tokens=64)
     seen: list[str] = []
     original = policy.tokenizer.apply_chat_template

@@ -10,13 +10,13 @@ import pytest
 
 pytest.importorskip("trl", reason="needs the training stack (trl): run `uv run nox -s train`")
 
-from transformers import AutoModelForCausalLM, AutoTokenizer  # noqa: E402
-from trl.chat_template_utils import add_response_schema, parse_response, supports_tool_calling  # noqa: E402
+from transformers import AutoModelForCausalLM, AutoTokenizer
+from trl.chat_template_utils import add_response_schema, parse_response, supports_tool_calling
 
-from sqlenv_core import builtin  # noqa: E402
-from sqlenv_train.adapter import trl_tool_schemas  # noqa: E402
-from sqlenv_train.sft import oracle_conversations  # noqa: E402
-from sqlenv_train.tiny import TinyModelSpec, build_tiny_model  # noqa: E402
+from sqlenv_core import builtin
+from sqlenv_train.adapter import trl_tool_schemas
+from sqlenv_train.sft import oracle_conversations
+from sqlenv_train.tiny import TinyModelSpec, build_tiny_model
 
 
 def digest(folder: Path) -> dict[str, str]:
@@ -47,7 +47,12 @@ def test_trl_accepts_it_for_tool_calling_and_prompts_are_short(tiny_model_path: 
     assert supports_tool_calling(tokenizer)
     tokenizer = add_response_schema(tokenizer)  # TRL recognised the Qwen3 template
     prefix = tokenizer.apply_chat_template(
-        [{"role": "user", "content": "hi"}], tools=trl_tool_schemas(), add_generation_prompt=True, enable_thinking=False, tokenize=True, return_dict=False
+        [{"role": "user", "content": "hi"}],
+        tools=trl_tool_schemas(),
+        add_generation_prompt=True,
+        enable_thinking=False,
+        tokenize=True,
+        return_dict=False,
     )
     text = '<tool_call>\n{"name": "query", "arguments": {"sql": "SELECT 1"}}\n</tool_call><|im_end|>'
     parsed = parse_response(tokenizer, tokenizer(text)["input_ids"], prefix=prefix, tools=trl_tool_schemas())
@@ -58,6 +63,11 @@ def test_trl_accepts_it_for_tool_calling_and_prompts_are_short(tiny_model_path: 
     assert "<tool_call>" in broken["content"] and "tool_calls" not in broken
     conversation = oracle_conversations(builtin("eval"))[0]
     prompt = tokenizer.apply_chat_template(
-        conversation.messages[:2], tools=trl_tool_schemas(), add_generation_prompt=True, enable_thinking=False, tokenize=True, return_dict=False
+        conversation.messages[:2],
+        tools=trl_tool_schemas(),
+        add_generation_prompt=True,
+        enable_thinking=False,
+        tokenize=True,
+        return_dict=False,
     )
     assert len(prompt) < 120  # the tokenizer was trained on the template's text
