@@ -126,3 +126,12 @@ def test_reward_functions_need_the_environments(data: Dataset) -> None:
         SQLEnvRewards().correctness([[]], [])
     with pytest.raises(TypeError, match="expected SQLEnvToolEnvironment"):
         SQLEnvRewards().correctness([[]], [object()])
+
+
+def test_warnings_are_not_repeated_every_batch(data: Dataset, caplog: pytest.LogCaptureFixture) -> None:
+    rewards = SQLEnvRewards(warn_every=3)
+    env = rollout(SQLEnvFactory(data), data, 0)
+    with caplog.at_level(logging.WARNING, logger="sqlenv_train"):
+        for _ in range(7):
+            rewards.correctness([[{"role": "assistant", "content": "hi"}]], [env])
+    assert caplog.text.count("no_tool_calls; the model is not calling tools") == 3  # batches 1, 4 and 7

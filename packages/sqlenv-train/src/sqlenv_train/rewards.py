@@ -151,6 +151,7 @@ class SQLEnvRewards:
         log_path: a JSONL file that gets one line per rollout (``None``: no file).
         max_completion_length: GRPOConfig's value, to tell truncated completions.
         transcript: include each rollout's messages in the log (clipped).
+        warn_every: repeat a warning about the same failure mode at most every this many batches.
 
     Example:
         >>> rewards = SQLEnvRewards()
@@ -159,7 +160,12 @@ class SQLEnvRewards:
     """
 
     def __init__(
-        self, log_path: str | Path | None = None, *, max_completion_length: int | None = None, transcript: bool = True
+        self,
+        log_path: str | Path | None = None,
+        *,
+        max_completion_length: int | None = None,
+        transcript: bool = True,
+        warn_every: int = 20,
     ) -> None:
         self.log_path = Path(log_path) if log_path is not None else None
         self.max_completion_length = max_completion_length
@@ -167,6 +173,8 @@ class SQLEnvRewards:
         self.totals: Counter[str] = Counter()
         self.rollouts = 0
         self.batches = 0
+        self.warn_every = warn_every
+        self._warned_at: dict[str, int] = {}
         self._lock = threading.Lock()
         if self.log_path is not None:
             self.log_path.parent.mkdir(parents=True, exist_ok=True)
@@ -239,7 +247,10 @@ class SQLEnvRewards:
             log_metric("sqlenv/tool_call_validity", valid / calls if calls else 0.0)
             log_metric("sqlenv/solve_rate", sum(a.record.correct for a in analyses) / n)
         for flag, threshold in _WARN_AT.items():
-            if batch[flag] / n >= threshold:
+            last = self._warned_at.get(flag)
+            # At most one warning per flag every `warn_every` batches: enough to be seen, not a flood.
+            if batch[flag] / n >= threshold and (last is None or self.batches - last >= self.warn_every):
+                self._warned_at[flag] = self.batches
                 logger.warning("step %d: %d of %d rollouts: %s; %s", step, batch[flag], n, flag, _ADVICE[flag])
         if self.log_path is None:
             return

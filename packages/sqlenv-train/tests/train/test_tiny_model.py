@@ -71,3 +71,22 @@ def test_trl_accepts_it_for_tool_calling_and_prompts_are_short(tiny_model_path: 
         return_dict=False,
     )
     assert len(prompt) < 120  # the tokenizer was trained on the template's text
+
+
+def test_the_gpu_check_script_runs_on_cpu_with_a_tiny_config(tmp_path: Path, tiny_model_path: Path) -> None:
+    import json
+    import os
+    import subprocess
+    import sys
+
+    script = Path(__file__).resolve().parents[4] / "bench" / "gpu_grpo_check.py"
+    env = {**os.environ, "SQLENV_CACHE_DIR": str(tiny_model_path.parent), "OUT": str(tmp_path)}
+    done = subprocess.run(
+        [sys.executable, str(script), "--tiny", "--steps", "2", "--sft-steps", "5"],
+        capture_output=True, text=True, timeout=300, env=env, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    result = json.loads((tmp_path / "gpu_grpo_check.json").read_text())
+    assert result["grpo_steps"] == 2 and result["seconds_per_step"] > 0
+    assert result["peak_gpu_memory_gib"] is None  # no GPU here
+    assert result["rollout_seconds"] > 0 and result["env_share_of_rollout"] is not None
