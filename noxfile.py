@@ -222,8 +222,8 @@ def train(session: nox.Session) -> None:
         "pytest",
         "packages/sqlenv-train/tests",
         *session.posargs,
-        # One BLAS thread: with a second process (the notebook kernel, a busy CI neighbour) on 2 cores,
-        # two spinning OpenMP threads each ran a CPU step 7x slower (measured in bench/bench_train.py).
+        # One BLAS thread: on 2 shared cores, two spinning OpenMP threads ran a tiny-model training
+        # step in 0.90 s against 0.13 s for one thread while another process was busy (measured here).
         env={
             "SQLENV_SPIDER_DIR": SPIDER_DIR,
             "SQLENV_CACHE_DIR": cache,
