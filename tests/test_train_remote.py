@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import pytest
+from conftest import run_uvicorn
 
 from sqlenv_core.datasets import Dataset
 from sqlenv_server import Settings, create_app
 from sqlenv_train import ServerCapacityError, SQLEnvFactory
-
-from conftest import run_uvicorn
 
 
 def test_remote_rollouts_play_real_sessions_and_capacity_is_checked_up_front(tiny_dataset: Dataset) -> None:
