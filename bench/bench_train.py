@@ -101,7 +101,7 @@ def part_one(args: argparse.Namespace, out: Path) -> tuple[Any, float]:
 
 def part_two(args: argparse.Namespace, out: Path, trained_model: str | None) -> None:
     from sqlenv_client import SQLEnvClient
-    from sqlenv_core import builtin
+    from sqlenv_core.datasets import builtin
     from sqlenv_train import HFPolicy, LLMPolicy, OraclePolicy, RandomPolicy, evaluate
     from sqlenv_train.report import load_report, markdown_table
     from sqlenv_train.testing import ScriptedChatServer

@@ -6,7 +6,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sqlenv_core import SQLEnvironment, builtin
+from sqlenv_core import SQLEnvironment
+from sqlenv_core.datasets import builtin
 from sqlenv_core.protocol import MAX_ARGUMENT_CHARS
 from sqlenv_core.tools import (
     TOOL_NAMES,

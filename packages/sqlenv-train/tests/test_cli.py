@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from sqlenv_core import builtin
+from sqlenv_core.datasets import builtin
 from sqlenv_train.cli import main
 from sqlenv_train.sft import read_sft_data
 from sqlenv_train.testing import ScriptedChatServer

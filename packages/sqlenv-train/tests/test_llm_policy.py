@@ -8,7 +8,8 @@ import httpx
 import pytest
 
 from sqlenv_client import SQLEnvClient
-from sqlenv_core import Dataset, builtin
+from sqlenv_core import Dataset
+from sqlenv_core.datasets import builtin
 from sqlenv_core.tools import openai_tools
 from sqlenv_train import LLMError, LLMPolicy, evaluate
 from sqlenv_train.testing import ScriptedChatServer

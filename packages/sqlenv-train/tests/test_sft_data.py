@@ -4,7 +4,8 @@ import json
 
 import pytest
 
-from sqlenv_core import SQLEnvironment, builtin, verify
+from sqlenv_core import SQLEnvironment, verify
+from sqlenv_core.datasets import builtin
 from sqlenv_core.tools import render_start
 from sqlenv_train import RandomPolicy, episode_conversations, oracle_conversations
 from sqlenv_train.sft import answer_text, read_sft_data, sft_rows, write_sft_data

@@ -8,7 +8,7 @@ usage accounting) without a model. ``faults`` injects what real endpoints do: HT
 (with ``Retry-After``), slow replies, invalid tool arguments, replies without a tool call.
 
 Example:
-    >>> from sqlenv_core import builtin
+    >>> from sqlenv_core.datasets import builtin
     >>> with ScriptedChatServer(builtin("eval")) as server:
     ...     server.base_url.startswith("http://127.0.0.1:")
     True

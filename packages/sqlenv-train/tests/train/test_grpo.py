@@ -173,3 +173,43 @@ def test_hf_policy_renders_exactly_the_prompt_grpo_trains_on(smoke: TrainResult)
     assert len(report.episodes) == 3
     usage = report.usage()
     assert usage["model_calls"] >= 3 and usage["prompt_tokens"] > 0 and usage["latency_s"] > 0
+
+
+def test_lora_run_with_checkpoints_saves_a_merged_model(tmp_path: Path, tiny_model_path: Path) -> None:
+    pytest.importorskip("peft", reason="needs peft (the lora extra): run `uv run nox -s train`")
+    config = TrainConfig.smoke(
+        output_dir=str(tmp_path), lora=True, sft_steps=0, steps=2, save_steps=1, eval_dataset=None, show_progress=False
+    )
+    result = train(config)
+    assert result.steps == 2 and result.solve_rate_before is None and result.solve_rate_after is None
+    assert (tmp_path / "checkpoint-1").is_dir() and (tmp_path / "checkpoint-2").is_dir()
+    merged = AutoModelForCausalLM.from_pretrained(result.model_dir)
+    assert not any("lora" in name for name, _ in merged.named_parameters())
+
+
+def test_eval_cli_with_the_hf_policy_on_the_tiny_model(tmp_path: Path, tiny_model_path: Path) -> None:
+    from sqlenv_train.cli import main
+
+    out = tmp_path / "hf.json"
+    assert (
+        main(
+            [
+                "eval",
+                "--policy",
+                "hf",
+                "--model",
+                "tiny",
+                "--limit",
+                "2",
+                "--max-tokens",
+                "32",
+                "--out",
+                str(out),
+                "--no-progress",
+            ]
+        )
+        == 0
+    )
+    report = json.loads(out.read_text())
+    assert report["summary"]["episodes"] == 2 and report["usage"]["model_calls"] >= 2
+    assert report["metadata"]["model"] == "tiny" and report["metadata"]["model_path"] == str(tiny_model_path)

@@ -13,7 +13,7 @@ pytest.importorskip("trl", reason="needs the training stack (trl): run `uv run n
 from transformers import AutoModelForCausalLM, AutoTokenizer
 from trl.chat_template_utils import add_response_schema, parse_response, supports_tool_calling
 
-from sqlenv_core import builtin
+from sqlenv_core.datasets import builtin
 from sqlenv_train.adapter import trl_tool_schemas
 from sqlenv_train.sft import oracle_conversations
 from sqlenv_train.tiny import TinyModelSpec, build_tiny_model
