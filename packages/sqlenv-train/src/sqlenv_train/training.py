@@ -399,6 +399,7 @@ def train(config: TrainConfig) -> TrainResult:
     (out / "config.json").write_text(json.dumps(asdict(config), indent=2), encoding="utf-8")
     for stale in ("train_log.jsonl", "rollouts.jsonl"):
         (out / stale).unlink(missing_ok=True)
+    # TRL warns at every trainer start that environment_factory is experimental; said once in the docs.
     os.environ.setdefault("TRL_EXPERIMENTAL_SILENCE", "1")
 
     train_data = load(config.dataset)
@@ -491,10 +492,12 @@ def train(config: TrainConfig) -> TrainResult:
         callbacks=[_log_callback(out / "train_log.jsonl")],
     )
     started = time.perf_counter()
-    trainer.train()
-    train_seconds = time.perf_counter() - started
-    env_seconds = sum(env.tool_seconds for env in factory.instances)
-    factory.close()
+    try:
+        trainer.train()
+    finally:
+        train_seconds = time.perf_counter() - started
+        env_seconds = sum(env.tool_seconds for env in factory.instances)
+        factory.close()  # server sessions are released even when training fails
 
     final = out / "final"
     trained = trainer.model
