@@ -124,8 +124,13 @@ def plot_reports(reports: Sequence[dict[str, Any]], out_dir: str | Path) -> list
         [max(high - rate, 0.0) for rate, (_, high) in zip(rates, intervals, strict=True)],
     ]
     ax.bar(range(len(reports)), rates, yerr=errors, capsize=6, color="#4C72B0")
+    for x, (rate, (_, high)) in enumerate(zip(rates, intervals, strict=True)):
+        # The value in words: a 0% bar is otherwise invisible.
+        ax.annotate(
+            f"{rate:.0%}", (x, min(high, 1.0)), xytext=(0, 4), textcoords="offset points", ha="center", fontsize=8
+        )
     ax.set_xticks(range(len(reports)), labels, rotation=20, ha="right")
-    ax.set_ylim(0, 1.05)
+    ax.set_ylim(0, 1.12)
     ax.set_ylabel("solve rate (95% CI)")
     ax.set_title("Solve rate per policy")
     written.append(_save(fig, out / "solve_rate.png", plt))
