@@ -103,10 +103,14 @@ def build(session: nox.Session) -> None:
 
 @nox.session(python=PYTHON, default=False)
 def spider(session: nox.Session) -> None:
-    """The real-data tests on ../shared/spider (or $SQLENV_SPIDER_DIR) only."""
+    """The real-data tests on ../shared/spider (or $SQLENV_SPIDER_DIR) only, from every test folder.
+
+    It collects ``packages`` and ``tests`` together, so it installs what both need (the
+    integration group: schemathesis, playwright) even though only the ``spider`` tests run.
+    """
     if not (Path(SPIDER_DIR) / "dev.json").is_file():
         session.skip(f"Spider data not found at {SPIDER_DIR}; set SQLENV_SPIDER_DIR")
-    sync(session, "--all-packages", "--group", "test")
+    sync(session, "--all-packages", "--group", "integration")
     session.run("pytest", "packages", "tests", "-m", "spider", *session.posargs, env={"SQLENV_SPIDER_DIR": SPIDER_DIR})
 
 

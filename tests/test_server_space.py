@@ -14,7 +14,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from conftest import LOOPBACK, wait_healthy
+from live_helpers import LOOPBACK, wait_healthy
 
 REPO = Path(__file__).resolve().parents[1]
 SPACE = REPO / "apps" / "space"
