@@ -116,9 +116,10 @@ def spider(session: nox.Session) -> None:
 
 @nox.session(python=PYTHON, default=False)
 def bench(session: nox.Session) -> None:
-    """Core benchmarks: ratios against raw sqlite3 in the same process (prints, never fails on speed)."""
+    """Core benchmarks: ratios against raw sqlite3, and the gold cache against none (prints, never fails on speed)."""
     sync(session, "--all-packages")
     session.run("python", "bench/bench_core.py", *session.posargs, env={"SQLENV_SPIDER_DIR": SPIDER_DIR})
+    session.run("python", "bench/bench_gold_cache.py", env={"SQLENV_SPIDER_DIR": SPIDER_DIR})
 
 
 def _free_loopback_port() -> int:
