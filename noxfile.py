@@ -3,15 +3,22 @@
 Run ``uv run nox`` for the default set, ``uv run nox -l`` to list, ``uv run nox -s NAME`` for one.
 Every session installs from the committed ``uv.lock`` into its own environment, so
 ``tests(package='sqlenv-client')`` proves that the client installs and works alone.
+
+Offline: locked installs (``uv sync --locked``) need no index once uv's cache holds the wheels.
+The two steps that are not locked (the build backend of ``uv build``, and ``openenv`` for the
+compatibility sessions) try the index first and, when it cannot be reached, run again from uv's
+cache alone (``--offline``). So ``uv run nox`` reruns without a network after one run with it.
+``uv run nox --install-only`` prepares every environment and runs nothing else.
 """
 
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
+from typing import Any
 
 import nox
+from nox.command import CommandFailed
 
 nox.needs_version = ">=2025.2.9"
 nox.options.default_venv_backend = "uv"
@@ -41,23 +48,27 @@ def sync(session: nox.Session, *args: str) -> None:
 
 def install_group(session: nox.Session, group: str) -> None:
     """Add a root dependency group at its locked versions, without touching what ``sync`` installed."""
-    with tempfile.NamedTemporaryFile("w", suffix=".txt", delete=False) as handle:
-        requirements = handle.name
-    session.run_install(
-        "uv",
-        "export",
-        "--frozen",
-        "--no-hashes",
-        "--no-emit-project",
-        "--no-emit-workspace",
-        "--only-group",
-        group,
-        "-o",
-        requirements,
-        silent=True,
-    )
-    session.install("-r", requirements, silent=True)
-    os.unlink(requirements)
+    # --inexact keeps the package that `sync` installed; --only-group leaves the workspace out.
+    sync(session, "--inexact", "--only-group", group)
+
+
+def installing_only(session: nox.Session) -> bool:
+    """Whether this is ``nox --install-only``, under which ``session.run`` is skipped and returns None."""
+    return session.run("python", "-c", "", silent=True) is None
+
+
+def run_with_cache_fallback(session: nox.Session, *args: str, install: bool = False, **kwargs: Any) -> object:
+    """Run a uv command that consults the index; when that fails, run it again from uv's cache alone.
+
+    The retry changes nothing online (a real failure fails again, with uv's own message), and
+    offline it lets a warm cache serve what the index would have.
+    """
+    runner = session.run_install if install else session.run
+    try:
+        return runner(*args, **kwargs)
+    except CommandFailed:
+        session.log(f"`{' '.join(args[:3])} ...` could not use the index: trying again from uv's cache (--offline)")
+        return runner(*args, "--offline", **kwargs)
 
 
 @nox.session(python=PYTHON)
@@ -96,7 +107,11 @@ def build(session: nox.Session) -> None:
     """Every package builds to an sdist and a wheel that ``twine check --strict`` accepts."""
     sync(session, "--group", "build")
     dist = Path(session.create_tmp()) / "dist"
-    session.run("uv", "build", "--all-packages", "--out-dir", str(dist), silent=True, external=True)
+    built = run_with_cache_fallback(
+        session, "uv", "build", "--all-packages", "--out-dir", str(dist), silent=True, external=True
+    )
+    if built is None:  # nox --install-only: nothing was built, so there is nothing to check
+        return
     artifacts = sorted(str(p) for p in dist.iterdir() if p.name.endswith((".whl", ".tar.gz")))
     session.run("twine", "check", "--strict", *artifacts)
 
@@ -174,6 +189,8 @@ def client_alone(session: nox.Session) -> None:
         env={"UV_PROJECT_ENVIRONMENT": str(server_env)},
         silent=True,
     )
+    if installing_only(session):
+        return  # both environments are ready; the server is for the tests, which are not run
     port = _free_loopback_port()
     url = f"http://127.0.0.1:{port}"
     log = Path(session.create_tmp()) / "server.log"
@@ -209,7 +226,7 @@ def openenv_compat(session: nox.Session) -> None:
     own environment (never into the workspace's), then runs tests/test_openenv*.py.
     """
     sync(session, "--all-packages", "--group", "test")
-    session.install("openenv==0.10.0", silent=True)
+    run_with_cache_fallback(session, "uv", "pip", "install", "openenv==0.10.0", install=True, silent=True)
     tests = sorted(str(p.relative_to(ROOT)) for p in (ROOT / "tests").glob("test_openenv*.py"))
     session.run("pytest", *tests, *session.posargs)
 
@@ -218,5 +235,5 @@ def openenv_compat(session: nox.Session) -> None:
 def bench_server(session: nox.Session) -> None:
     """WebSocket load on sqlenv-server beside OpenEnv's own create_app (prints ratios, never fails on speed)."""
     sync(session, "--all-packages")
-    session.install("openenv==0.10.0", silent=True)
+    run_with_cache_fallback(session, "uv", "pip", "install", "openenv==0.10.0", install=True, silent=True)
     session.run("python", "bench/bench_server.py", *session.posargs)
