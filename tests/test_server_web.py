@@ -233,3 +233,16 @@ def test_small_things_read_right(page: Any, server_url: str) -> None:
     page.wait_for_selector("#reset-error:not([hidden])")
     assert "no-such-question" in page.text_content("#reset-error")
     assert page.is_hidden("#verdict")
+
+
+def test_docs_page_renders_offline(page: Any, server_url: str) -> None:
+    external: list[str] = []
+    page.on("request", lambda req: None if req.url.startswith(server_url) else external.append(req.url))
+    console_errors: list[str] = []
+    page.on("console", lambda msg: console_errors.append(msg.text) if msg.type == "error" else None)
+    page.goto(f"{server_url}/docs")
+    page.wait_for_selector(".opblock")
+    paths = page.locator(".opblock-summary-path").all_text_contents()
+    assert "/reset" in paths and "/step" in paths
+    assert external == []
+    assert console_errors == []
