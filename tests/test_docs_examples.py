@@ -16,6 +16,8 @@ An HTML comment on the line before a fence changes that (it does not show on Git
   ``localhost:8000`` at it.
 * ``<!-- docs-test: serves -->``: the block starts a server that runs until stopped. It is run
   with ``SQLENV_PORT`` set to a free loopback port, must answer ``/health``, and is then stopped.
+* ``<!-- docs-test: repo -->``: the block uses the repository's files; it runs in the checkout
+  (only what it writes is left there, e.g. under the ignored ``dist/``).
 * ``<!-- docs-test: skip REASON -->``: not run; the reason shows in pytest's summary.
 
 A python block that takes actions must show ``.error`` (a reader must see why an action failed),
@@ -27,9 +29,11 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -50,7 +54,7 @@ DOCS = [
 ]
 LANGUAGES = {"python", "bash", "json", "text"}
 FENCE = re.compile(r"^(?P<indent> *)```(?P<lang>[A-Za-z0-9_+-]*)\s*$")
-MARKER = re.compile(r"^\s*<!--\s*docs-test:\s*(?P<mode>server|serves|skip)\b\s*(?P<reason>.*?)\s*-->\s*$")
+MARKER = re.compile(r"^\s*<!--\s*docs-test:\s*(?P<mode>server|serves|skip|repo)\b\s*(?P<reason>.*?)\s*-->\s*$")
 DOCS_URLS = ("http://127.0.0.1:8000", "http://localhost:8000", "127.0.0.1:8000", "localhost:8000")
 BLOCK_TIMEOUT_S = 240
 
@@ -164,23 +168,27 @@ def block_env(cache: Path, **extra: str) -> dict[str, str]:
 
 
 def run_block(block: Block, code: str, workdir: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    scripts = Path(tempfile.mkdtemp(prefix="sqlenv-docs-block-"))
     if block.lang == "python":
-        script = workdir / "block.py"
+        script = scripts / "block.py"
         script.write_text(code, encoding="utf-8")
         command = [sys.executable, str(script)]
     else:
-        script = workdir / "block.sh"
+        script = scripts / "block.sh"
         script.write_text(BASH_PRELUDE + code, encoding="utf-8")
         command = ["bash", "-euo", "pipefail", str(script)]
-    return subprocess.run(
-        command,
-        cwd=workdir,
-        env=env,
-        stdin=subprocess.DEVNULL,
-        capture_output=True,
-        text=True,
-        timeout=BLOCK_TIMEOUT_S,
-    )
+    try:
+        return subprocess.run(
+            command,
+            cwd=workdir,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            timeout=BLOCK_TIMEOUT_S,
+        )
+    finally:
+        shutil.rmtree(scripts, ignore_errors=True)
 
 
 def serve_block(block: Block, workdir: Path, env: dict[str, str]) -> None:
@@ -226,7 +234,7 @@ def test_code_block_runs(block: Block, request: pytest.FixtureRequest, cache_dir
     code = block.code
     if block.mode == "server":
         code = point_at(code, request.getfixturevalue("docs_server"))
-    result = run_block(block, code, tmp_path, env)
+    result = run_block(block, code, REPO if block.mode == "repo" else tmp_path, env)
     output = result.stdout + result.stderr
     assert result.returncode == 0, f"{block.id} failed:\n{code}\n--- output ---\n{output[-4000:]}"
     assert "Traceback" not in result.stderr, output[-4000:]
