@@ -31,6 +31,9 @@ PACKAGES = ["sqlenv-core", "sqlenv-client", "sqlenv-server", "sqlenv-train"]
 PACKAGE_TEST_GROUPS = {"sqlenv-server"}
 PYTHON = "3.11"
 SPIDER_DIR = os.environ.get("SQLENV_SPIDER_DIR", str(ROOT.parent / "shared" / "spider"))
+# What every test run sees: the Spider folder, and a gold-answer cache of the test runs' own (warm
+# on reruns) so that tests never write into the user's cache folder.
+TEST_ENV = {"SQLENV_SPIDER_DIR": SPIDER_DIR, "SQLENV_CACHE_DIR": str(ROOT / ".nox" / "sqlenv-cache")}
 
 
 def sync(session: nox.Session, *args: str) -> None:
@@ -82,7 +85,7 @@ def tests(session: nox.Session, package: str) -> None:
         "pytest",
         f"packages/{package}/tests",
         *session.posargs,
-        env={"SQLENV_ISOLATED_PACKAGE": package, "SQLENV_SPIDER_DIR": SPIDER_DIR},
+        env={"SQLENV_ISOLATED_PACKAGE": package, **TEST_ENV},
     )
 
 
@@ -90,7 +93,7 @@ def tests(session: nox.Session, package: str) -> None:
 def integration(session: nox.Session) -> None:
     """Everything installed together: the cross-package tests, real servers on loopback, the browser."""
     sync(session, "--all-packages", "--group", "integration")
-    session.run("pytest", "tests", *session.posargs, env={"SQLENV_SPIDER_DIR": SPIDER_DIR})
+    session.run("pytest", "tests", *session.posargs, env=TEST_ENV)
 
 
 @nox.session(python=PYTHON)
@@ -126,7 +129,7 @@ def spider(session: nox.Session) -> None:
     if not (Path(SPIDER_DIR) / "dev.json").is_file():
         session.skip(f"Spider data not found at {SPIDER_DIR}; set SQLENV_SPIDER_DIR")
     sync(session, "--all-packages", "--group", "integration")
-    session.run("pytest", "packages", "tests", "-m", "spider", *session.posargs, env={"SQLENV_SPIDER_DIR": SPIDER_DIR})
+    session.run("pytest", "packages", "tests", "-m", "spider", *session.posargs, env=TEST_ENV)
 
 
 @nox.session(python=PYTHON, default=False)
@@ -199,6 +202,7 @@ def client_alone(session: nox.Session) -> None:
             [str(server_env / "bin" / "sqlenv-server"), "--host", "127.0.0.1", "--port", str(port)],
             stdout=log_file,
             stderr=subprocess.STDOUT,
+            env={**os.environ, **TEST_ENV},
         )
         try:
             _wait_healthy(url, server)
@@ -206,7 +210,7 @@ def client_alone(session: nox.Session) -> None:
                 "pytest",
                 "packages/sqlenv-client/tests",
                 *session.posargs,
-                env={"SQLENV_ISOLATED_PACKAGE": "sqlenv-client", "SQLENV_TEST_SERVER_URL": url},
+                env={"SQLENV_ISOLATED_PACKAGE": "sqlenv-client", "SQLENV_TEST_SERVER_URL": url, **TEST_ENV},
             )
         finally:
             server.terminate()
@@ -228,7 +232,7 @@ def openenv_compat(session: nox.Session) -> None:
     sync(session, "--all-packages", "--group", "test")
     run_with_cache_fallback(session, "uv", "pip", "install", "openenv==0.10.0", install=True, silent=True)
     tests = sorted(str(p.relative_to(ROOT)) for p in (ROOT / "tests").glob("test_openenv*.py"))
-    session.run("pytest", *tests, *session.posargs)
+    session.run("pytest", *tests, *session.posargs, env=TEST_ENV)
 
 
 @nox.session(python=PYTHON, default=False)

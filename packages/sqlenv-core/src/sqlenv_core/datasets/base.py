@@ -108,6 +108,7 @@ class Dataset:
         self._tables: dict[str, list[str]] = {}
         self._lock = threading.Lock()
         self._gold_cache = gold_cache
+        self._on_disk: dict[str, dict[str, GoldEntry]] = {}
         #: Results of deterministic agent SQL, shared by every environment on this dataset.
         self.result_cache = ResultCache()
 
@@ -163,7 +164,10 @@ class Dataset:
         q = self.question(question_id)
         path = self.databases[q.db_id]
         key = entry_key(q.gold_sql, GOLD_LIMITS)
-        entry = self.gold_cache.load(path).get(key)
+        on_disk = self._on_disk.get(q.db_id)
+        if on_disk is None:  # read each database's file once, not once per question
+            on_disk = self._on_disk[q.db_id] = self.gold_cache.load(path)
+        entry = on_disk.get(key)
         if entry is None:
             with Sandbox(path, GOLD_LIMITS) as box:
                 entry = _run_gold(box, q.gold_sql)
@@ -256,6 +260,7 @@ class Dataset:
         )
         # Same questions, same gold: share the caches.
         sub._gold = self._gold
+        sub._on_disk = self._on_disk
         sub._tables = self._tables
         sub.result_cache = self.result_cache
         return sub
