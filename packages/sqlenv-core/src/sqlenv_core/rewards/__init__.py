@@ -32,10 +32,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from sqlenv_core.protocol import Cell
+from sqlenv_core.rewards.similarity import result_similarity
 from sqlenv_core.sqlinfo import normalize_sql
-from sqlenv_core.verifier import GoldResult, result_similarity
+from sqlenv_core.verifier import GoldResult
 
-__all__ = ["PROFILES", "EpisodeRewards", "RewardProfile", "get_profile"]
+__all__ = ["PROFILES", "EpisodeRewards", "RewardProfile", "get_profile", "result_similarity"]
 
 
 @dataclass(frozen=True)
