@@ -12,16 +12,9 @@ from pydantic import ValidationError
 
 from sqlenv_core.datasets.base import Dataset, Question
 from sqlenv_core.protocol import Cell, SQLAction, SQLObservation, SQLState
+from sqlenv_core.render import format_table, resolve_table_name
 from sqlenv_core.rewards import EpisodeRewards, RewardProfile, get_profile
-from sqlenv_core.sandbox import (
-    QueryResult,
-    Sandbox,
-    SandboxError,
-    SandboxLimits,
-    format_table,
-    quote_identifier,
-    resolve_table_name,
-)
+from sqlenv_core.sandbox import QueryResult, Sandbox, SandboxError, SandboxLimits, quote_identifier
 from sqlenv_core.verifier import DEFAULT_FLOAT_TOLERANCE, verify
 
 __all__ = ["DISPLAY_ROWS", "SAMPLE_ROWS", "SQLEnvironment"]
