@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlenv_client._jsonobj import json_object
+from sqlenv_client._shared.jsonobj import json_object
 from sqlenv_core.wire import ErrorCode
 
 __all__ = [

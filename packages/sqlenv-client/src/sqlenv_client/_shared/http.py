@@ -13,10 +13,9 @@ from typing import Any, cast
 
 import httpx
 
-from sqlenv_client._jsonobj import json_object
-from sqlenv_client._wire import Frame
+from sqlenv_client._shared.jsonobj import json_object
 from sqlenv_client.errors import ProtocolError, RequestTimeoutError, ServerConnectionError, SQLEnvError
-from sqlenv_core.wire import HTTP_STATUS, SESSION_HEADER, ErrorCode
+from sqlenv_core.wire import HTTP_STATUS, SESSION_HEADER, ErrorCode, Frame
 
 # The code an HTTP error status stands for when the body does not say (proxies, other servers):
 # our own mapping read backwards, plus the statuses other servers use for the same things.

@@ -16,7 +16,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from pydantic import ValidationError
 
-from sqlenv_client._jsonobj import json_object
+from sqlenv_client._shared.jsonobj import json_object
 from sqlenv_client.errors import InvalidRequestError, ProtocolError, error_from_server
 from sqlenv_core import wire
 from sqlenv_core.protocol import SQLAction, SQLObservation, SQLState
