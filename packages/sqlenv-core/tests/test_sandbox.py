@@ -321,3 +321,32 @@ def test_temp_store_choice_is_validated_and_file_mode_still_sorts(tmp_path: Path
     with Sandbox(db, SandboxLimits(temp_store="file")) as box:
         result = box.execute("SELECT x % 7 AS k, count(*) FROM n GROUP BY k ORDER BY k DESC")
     assert result.rows[0] == (6, 714) and len(result.rows) == 7
+
+
+def test_interrupt_cancels_the_running_query_and_only_that(db: Path) -> None:
+    box = Sandbox(db, SandboxLimits(timeout_s=30.0))
+    assert box.interrupt() is False  # nothing running: a no-op that says so
+    outcome: list[BaseException | object] = []
+    started = threading.Event()
+
+    def run() -> None:
+        started.set()
+        try:
+            outcome.append(
+                box.execute("WITH RECURSIVE r(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM r) SELECT max(i) FROM r")
+            )
+        except SandboxError as exc:
+            outcome.append(exc)
+
+    worker = threading.Thread(target=run)
+    worker.start()
+    started.wait(5)
+    for _ in range(200):  # bounded: wait until the statement is really running
+        if box.interrupt():
+            break
+        time.sleep(0.01)
+    worker.join(10)
+    assert not worker.is_alive(), "the query was not cancelled"
+    assert isinstance(outcome[0], SandboxError) and outcome[0].code == "cancelled"
+    assert box.execute("SELECT count(*) FROM people").rows == [(400,)]  # the next call is unaffected
+    box.close()

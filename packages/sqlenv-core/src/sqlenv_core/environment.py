@@ -163,6 +163,17 @@ class SQLEnvironment:
             return self._query(arg)
         return self._table_action(kind, arg)
 
+    def interrupt(self) -> bool:
+        """Cancel the query this environment is running, from any thread (e.g. its client left).
+
+        The step running it returns with an error instead of waiting for the query's deadline.
+
+        Returns:
+            Whether a query was running.
+        """
+        box = self._sandbox
+        return box.interrupt() if box is not None else False
+
     def close(self) -> None:
         """Release the database connection. The environment can be reset again afterwards."""
         if self._sandbox is not None:

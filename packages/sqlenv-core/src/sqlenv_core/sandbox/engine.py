@@ -64,6 +64,10 @@ class Sandbox:
         self._functions: SafeFunctions | None = None
         self._authorizer = Authorizer(self.limits.max_pattern_matches)
         self._lock = threading.Lock()
+        # Guards _running/_cancelled so interrupt() never reaches a call that has already returned.
+        self._interrupt_lock = threading.Lock()
+        self._running: int | None = None  # the watchdog token of the call in progress
+        self._cancelled = False
         self._deadline = 0.0
         self._timed_out = False
         self._fetched_bytes = 0
@@ -159,6 +163,8 @@ class Sandbox:
             self._deadline = start + timeout
             self._timed_out = False
             token = WATCHDOG.arm(conn, self._deadline, self._on_deadline)
+            with self._interrupt_lock:
+                self._running, self._cancelled = token, False
             try:
                 columns, rows, truncated = self._run(conn, statement, row_cap)
             except sqlite3.Error as exc:
@@ -177,6 +183,8 @@ class Sandbox:
                 raise _timeout_error(timeout) from None
             finally:
                 WATCHDOG.disarm(token)
+                with self._interrupt_lock:
+                    self._running = None
                 self._deadline = float("inf")
             return QueryResult(
                 columns,
@@ -250,6 +258,8 @@ class Sandbox:
         primary = code & 0xFF if isinstance(code, int) else None
         if isinstance(exc, sqlite3.ProgrammingError) and "one statement" in text:
             return SandboxError("multiple_statements", "only one SQL statement per call; drop the extra ones")
+        if self._cancelled:
+            return SandboxError("cancelled", "query cancelled before it finished (its session was closed)")
         if self._timed_out or primary == _SQLITE_INTERRUPT:
             return _timeout_error(timeout)
         denied = self._authorizer.denied
@@ -306,6 +316,20 @@ class Sandbox:
                 conn.text_factory = str
                 self._deadline = saved
         return list(self._tables)
+
+    def interrupt(self) -> bool:
+        """Cancel the statement running now, from any thread (its call raises ``cancelled``).
+
+        Returns:
+            Whether a statement was running.
+        """
+        with self._interrupt_lock:
+            token = self._running
+            if token is None:
+                return False
+            self._cancelled = True
+        WATCHDOG.expire_now(token)
+        return True
 
     def _on_deadline(self) -> None:
         self._timed_out = True  # read by _translate: an interrupt now means "out of time"

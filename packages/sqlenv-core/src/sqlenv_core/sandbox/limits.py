@@ -70,7 +70,7 @@ class SandboxError(Exception):
     Attributes:
         code: a stable machine-readable kind: ``empty``, ``too_long``, ``multiple_statements``,
             ``forbidden``, ``timeout``, ``too_large``, ``out_of_memory``, ``sql_error``,
-            ``unknown_table``, ``unavailable``.
+            ``unknown_table``, ``unavailable``, ``cancelled``.
     """
 
     def __init__(self, code: str, message: str) -> None:

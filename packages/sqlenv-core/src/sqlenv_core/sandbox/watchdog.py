@@ -9,7 +9,10 @@ import threading
 import time
 from collections.abc import Callable
 
-__all__ = ["WATCHDOG", "Watchdog"]
+__all__ = ["REPEAT_S", "WATCHDOG", "Watchdog"]
+
+#: Seconds between two interrupts of a call that is past its deadline and still running.
+REPEAT_S = 0.05
 
 
 class Watchdog:
@@ -19,6 +22,10 @@ class Watchdog:
     hundred VM instructions, taking the GIL each time: with several sessions querying at once,
     threads then queue for the GIL instead of running SQLite in parallel. The watchdog costs one
     heap push and pop per call and wakes only when a deadline is due (or an earlier one arrives).
+
+    SQLite ignores an interrupt that arrives while no statement is running, so one that lands
+    just before a statement starts would be lost: an expired call is therefore interrupted again
+    every :data:`REPEAT_S` until it is disarmed.
     """
 
     def __init__(self) -> None:
@@ -41,6 +48,13 @@ class Watchdog:
             elif deadline < self._wake_at:
                 self._cond.notify()
         return token
+
+    def expire_now(self, token: int) -> None:
+        """Interrupt the call armed with ``token`` at once (cancellation), if it is still armed."""
+        with self._cond:
+            if token in self._armed:
+                heapq.heappush(self._heap, (time.monotonic(), token))
+                self._cond.notify()
 
     def disarm(self, token: int) -> None:
         """Cancel the interrupt for ``token`` (the call finished in time)."""
@@ -65,9 +79,10 @@ class Watchdog:
                     self._cond.wait(deadline - now)
                     continue
                 heapq.heappop(heap)
-                conn, on_expiry = self._armed.pop(token)
+                conn, on_expiry = self._armed[token]
                 on_expiry()
                 conn.interrupt()
+                heapq.heappush(heap, (now + REPEAT_S, token))  # until disarmed: see the class docstring
 
 
 #: The process's one watchdog (its thread starts on first use).
