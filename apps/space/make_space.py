@@ -3,8 +3,8 @@
 A Docker Space builds the ``Dockerfile`` at the root of its repository. This script writes such a
 repository: the ``Dockerfile`` at its root, the Space card (``README.md``), ``openenv.yaml``, and
 exactly the files the Dockerfile copies (the workspace manifest, ``uv.lock``, sqlenv-core and
-sqlenv-server, the other members' manifests so that the lockfile's workspace is complete, and the
-dataset manifest), plus the ``__init__.py`` and ``client.py`` that ``openenv push`` expects.
+sqlenv-server, and the other members' manifests so that the lockfile's workspace is complete), plus
+the ``__init__.py`` and ``client.py`` that ``openenv push`` expects.
 
 Usage (from a clone of the repository)::
 

@@ -6,7 +6,7 @@ import subprocess
 import sys
 
 from sqlenv_core.datasets import builtin
-from sqlenv_core.datasets.validate import validate_dataset
+from sqlenv_core.validate import validate_dataset
 
 
 def test_builtin_pack_has_no_validation_problems() -> None:

@@ -13,7 +13,8 @@ import pytest
 
 from sqlenv_core.cli import main
 from sqlenv_core.datasets import Dataset, Question
-from sqlenv_core.datasets.validate import strip_limit, validate_dataset
+from sqlenv_core.datasets.validate import strip_limit
+from sqlenv_core.validate import validate_dataset
 
 
 def make_db(path: Path) -> Path:

@@ -24,10 +24,10 @@ from sqlenv_core.datasets.base import DatasetError
 from sqlenv_core.datasets.download import DownloadError, download_dataset, load_manifest
 from sqlenv_core.datasets.importer import import_files
 from sqlenv_core.datasets.spec import SPEC_HELP, load
-from sqlenv_core.datasets.validate import validate_dataset
 from sqlenv_core.environment import SQLEnvironment
 from sqlenv_core.protocol import ActionType, SQLAction, SQLObservation
-from sqlenv_core.sandbox import format_table
+from sqlenv_core.render import format_table
+from sqlenv_core.validate import validate_dataset
 
 __all__ = ["Progress", "build_parser", "human_number", "main"]
 
@@ -403,7 +403,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = data_commands.add_parser("download", help="download Spider or BIRD from the manifest")
     p.add_argument("name", help="dataset name in the manifest: spider or bird")
     p.add_argument("--to", required=True, help="folder to create (then load it with spider:DIR / bird:DIR)")
-    p.add_argument("--manifest", help="manifest path or URL (default: $SQLENV_DATA_MANIFEST or data/datasets.json)")
+    p.add_argument(
+        "--manifest", help="manifest path or URL (default: $SQLENV_DATA_MANIFEST or the one shipped with sqlenv-core)"
+    )
     p.add_argument("--base-url", help="fetch <BASE_URL>/<filename> instead (a mirror; default $SQLENV_DATA_BASE_URL)")
     p.add_argument("--sha256", help="require this SHA-256 for the archive")
     p.add_argument("--timeout", type=float, default=10.0, help="seconds to wait for the server (default 10)")
