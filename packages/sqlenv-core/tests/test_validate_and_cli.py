@@ -130,6 +130,25 @@ def test_data_validate_exit_status(tmp_path: Path, capsys: pytest.CaptureFixture
     assert report["counts"] == {"error:limit_tie": 1}
 
 
+def test_the_validate_summary_adds_up(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import re
+
+    root = make_dataset_dir(tmp_path / "d")  # 2 questions: one usable, one with an empty gold result
+    with (root / "questions.jsonl").open("a") as fh:
+        tie = {"id": "tie", "db_id": "shop", "question": "Dearest after the top?"}
+        tie["gold_sql"] = "SELECT name FROM product ORDER BY price DESC LIMIT 1 OFFSET 1"
+        fh.write("\n" + json.dumps(tie))
+    assert main(["data", "validate", f"dir:{root}"]) == 1
+    out = capsys.readouterr().out
+    head = re.search(r"(\d+) questions = (\d+) checked \+ (\d+) skipped at load time", out)
+    assert head is not None and int(head[1]) == int(head[2]) + int(head[3]) == 3
+    assert "skipped: 1 gold result is empty" in out
+    checked = re.search(r"checked: (\d+) without errors \+ (\d+) with errors", out)
+    assert checked is not None and int(checked[1]) + int(checked[2]) == int(head[2]) == 2
+    assert "errors: 1 limit_tie" in out
+    assert "oracle solved 2/2 checked questions (it answers with the gold result itself" in out
+
+
 def test_bad_spec_is_a_clear_error(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["data", "list", "spider"]) == 2
     assert "spider spec needs a path" in capsys.readouterr().err

@@ -283,7 +283,7 @@ class SQLEnvironment:
         info = {"reward": terms, **self._final_info(correct=verdict.correct, reason=verdict.reason)}
         return self._finish(
             self._observe(
-                result=f"Answer {'correct' if verdict.correct else 'incorrect'}: {verdict.reason}",
+                result="Answer correct." if verdict.correct else f"Answer incorrect: {verdict.reason}.",
                 reward=terms["total"],
                 done=True,
                 info=info,

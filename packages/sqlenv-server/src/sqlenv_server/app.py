@@ -126,6 +126,10 @@ def create_app(settings: Settings | None = None, *, dataset: Dataset | None = No
             "(body field, `X-Session-Id` header or the `sqlenv_session` cookie)."
         ),
         lifespan=lifespan,
+        # /docs is served by routes/web.py with Swagger UI shipped in the package (no CDN);
+        # ReDoc would load its script from a CDN, so it is not offered.
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.settings = config
     app.state.metrics = server_metrics

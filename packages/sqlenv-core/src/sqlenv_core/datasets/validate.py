@@ -103,16 +103,40 @@ class ValidationReport:
         return len({p.question_id for p in self.errors})
 
     def summary(self) -> str:
-        """A few lines a person can read."""
+        """A few lines a person can read, whose counts add up.
+
+        Example::
+
+            spider:dev: 623 questions = 579 checked + 44 skipped at load time
+              skipped: 40 gold result is empty, 4 gold result is all NULL
+              checked: 555 without errors + 24 with errors; 0 warnings
+              errors: 24 limit_tie
+            oracle solved 579/579 checked questions
+        """
+        with_errors = len({p.question_id for p in self.errors if p.question_id})
+        total = self.checked + len(self.skipped)
         lines = [
-            f"{self.dataset}: {self.checked} questions checked, {len(self.errors)} errors "
-            f"({self.questions_with_errors()} questions), {len(self.warnings)} warnings"
+            f"{self.dataset}: {total} questions = {self.checked} checked + {len(self.skipped)} skipped at load time"
         ]
-        if self.oracle_solved is not None:
-            lines.append(f"oracle solved {self.oracle_solved}/{self.checked}")
         if self.skipped:
-            lines.append(f"{len(self.skipped)} questions skipped at load time")
-        lines.extend(f"  {key}: {n}" for key, n in self.counts().items())
+            reasons = Counter(s.reason.split(":")[0] for s in self.skipped)
+            lines.append("  skipped: " + ", ".join(f"{n} {reason}" for reason, n in reasons.most_common()))
+        lines.append(
+            f"  checked: {self.checked - with_errors} without errors + {with_errors} with errors; "
+            f"{len(self.warnings)} warning{'s' if len(self.warnings) != 1 else ''}"
+        )
+        for severity, problems in (("errors", self.errors), ("warnings", self.warnings)):
+            kinds = Counter(p.code for p in problems)
+            if kinds:
+                lines.append(f"  {severity}: " + ", ".join(f"{n} {code}" for code, n in kinds.most_common()))
+        databases = sum(1 for p in self.errors if not p.question_id)
+        if databases:
+            lines.append(f"  ({databases} of the errors concern a whole database, not one question)")
+        if self.oracle_solved is not None:
+            note = ""
+            if with_errors and self.oracle_solved > self.checked - with_errors:
+                note = " (it answers with the gold result itself, so a question with an error can still be solved)"
+            lines.append(f"oracle solved {self.oracle_solved}/{self.checked} checked questions{note}")
         return "\n".join(lines)
 
     def to_dict(self) -> dict[str, Any]:
