@@ -3,6 +3,12 @@
 Run ``uv run nox`` for the default set, ``uv run nox -l`` to list, ``uv run nox -s NAME`` for one.
 Every session installs from the committed ``uv.lock`` into its own environment, so
 ``tests(package='sqlenv-client')`` proves that the client installs and works alone.
+
+Offline: locked installs (``uv sync --locked``) need no index once uv's cache holds the wheels.
+The two steps that are not locked (the build backend of ``uv build``, and ``openenv`` for the
+compatibility sessions) try the index first and, when it cannot be reached, run again from uv's
+cache alone (``--offline``). So ``uv run nox`` reruns without a network after one run with it.
+``uv run nox --install-only`` prepares every environment and runs nothing else.
 """
 
 from __future__ import annotations
@@ -10,8 +16,10 @@ from __future__ import annotations
 import os
 import tempfile
 from pathlib import Path
+from typing import Any
 
 import nox
+from nox.command import CommandFailed
 
 nox.needs_version = ">=2025.2.9"
 nox.options.default_venv_backend = "uv"
@@ -24,6 +32,9 @@ PACKAGES = ["sqlenv-core", "sqlenv-client", "sqlenv-server", "sqlenv-train"]
 PACKAGE_TEST_GROUPS = {"sqlenv-server"}
 PYTHON = "3.11"
 SPIDER_DIR = os.environ.get("SQLENV_SPIDER_DIR", str(ROOT.parent / "shared" / "spider"))
+# What every test run sees: the Spider folder, and a gold-answer cache of the test runs' own (warm
+# on reruns) so that tests never write into the user's cache folder.
+TEST_ENV = {"SQLENV_SPIDER_DIR": SPIDER_DIR, "SQLENV_CACHE_DIR": str(ROOT / ".nox" / "sqlenv-cache")}
 
 
 def sync(session: nox.Session, *args: str) -> None:
@@ -41,23 +52,27 @@ def sync(session: nox.Session, *args: str) -> None:
 
 def install_group(session: nox.Session, group: str) -> None:
     """Add a root dependency group at its locked versions, without touching what ``sync`` installed."""
-    with tempfile.NamedTemporaryFile("w", suffix=".txt", delete=False) as handle:
-        requirements = handle.name
-    session.run_install(
-        "uv",
-        "export",
-        "--frozen",
-        "--no-hashes",
-        "--no-emit-project",
-        "--no-emit-workspace",
-        "--only-group",
-        group,
-        "-o",
-        requirements,
-        silent=True,
-    )
-    session.install("-r", requirements, silent=True)
-    os.unlink(requirements)
+    # --inexact keeps the package that `sync` installed; --only-group leaves the workspace out.
+    sync(session, "--inexact", "--only-group", group)
+
+
+def installing_only(session: nox.Session) -> bool:
+    """Whether this is ``nox --install-only``, under which ``session.run`` is skipped and returns None."""
+    return session.run("python", "-c", "", silent=True) is None
+
+
+def run_with_cache_fallback(session: nox.Session, *args: str, install: bool = False, **kwargs: Any) -> object:
+    """Run a uv command that consults the index; when that fails, run it again from uv's cache alone.
+
+    The retry changes nothing online (a real failure fails again, with uv's own message), and
+    offline it lets a warm cache serve what the index would have.
+    """
+    runner = session.run_install if install else session.run
+    try:
+        return runner(*args, **kwargs)
+    except CommandFailed:
+        session.log(f"`{' '.join(args[:3])} ...` could not use the index: trying again from uv's cache (--offline)")
+        return runner(*args, "--offline", **kwargs)
 
 
 @nox.session(python=PYTHON)
@@ -71,7 +86,7 @@ def tests(session: nox.Session, package: str) -> None:
         "pytest",
         f"packages/{package}/tests",
         *session.posargs,
-        env={"SQLENV_ISOLATED_PACKAGE": package, "SQLENV_SPIDER_DIR": SPIDER_DIR},
+        env={"SQLENV_ISOLATED_PACKAGE": package, **TEST_ENV},
     )
 
 
@@ -79,7 +94,7 @@ def tests(session: nox.Session, package: str) -> None:
 def integration(session: nox.Session) -> None:
     """Everything installed together: the cross-package tests, real servers on loopback, the browser."""
     sync(session, "--all-packages", "--group", "integration")
-    session.run("pytest", "tests", *session.posargs, env={"SQLENV_SPIDER_DIR": SPIDER_DIR})
+    session.run("pytest", "tests", *session.posargs, env=TEST_ENV)
 
 
 @nox.session(python=PYTHON)
@@ -96,18 +111,26 @@ def build(session: nox.Session) -> None:
     """Every package builds to an sdist and a wheel that ``twine check --strict`` accepts."""
     sync(session, "--group", "build")
     dist = Path(session.create_tmp()) / "dist"
-    session.run("uv", "build", "--all-packages", "--out-dir", str(dist), silent=True, external=True)
+    built = run_with_cache_fallback(
+        session, "uv", "build", "--all-packages", "--out-dir", str(dist), silent=True, external=True
+    )
+    if built is None:  # nox --install-only: nothing was built, so there is nothing to check
+        return
     artifacts = sorted(str(p) for p in dist.iterdir() if p.name.endswith((".whl", ".tar.gz")))
     session.run("twine", "check", "--strict", *artifacts)
 
 
 @nox.session(python=PYTHON, default=False)
 def spider(session: nox.Session) -> None:
-    """The real-data tests on ../shared/spider (or $SQLENV_SPIDER_DIR) only."""
+    """The real-data tests on ../shared/spider (or $SQLENV_SPIDER_DIR) only, from every test folder.
+
+    It collects ``packages`` and ``tests`` together, so it installs what both need (the
+    integration group: schemathesis, playwright) even though only the ``spider`` tests run.
+    """
     if not (Path(SPIDER_DIR) / "dev.json").is_file():
         session.skip(f"Spider data not found at {SPIDER_DIR}; set SQLENV_SPIDER_DIR")
-    sync(session, "--all-packages", "--group", "test")
-    session.run("pytest", "packages", "tests", "-m", "spider", *session.posargs, env={"SQLENV_SPIDER_DIR": SPIDER_DIR})
+    sync(session, "--all-packages", "--group", "integration")
+    session.run("pytest", "packages", "tests", "-m", "spider", *session.posargs, env=TEST_ENV)
 
 
 #: Packages of the locked CUDA build of torch; the train session installs a CPU build instead.
@@ -201,8 +224,10 @@ def install_train_stack(session: nox.Session) -> None:
         session.run_install(*uv_pip, "--no-deps", str(wheel), external=True)
     else:
         session.log(f"torch: no local CPU wheel found; {locked_torch} from {_TORCH_CPU_INDEX} (CPU build)")
-        session.run_install(*uv_pip, "--no-deps", "--index-url", _TORCH_CPU_INDEX, locked_torch, external=True)
-    session.run_install(*uv_pip, "--no-deps", "-r", requirements, external=True)
+        run_with_cache_fallback(
+            session, *uv_pip, "--no-deps", "--index-url", _TORCH_CPU_INDEX, locked_torch, install=True, external=True
+        )
+    run_with_cache_fallback(session, *uv_pip, "--no-deps", "-r", requirements, install=True, external=True)
     os.unlink(requirements)
     workspace = [f"packages/{name}" for name in ("sqlenv-core", "sqlenv-client", "sqlenv-train")]
     session.run_install(*uv_pip, "--no-deps", *(arg for path in workspace for arg in ("-e", path)), external=True)
@@ -214,10 +239,9 @@ def train(session: nox.Session) -> None:
     policy evaluations, reports and plots, and the notebook in smoke mode.
 
     Installs a CPU build of torch (never the locked CUDA build; see ``install_train_stack``). The tiny
-    model is built locally (no download) and cached under $SQLENV_CACHE_DIR (default: .nox/cache).
+    model is built locally (no download) and cached, like gold answers, in the test runs' own cache.
     """
     install_train_stack(session)
-    cache = os.environ.get("SQLENV_CACHE_DIR", str(ROOT / ".nox" / "cache"))
     session.run(
         "pytest",
         "packages/sqlenv-train/tests",
@@ -225,8 +249,7 @@ def train(session: nox.Session) -> None:
         # One BLAS thread: on 2 shared cores, two spinning OpenMP threads ran a tiny-model training
         # step in 0.90 s against 0.13 s for one thread while another process was busy (measured here).
         env={
-            "SQLENV_SPIDER_DIR": SPIDER_DIR,
-            "SQLENV_CACHE_DIR": cache,
+            **TEST_ENV,
             "SQLENV_REQUIRE_TRAIN_STACK": "1",
             "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1"),
         },
@@ -237,15 +260,15 @@ def train(session: nox.Session) -> None:
 def bench_train(session: nox.Session) -> None:
     """Warm start then GRPO on CPU with the tiny model; prints reward and tool-call validity at start and end."""
     install_train_stack(session)
-    cache = os.environ.get("SQLENV_CACHE_DIR", str(ROOT / ".nox" / "cache"))
-    session.run("python", "bench/bench_train.py", *session.posargs, env={"SQLENV_CACHE_DIR": cache})
+    session.run("python", "bench/bench_train.py", *session.posargs, env=TEST_ENV)
 
 
 @nox.session(python=PYTHON, default=False)
 def bench(session: nox.Session) -> None:
-    """Core benchmarks: ratios against raw sqlite3 in the same process (prints, never fails on speed)."""
+    """Core benchmarks: ratios against raw sqlite3, and the gold cache against none (prints, never fails on speed)."""
     sync(session, "--all-packages")
     session.run("python", "bench/bench_core.py", *session.posargs, env={"SQLENV_SPIDER_DIR": SPIDER_DIR})
+    session.run("python", "bench/bench_gold_cache.py", env={"SQLENV_SPIDER_DIR": SPIDER_DIR})
 
 
 def _free_loopback_port() -> int:
@@ -300,6 +323,8 @@ def client_alone(session: nox.Session) -> None:
         env={"UV_PROJECT_ENVIRONMENT": str(server_env)},
         silent=True,
     )
+    if installing_only(session):
+        return  # both environments are ready; the server is for the tests, which are not run
     port = _free_loopback_port()
     url = f"http://127.0.0.1:{port}"
     log = Path(session.create_tmp()) / "server.log"
@@ -308,6 +333,7 @@ def client_alone(session: nox.Session) -> None:
             [str(server_env / "bin" / "sqlenv-server"), "--host", "127.0.0.1", "--port", str(port)],
             stdout=log_file,
             stderr=subprocess.STDOUT,
+            env={**os.environ, **TEST_ENV},
         )
         try:
             _wait_healthy(url, server)
@@ -315,7 +341,7 @@ def client_alone(session: nox.Session) -> None:
                 "pytest",
                 "packages/sqlenv-client/tests",
                 *session.posargs,
-                env={"SQLENV_ISOLATED_PACKAGE": "sqlenv-client", "SQLENV_TEST_SERVER_URL": url},
+                env={"SQLENV_ISOLATED_PACKAGE": "sqlenv-client", "SQLENV_TEST_SERVER_URL": url, **TEST_ENV},
             )
         finally:
             server.terminate()
@@ -335,14 +361,14 @@ def openenv_compat(session: nox.Session) -> None:
     own environment (never into the workspace's), then runs tests/test_openenv*.py.
     """
     sync(session, "--all-packages", "--group", "test")
-    session.install("openenv==0.10.0", silent=True)
+    run_with_cache_fallback(session, "uv", "pip", "install", "openenv==0.10.0", install=True, silent=True)
     tests = sorted(str(p.relative_to(ROOT)) for p in (ROOT / "tests").glob("test_openenv*.py"))
-    session.run("pytest", *tests, *session.posargs)
+    session.run("pytest", *tests, *session.posargs, env=TEST_ENV)
 
 
 @nox.session(python=PYTHON, default=False)
 def bench_server(session: nox.Session) -> None:
     """WebSocket load on sqlenv-server beside OpenEnv's own create_app (prints ratios, never fails on speed)."""
     sync(session, "--all-packages")
-    session.install("openenv==0.10.0", silent=True)
+    run_with_cache_fallback(session, "uv", "pip", "install", "openenv==0.10.0", install=True, silent=True)
     session.run("python", "bench/bench_server.py", *session.posargs)

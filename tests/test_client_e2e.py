@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import socket
 import threading
 import time
+import warnings
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from typing import Any
@@ -21,10 +23,15 @@ from sqlenv_client import (
     InvalidRequestError,
     SessionExpiredError,
     SQLEnvClient,
+    TransportName,
 )
-from sqlenv_client._core import TransportName
 from sqlenv_core.datasets import Dataset
 from sqlenv_server import Settings, create_app
+
+with warnings.catch_warnings():
+    # Starlette 1.x suggests its httpx2 fork at import; plain httpx is what we depend on.
+    warnings.filterwarnings("ignore", message=".*httpx2.*")
+    from starlette.testclient import TestClient
 
 pytestmark = pytest.mark.integration
 TRANSPORTS: list[TransportName] = ["ws", "http"]
@@ -188,12 +195,35 @@ async def test_many_async_episodes_at_once(server_url: str, transport: Transport
     assert await asyncio.gather(*(play(q, s) for q, s in jobs)) == [True] * len(jobs)
 
 
+class TestClientWebSocketTransport:
+    """A WebSocket to an in-process app through Starlette's TestClient: a ``transport=`` of our own."""
+
+    __test__ = False  # not a test class, whatever its name
+
+    def __init__(self, test_client: TestClient) -> None:
+        self._context = test_client.websocket_connect("/ws")
+        self._ws = self._context.__enter__()
+
+    def exchange(self, message: dict[str, Any]) -> dict[str, Any]:
+        self._ws.send_text(json.dumps(message))
+        return json.loads(self._ws.receive_text())
+
+    def close(self) -> None:
+        self._ws.send_text(json.dumps({"type": "close"}))
+        self._context.__exit__(None, None, None)
+
+
 def test_in_process_app_through_starlette_testclient(tiny_dataset: Dataset) -> None:
+    # The public ways to reach an app in this process: an injected transport or an httpx client.
     app = create_app(Settings(), dataset=tiny_dataset)
-    for transport in TRANSPORTS:
-        with SQLEnvClient(app=app, transport=transport) as env:
+    with TestClient(app) as http:
+        with SQLEnvClient(transport=TestClientWebSocketTransport(http)) as env:
             env.reset(question_id="q-count")
             assert env.answer(30).info["verdict"]["correct"] is True
+        with SQLEnvClient("http://testserver", transport="http", http_client=http) as env:
+            env.reset(question_id="q-count")
+            assert env.answer(30).info["verdict"]["correct"] is True
+        assert http.get("/health").json() == {"status": "healthy"}
 
 
 @pytest.mark.anyio

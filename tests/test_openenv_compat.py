@@ -197,7 +197,7 @@ def test_openenv_error_codes_map_to_our_exceptions(
         frame = transport.exchange({"type": "step", "data": {"argument": "no action_type"}})
         assert frame["type"] == "error" and frame["data"]["code"] == "VALIDATION_ERROR"
         with pytest.raises(InvalidRequestError):
-            from sqlenv_client._wire import raise_if_error
+            from sqlenv_client._shared.wire import raise_if_error
 
             raise_if_error(frame)
         with SQLEnvClient(url, message_timeout=30, reconnect_attempts=0) as second:

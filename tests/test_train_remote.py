@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from conftest import run_uvicorn
+from live_helpers import run_uvicorn
 
 from sqlenv_core.datasets import Dataset
 from sqlenv_server import Settings, create_app

@@ -10,8 +10,7 @@ import os
 
 import pytest
 
-from sqlenv_client import AsyncSQLEnvClient, InvalidRequestError, SQLEnvClient, SQLObservation
-from sqlenv_client._core import TransportName
+from sqlenv_client import AsyncSQLEnvClient, InvalidRequestError, SQLEnvClient, SQLObservation, TransportName
 
 URL = os.environ.get("SQLENV_TEST_SERVER_URL", "")
 pytestmark = pytest.mark.skipif(

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from sqlenv_core.datasets import DatasetError, load, load_bird, load_dir, parse_spec
-from sqlenv_core.datasets.validate import validate_dataset
+from sqlenv_core.validate import validate_dataset
 
 
 def make_db(path: Path) -> Path:

@@ -26,8 +26,6 @@ from sqlenv_core.datasets.download import (
     load_manifest,
 )
 
-REPO_ROOT = Path(__file__).resolve().parents[3]
-
 
 def _shop_db() -> bytes:
     conn = sqlite3.connect(":memory:")
@@ -242,8 +240,9 @@ def test_unknown_name_and_bad_manifest_say_what_is_wrong(tmp_path: Path) -> None
         load_manifest(bad)
 
 
-def test_repository_manifest_matches_the_embedded_default() -> None:
-    on_disk = json.loads((REPO_ROOT / "data" / "datasets.json").read_text())["datasets"]
-    assert on_disk == DEFAULT_MANIFEST
-    sources = load_manifest(REPO_ROOT / "data" / "datasets.json")
+def test_the_shipped_manifest_is_the_default_and_reads_cleanly(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("SQLENV_DATA_MANIFEST", raising=False)
+    shipped = json.loads(DEFAULT_MANIFEST.read_text(encoding="utf-8"))["datasets"]
+    sources = load_manifest()
+    assert set(sources) == set(shipped) == {"spider", "bird"}
     assert sources["bird"].url.startswith("https://") and sources["spider"].filename == "spider_data.zip"

@@ -13,7 +13,8 @@ import pytest
 
 from sqlenv_core.cli import main
 from sqlenv_core.datasets import Dataset, Question
-from sqlenv_core.datasets.validate import strip_limit, validate_dataset
+from sqlenv_core.datasets.validate import strip_limit
+from sqlenv_core.validate import validate_dataset
 
 
 def make_db(path: Path) -> Path:
@@ -127,6 +128,25 @@ def test_data_validate_exit_status(tmp_path: Path, capsys: pytest.CaptureFixture
     assert main(["data", "validate", f"dir:{root}", "--json"]) == 1
     report = json.loads(capsys.readouterr().out)
     assert report["counts"] == {"error:limit_tie": 1}
+
+
+def test_the_validate_summary_adds_up(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import re
+
+    root = make_dataset_dir(tmp_path / "d")  # 2 questions: one usable, one with an empty gold result
+    with (root / "questions.jsonl").open("a") as fh:
+        tie = {"id": "tie", "db_id": "shop", "question": "Dearest after the top?"}
+        tie["gold_sql"] = "SELECT name FROM product ORDER BY price DESC LIMIT 1 OFFSET 1"
+        fh.write("\n" + json.dumps(tie))
+    assert main(["data", "validate", f"dir:{root}"]) == 1
+    out = capsys.readouterr().out
+    head = re.search(r"(\d+) questions = (\d+) checked \+ (\d+) skipped at load time", out)
+    assert head is not None and int(head[1]) == int(head[2]) + int(head[3]) == 3
+    assert "skipped: 1 gold result is empty" in out
+    checked = re.search(r"checked: (\d+) without errors \+ (\d+) with errors", out)
+    assert checked is not None and int(checked[1]) + int(checked[2]) == int(head[2]) == 2
+    assert "errors: 1 limit_tie" in out
+    assert "oracle solved 2/2 checked questions (it answers with the gold result itself" in out
 
 
 def test_bad_spec_is_a_clear_error(capsys: pytest.CaptureFixture[str]) -> None:

@@ -361,16 +361,18 @@ def test_similarity_reads_a_bounded_head_of_huge_results() -> None:
     assert 0.0 < score < 0.01
 
 
-def test_gold_normalisation_is_cached_per_object_and_released_with_it() -> None:
-    from sqlenv_core import verifier
+def test_gold_normalisation_is_kept_with_the_gold_and_released_with_it() -> None:
+    import weakref
 
     gold = GoldResult(["n"], [(1,), (2,)])
     assert result_similarity([("1",), (2,)], gold) == 1.0  # not identical rows: normalised
-    key = id(gold)
-    assert key in verifier._gold_cache  # pyright: ignore[reportPrivateUsage]
-    del gold
+    view = gold.view
+    assert gold.view is view  # computed once, kept on the gold result itself
+    assert view.rows == [(1,), (2,)]
+    alive = weakref.ref(view)
+    del gold, view
     gc.collect()
-    assert key not in verifier._gold_cache  # pyright: ignore[reportPrivateUsage]
+    assert alive() is None  # no module-level cache holds it
 
 
 def test_an_equal_but_distinct_gold_object_gets_its_own_view() -> None:

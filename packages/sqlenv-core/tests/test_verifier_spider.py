@@ -18,7 +18,7 @@ import pytest
 
 from sqlenv_core.datasets import Dataset, load_spider
 from sqlenv_core.protocol import Cell
-from sqlenv_core.sandbox import format_table
+from sqlenv_core.render import format_table
 from sqlenv_core.verifier import GoldResult, canonical_cell, result_similarity, results_match, verify
 
 pytestmark = [pytest.mark.spider, pytest.mark.slow]

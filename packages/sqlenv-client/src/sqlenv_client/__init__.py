@@ -5,16 +5,19 @@ Quick start::
     from sqlenv_client import SQLEnvClient
 
     with SQLEnvClient("http://127.0.0.1:8000") as env:
-        obs = env.reset(seed=0)
-        obs = env.query("SELECT COUNT(*) FROM singer")
+        obs = env.reset(question_id="bookshop-001")  # How many books are in the catalogue?
+        obs = env.query("SELECT count(*) FROM books")
         obs = env.answer(obs.rows[0][0])
         print(obs.reward, obs.info.get("verdict"))
 
 ``SQLEnvClient.local("builtin")`` runs the same interface in-process, without a server.
 """
 
-from sqlenv_client.async_client import AsyncSQLEnvClient
-from sqlenv_client.client import SQLEnvClient
+from importlib.metadata import PackageNotFoundError, version
+
+from sqlenv_client._async.client import AsyncSQLEnvClient
+from sqlenv_client._shared.settings import TransportName
+from sqlenv_client._sync.client import SQLEnvClient
 from sqlenv_client.errors import (
     CapacityError,
     EpisodeLostError,
@@ -28,7 +31,10 @@ from sqlenv_client.errors import (
 )
 from sqlenv_core.protocol import SQLAction, SQLObservation, SQLState
 
-__version__ = "0.1.0"
+try:
+    __version__ = version("sqlenv-client")
+except PackageNotFoundError:  # pragma: no cover - a source tree without installed metadata
+    __version__ = "0.0.0"
 
 __all__ = [
     "AsyncSQLEnvClient",
@@ -45,5 +51,6 @@ __all__ = [
     "SQLState",
     "ServerConnectionError",
     "SessionExpiredError",
+    "TransportName",
     "__version__",
 ]

@@ -13,7 +13,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlenv_client._jsonobj import json_object
+from sqlenv_client._shared.jsonobj import json_object
+from sqlenv_core.wire import ErrorCode
 
 __all__ = [
     "CapacityError",
@@ -75,25 +76,25 @@ class EpisodeLostError(ServerConnectionError):
 class SessionExpiredError(EpisodeLostError):
     """The server has no session for this client any more (idle timeout, restart, unknown id)."""
 
-    default_code = "SESSION_ERROR"
+    default_code = ErrorCode.SESSION_ERROR.value
 
 
 class CapacityError(SQLEnvError):
     """The server is serving as many sessions as it allows; retry later or raise its limit."""
 
-    default_code = "CAPACITY_REACHED"
+    default_code = ErrorCode.CAPACITY_REACHED.value
 
 
 class InvalidRequestError(SQLEnvError):
     """The request was malformed (e.g. an unknown ``action_type``); nothing was executed."""
 
-    default_code = "VALIDATION_ERROR"
+    default_code = ErrorCode.VALIDATION_ERROR.value
 
 
 class ExecutionError(SQLEnvError):
     """The server failed while executing a well-formed request (a server-side bug or outage)."""
 
-    default_code = "EXECUTION_ERROR"
+    default_code = ErrorCode.EXECUTION_ERROR.value
 
 
 class ProtocolError(SQLEnvError):
@@ -103,13 +104,13 @@ class ProtocolError(SQLEnvError):
 
 
 _BY_CODE: dict[str, type[SQLEnvError]] = {
-    "CAPACITY_REACHED": CapacityError,
-    "SESSION_ERROR": SessionExpiredError,
-    "VALIDATION_ERROR": InvalidRequestError,
-    "EXECUTION_ERROR": ExecutionError,
-    "FACTORY_ERROR": ExecutionError,
-    "INVALID_JSON": ProtocolError,
-    "UNKNOWN_TYPE": ProtocolError,
+    ErrorCode.CAPACITY_REACHED: CapacityError,
+    ErrorCode.SESSION_ERROR: SessionExpiredError,
+    ErrorCode.VALIDATION_ERROR: InvalidRequestError,
+    ErrorCode.EXECUTION_ERROR: ExecutionError,
+    "FACTORY_ERROR": ExecutionError,  # OpenEnv servers send it when they cannot build an environment
+    ErrorCode.INVALID_JSON: ProtocolError,
+    ErrorCode.UNKNOWN_TYPE: ProtocolError,
 }
 
 _ADVICE: dict[type[SQLEnvError], str] = {
@@ -120,7 +121,7 @@ _ADVICE: dict[type[SQLEnvError], str] = {
 }
 
 
-def error_from_server(data: object, *, fallback_code: str = "EXECUTION_ERROR") -> SQLEnvError:
+def error_from_server(data: object, *, fallback_code: str = ErrorCode.EXECUTION_ERROR.value) -> SQLEnvError:
     """Build the typed exception for an error the server sent.
 
     Args:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 import time
 from collections import Counter
@@ -23,10 +24,12 @@ from sqlenv_core.datasets.base import DatasetError
 from sqlenv_core.datasets.download import DownloadError, download_dataset, load_manifest
 from sqlenv_core.datasets.importer import import_files
 from sqlenv_core.datasets.spec import SPEC_HELP, load
-from sqlenv_core.datasets.validate import validate_dataset
-from sqlenv_core.protocol import ActionType
+from sqlenv_core.environment import SQLEnvironment
+from sqlenv_core.protocol import ActionType, SQLAction, SQLObservation
+from sqlenv_core.render import format_table
+from sqlenv_core.validate import validate_dataset
 
-__all__ = ["Progress", "build_parser", "main"]
+__all__ = ["Progress", "build_parser", "human_number", "main"]
 
 
 class Progress:
@@ -195,92 +198,190 @@ PLAY_HELP = """commands:
   describe TABLE      columns and row count of a table
   sample TABLE        a few rows of a table
   query SQL           run a read-only query (a line starting with SELECT or WITH works too)
-  answer VALUE        answer and end the episode (42, Paris, ["a","b"], [[1,"x"],[2,"y"]])
-  schema              show the tables again
+  answer VALUE        answer and end the episode: 42 | Paris | a, b | ["a", "b"] | [[1, "x"], [2, "y"]]
+  schema              show the question and the tables again
+  new [QUESTION_ID]   leave this episode and start another (random, or the one named)
   help                this text
   quit                leave (also Ctrl-D / Ctrl-C)"""
 
 _VERBS: dict[str, ActionType] = {"describe": "DESCRIBE", "sample": "SAMPLE", "query": "QUERY", "answer": "ANSWER"}
+_USAGE = {
+    "describe": "describe needs a table name, e.g. `describe {table}`",
+    "sample": "sample needs a table name, e.g. `sample {table}`",
+    "query": "query needs SQL, e.g. `query SELECT count(*) FROM {table}`",
+    "answer": 'answer needs a value, e.g. `answer 42`, `answer Paris` or `answer ["a", "b"]`',
+}
 
 
-def _show(obs: object) -> None:
-    from sqlenv_core.protocol import SQLObservation
+def human_number(value: object) -> str:
+    """A cell as a person reads it: floats without binary noise (``156.8``, not ``156.79999999999998``).
 
-    assert isinstance(obs, SQLObservation)
+    Floats are rounded to 15 significant digits, the precision a double holds reliably, and then
+    printed in their shortest form; everything else prints as it is (``NULL`` for ``None``). Only
+    the display changes: answers are still compared with the exact values.
+    """
+    if value is None:
+        return "NULL"
+    if isinstance(value, float) and math.isfinite(value):
+        return repr(float(f"{value:.15g}"))
+    return str(value)
+
+
+def _show(obs: SQLObservation, kind: ActionType) -> None:
     if obs.error:
         _say(f"error: {obs.error}")
+    elif kind in ("QUERY", "SAMPLE") and obs.columns:
+        _say(format_table(obs.columns, [[human_number(v) for v in row] for row in obs.rows], max_rows=len(obs.rows)))
+        if obs.truncated:
+            _say(f"(only the first {len(obs.rows)} rows are shown)")
     elif obs.result:
         _say(obs.result)
-    reward = f", reward {obs.reward:+.3f}" if obs.reward is not None else ""
-    _say(f"[step {obs.step_count}, budget left {obs.budget_remaining}{reward}]")
+    if not obs.done:
+        reward = f", reward {obs.reward:+.3f}" if obs.reward is not None else ""
+        _say(f"[step {obs.step_count}, {obs.budget_remaining} left{reward}]")
 
 
-def _read_line(interactive: bool) -> str | None:
+def _read_line(interactive: bool, prompt: str) -> str | None:
     if interactive:
         try:
-            return input("sqlenv> ")
-        except EOFError:
+            return input(prompt)
+        except (EOFError, KeyboardInterrupt):
+            print()
             return None
     line = sys.stdin.readline()
     return None if line == "" else line
 
 
-def _cmd_play(args: argparse.Namespace) -> int:
-    from sqlenv_core.environment import SQLEnvironment
-    from sqlenv_core.protocol import SQLAction
+class _Player:
+    """The terminal loop: episodes one after another until the user quits."""
 
-    ds = load(args.spec, progress=Progress("computing gold answers"))
-    if not ds.questions:
-        raise DatasetError(f"{args.spec!r} has no usable questions")
-    if args.question_id is not None:
-        ds.question(args.question_id)  # a clear KeyError before anything is printed
-    interactive = sys.stdin.isatty()
-    with SQLEnvironment(ds, step_budget=args.budget, reward=args.reward) as env:
-        obs = env.reset(seed=args.seed, question_id=args.question_id)
-        state = env.state
-        _say(f"question {state.question_id} on database {state.db_id}:")
+    def __init__(self, env: SQLEnvironment, interactive: bool) -> None:
+        self.env = env
+        self.interactive = interactive
+        self.played = 0
+        self.solved = 0
+        self.total_reward = 0.0
+
+    def start(self, question_id: str | None, seed: int | None = None) -> SQLObservation | None:
+        try:
+            obs = self.env.reset(seed=seed, question_id=question_id)
+        except KeyError as exc:
+            _say(f"error: {exc.args[0] if exc.args else exc}")
+            return None
+        state = self.env.state
+        question = self.env.question
+        level = f", {question.difficulty}" if question is not None else ""
+        _say()
+        _say(f"question {state.question_id} on database {state.db_id}{level}:")
         _say(f"  {obs.question}")
         _say()
         _say(obs.schema_info)
-        _say(f"(budget: {obs.budget_remaining} steps; type 'help' for commands)")
-        while not obs.done:
-            line = _read_line(interactive)
-            if line is None:
-                _say("\nend of input: episode abandoned")
-                return 0
-            text = line.strip()
-            if not text or text.startswith("#"):
-                continue
-            verb, _, rest = text.partition(" ")
-            verb = verb.lower()
-            if verb in ("quit", "exit"):
-                _say("episode abandoned")
-                return 0
-            if verb in ("help", "?"):
-                _say(PLAY_HELP)
-                continue
-            if verb in ("schema", "tables"):
-                _say(obs.schema_info)
-                continue
-            if verb in ("select", "with"):
-                action = SQLAction(action_type="QUERY", argument=text)
-            elif verb in _VERBS:
-                action = SQLAction(action_type=_VERBS[verb], argument=rest.strip())
-            else:
-                _say(f"unknown command {verb!r}; type 'help' for the commands")
-                continue
-            if not interactive:
-                _say(f"> {text}")
-            obs = env.step(action)
-            _show(obs)
+        _say(f"(budget: {obs.budget_remaining} steps; ANSWER is free; type 'help' for commands)")
+        return obs
+
+    def finish(self, obs: SQLObservation) -> None:
         verdict: Any = obs.info.get("verdict")
         correct = isinstance(verdict, dict) and bool(verdict.get("correct"))  # pyright: ignore[reportUnknownMemberType, reportUnknownArgumentType]
+        reason = str(verdict.get("reason", "")) if isinstance(verdict, dict) else ""  # pyright: ignore[reportUnknownMemberType, reportUnknownArgumentType]
+        self.played += 1
+        self.solved += int(correct)
+        self.total_reward += self.env.state.total_reward
         _say()
-        _say(f"episode over: {'correct' if correct else 'not correct'}; total reward {env.state.total_reward:+.3f}")
+        outcome = "correct" if correct else f"not correct ({reason})" if reason else "not correct"
+        _say(f"episode over: {outcome}; total reward {self.env.state.total_reward:+.3f}")
         gold_sql = obs.info.get("gold_sql")
         if gold_sql:
             _say(f"gold SQL: {gold_sql}")
-    return 0
+        _say()
+        _say("Press Enter for another question, type `new QUESTION_ID` for a given one, or `quit`.")
+
+    def goodbye(self) -> None:
+        if self.played:
+            _say(
+                f"{self.played} episode{'s' if self.played != 1 else ''} played, {self.solved} solved, "
+                f"total reward {self.total_reward:+.3f}"
+            )
+
+    def run(self, question_id: str | None, seed: int | None) -> int:
+        obs = self.start(question_id, seed)
+        if obs is None:
+            return 2
+        while obs is not None:
+            line = _read_line(self.interactive, "sqlenv> " if not obs.done else "next> ")
+            if line is None:
+                if not obs.done:
+                    _say("end of input: episode abandoned")
+                break
+            text = line.strip()
+            if not text.startswith("#"):
+                if not self.interactive and text:
+                    _say(f"> {text}")
+                obs = self.handle(obs, text)
+        self.goodbye()
+        return 0
+
+    def handle(self, obs: SQLObservation, text: str) -> SQLObservation | None:
+        """Apply one line; the observation to go on from, or ``None`` to leave."""
+        verb, _, rest = text.partition(" ")
+        verb, rest = verb.lower(), rest.strip()
+        if verb in ("quit", "exit", "q"):
+            if not obs.done:
+                _say("episode abandoned")
+            return None
+        if verb in ("help", "?"):
+            _say(PLAY_HELP)
+        elif verb == "new" or (obs.done and not text):
+            if not obs.done:
+                _say("episode abandoned")
+            return self.start(rest or None) or obs
+        elif not text:
+            pass
+        elif obs.done:
+            _say("the episode is over: press Enter for another question, or type `new QUESTION_ID` or `quit`")
+        elif verb in ("schema", "tables"):
+            _say(f"  {obs.question}")
+            _say(obs.schema_info)
+        else:
+            return self.act(obs, verb, text, rest)
+        return obs
+
+    def act(self, obs: SQLObservation, verb: str, text: str, rest: str) -> SQLObservation:
+        if verb in ("select", "with"):
+            kind: ActionType = "QUERY"
+            argument = text
+        elif verb in _VERBS:
+            kind, argument = _VERBS[verb], rest
+            if not argument:
+                # Refused here, before the environment sees it: an empty ANSWER would end the episode.
+                tables = obs.schema_info.splitlines()[0].removeprefix("Tables: ").split(", ")
+                _say(f"{_USAGE[verb].format(table=tables[0] or 'TABLE')} (nothing was sent; no step used)")
+                return obs
+        else:
+            _say(f"unknown command {verb!r}; type 'help' for the commands")
+            return obs
+        obs = self.env.step(SQLAction(action_type=kind, argument=argument))
+        _show(obs, kind)
+        if obs.done:
+            self.finish(obs)
+        return obs
+
+
+def _cmd_play(args: argparse.Namespace) -> int:
+    # Load without gold answers first, so that a mistyped --question-id is reported at once.
+    ds = load(args.spec, compute_gold=False)
+    if args.question_id is not None and args.question_id not in {q.id for q in ds.questions}:
+        ids = [q.id for q in ds.questions]
+        close = [i for i in ids if args.question_id.lower() in i.lower()][:5]
+        hint = f"; similar: {', '.join(close)}" if close else f"; e.g. {', '.join(ids[:3])} (sqlenv data list -v)"
+        raise DatasetError(f"no question {args.question_id!r} in {ds.name!r}{hint}")
+    ds.compute_gold(progress=Progress("computing gold answers"))
+    if not ds.questions:
+        raise DatasetError(f"{args.spec!r} has no usable questions")
+    if args.question_id is not None and args.question_id not in {q.id for q in ds.questions}:
+        why = next((s.reason for s in ds.skipped if s.id == args.question_id), "its gold answer is unusable")
+        raise DatasetError(f"question {args.question_id!r} cannot be played: {why}")
+    with SQLEnvironment(ds, step_budget=args.budget, reward=args.reward) as env:
+        return _Player(env, sys.stdin.isatty()).run(args.question_id, args.seed)
 
 
 # -- parser --------------------------------------------------------------------------------------
@@ -302,7 +403,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = data_commands.add_parser("download", help="download Spider or BIRD from the manifest")
     p.add_argument("name", help="dataset name in the manifest: spider or bird")
     p.add_argument("--to", required=True, help="folder to create (then load it with spider:DIR / bird:DIR)")
-    p.add_argument("--manifest", help="manifest path or URL (default: $SQLENV_DATA_MANIFEST or data/datasets.json)")
+    p.add_argument(
+        "--manifest", help="manifest path or URL (default: $SQLENV_DATA_MANIFEST or the one shipped with sqlenv-core)"
+    )
     p.add_argument("--base-url", help="fetch <BASE_URL>/<filename> instead (a mirror; default $SQLENV_DATA_BASE_URL)")
     p.add_argument("--sha256", help="require this SHA-256 for the archive")
     p.add_argument("--timeout", type=float, default=10.0, help="seconds to wait for the server (default 10)")
@@ -324,9 +427,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print the report as JSON")
     p.set_defaults(handler=_cmd_validate)
 
-    p = commands.add_parser("play", help="play an episode in the terminal (reads actions from stdin)")
+    p = commands.add_parser("play", help="play episodes in the terminal until you quit (reads actions from stdin)")
     p.add_argument("spec", nargs="?", default="builtin", help="dataset spec (default: builtin)")
-    p.add_argument("--question-id", help="the question to play (default: drawn at random)")
+    p.add_argument("--question-id", help="the first question to play (default: drawn at random)")
     p.add_argument("--seed", type=int, help="seed for drawing the question")
     p.add_argument("--budget", type=int, default=15, help="step budget (default 15)")
     p.add_argument("--reward", default="dense", help="reward profile: dense (default) or sparse")

@@ -6,22 +6,16 @@ import json
 import random
 import uuid
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 from pydantic import ValidationError
 
 from sqlenv_core.datasets.base import Dataset, Question
 from sqlenv_core.protocol import Cell, SQLAction, SQLObservation, SQLState
-from sqlenv_core.rewards import EpisodeRewards, RewardProfile, get_profile
-from sqlenv_core.sandbox import (
-    QueryResult,
-    Sandbox,
-    SandboxError,
-    SandboxLimits,
-    format_table,
-    quote_identifier,
-    resolve_table_name,
-)
+from sqlenv_core.render import format_table, resolve_table_name
+from sqlenv_core.rewards import EpisodeRewards, ExploreKind, ExploreOutcome, RewardProfile, get_profile
+from sqlenv_core.sandbox import QueryResult, Sandbox, SandboxError, SandboxLimits, quote_identifier
 from sqlenv_core.verifier import DEFAULT_FLOAT_TOLERANCE, verify
 
 __all__ = ["DISPLAY_ROWS", "SAMPLE_ROWS", "SQLEnvironment"]
@@ -31,6 +25,16 @@ DISPLAY_ROWS = 20
 #: Rows returned by SAMPLE.
 SAMPLE_ROWS = 5
 _HISTORY_ARG_CHARS = 200
+
+
+@dataclass(frozen=True, slots=True)
+class _Shown:
+    """What an exploring step shows the agent: the text and the same rows, structured."""
+
+    text: str
+    columns: list[str] = field(default_factory=list[str])
+    rows: list[list[Cell]] = field(default_factory=list[list[Cell]])
+    truncated: bool = False
 
 
 class SQLEnvironment:
@@ -148,16 +152,27 @@ class SQLEnvironment:
             )
         parsed, problem = _parse_action(action)
         if parsed is None:
-            return self._explore_step("INVALID", _describe_raw(action), None, problem, None)
+            return self._explore_step(ExploreOutcome("INVALID", ok=False), _describe_raw(action), problem)
         kind, arg = parsed.action_type, parsed.argument
         if kind == "ANSWER":
             return self._answer(arg)
         if not arg.strip():
             what = "a table name" if kind in ("DESCRIBE", "SAMPLE") else "an SQL query"
-            return self._explore_step(kind, kind, None, f"{kind} needs {what} as its argument", None)
+            return self._explore_step(ExploreOutcome(kind, ok=False), kind, f"{kind} needs {what} as its argument")
         if kind == "QUERY":
             return self._query(arg)
         return self._table_action(kind, arg)
+
+    def interrupt(self) -> bool:
+        """Cancel the query this environment is running, from any thread (e.g. its client left).
+
+        The step running it returns with an error instead of waiting for the query's deadline.
+
+        Returns:
+            Whether a query was running.
+        """
+        box = self._sandbox
+        return box.interrupt() if box is not None else False
 
     def close(self) -> None:
         """Release the database connection. The environment can be reset again afterwards."""
@@ -193,7 +208,7 @@ class SQLEnvironment:
         cache.put(key, result)
         return result
 
-    def _table_action(self, kind: str, arg: str) -> SQLObservation:
+    def _table_action(self, kind: ExploreKind, arg: str) -> SQLObservation:
         label = f"{kind} {_clip(arg)}"
         try:
             table = resolve_table_name(arg, self._tables)
@@ -206,66 +221,53 @@ class SQLEnvironment:
                 text = f"Table {table} ({count} rows)\n" + format_table(
                     ["column", "type"], columns, max_rows=len(columns)
                 )
-                return self._explore_step(
-                    kind, label, table, "", (["column", "type"], [list(c) for c in columns], False, text)
+                shown = _Shown(text, ["column", "type"], [list(c) for c in columns])
+            else:
+                result = self._execute(f"SELECT * FROM {quoted} LIMIT {SAMPLE_ROWS}")
+                shown = _Shown(
+                    format_table(result.columns, result.rows), result.columns, [list(r) for r in result.rows]
                 )
-            result = self._execute(f"SELECT * FROM {quoted} LIMIT {SAMPLE_ROWS}")
         except SandboxError as exc:
-            return self._explore_step(kind, label, None, str(exc), None)
-        text = format_table(result.columns, result.rows)
-        return self._explore_step(kind, label, table, "", (result.columns, [list(r) for r in result.rows], False, text))
+            return self._explore_step(ExploreOutcome(kind, ok=False), label, str(exc))
+        return self._explore_step(ExploreOutcome(kind, ok=True, table=table), label, "", shown)
 
     def _query(self, sql: str) -> SQLObservation:
         label = f"QUERY {_clip(sql)}"
         try:
             result = self._execute(sql)
         except SandboxError as exc:
-            return self._explore_step("QUERY", label, None, str(exc), None, sql=sql)
-        shown = result.rows[:DISPLAY_ROWS]
-        truncated = result.truncated or len(result.rows) > DISPLAY_ROWS
+            return self._explore_step(ExploreOutcome("QUERY", ok=False, sql=sql), label, str(exc))
         text = format_table(result.columns, result.rows, max_rows=DISPLAY_ROWS)
         if result.truncated:
             text += f"\n(result cut at {len(result.rows)} rows)"
-        return self._explore_step(
-            "QUERY",
-            label,
-            None,
-            "",
-            (result.columns, [list(r) for r in shown], truncated, text),
-            full_rows=result.rows,
-            sql=sql,
+        shown = _Shown(
+            text,
+            result.columns,
+            [list(r) for r in result.rows[:DISPLAY_ROWS]],
+            truncated=result.truncated or len(result.rows) > DISPLAY_ROWS,
         )
+        outcome = ExploreOutcome("QUERY", ok=True, sql=sql, rows=result.rows, columns=result.columns)
+        return self._explore_step(outcome, label, "", shown)
 
     def _explore_step(
-        self,
-        kind: str,
-        label: str,
-        key: str | None,
-        error: str,
-        payload: tuple[list[str], list[list[Cell]], bool, str] | None,
-        *,
-        full_rows: list[tuple[Cell, ...]] | None = None,
-        sql: str | None = None,
+        self, outcome: ExploreOutcome, label: str, error: str, shown: _Shown | None = None
     ) -> SQLObservation:
         assert self._rewards is not None
         self._state.step_count += 1
         self._history.append(label if not error else f"{label} -> error")
-        result_for_reward = None
-        if payload is not None and full_rows is not None:
-            result_for_reward = (payload[0], full_rows)
-        terms = self._rewards.on_explore(kind, key, ok=not error, result=result_for_reward, sql=sql)
+        terms = self._rewards.on_explore(outcome)
         info: dict[str, Any] = {"reward": terms}
         done = self._budget_left() <= 0
         if done:
             terms = self._rewards.on_budget_exhausted(terms)
             info = {"reward": terms, **self._final_info(correct=False, reason="step budget exhausted")}
-        columns, rows, truncated, text = payload if payload is not None else ([], [], False, "")
+        shown = shown or _Shown("")
         return self._finish(
             self._observe(
-                result=text,
-                columns=columns,
-                rows=rows,
-                truncated=truncated,
+                result=shown.text,
+                columns=shown.columns,
+                rows=shown.rows,
+                truncated=shown.truncated,
                 error=error,
                 reward=terms["total"],
                 done=done,
@@ -281,7 +283,7 @@ class SQLEnvironment:
         info = {"reward": terms, **self._final_info(correct=verdict.correct, reason=verdict.reason)}
         return self._finish(
             self._observe(
-                result=f"Answer {'correct' if verdict.correct else 'incorrect'}: {verdict.reason}",
+                result="Answer correct." if verdict.correct else f"Answer incorrect: {verdict.reason}.",
                 reward=terms["total"],
                 done=True,
                 info=info,

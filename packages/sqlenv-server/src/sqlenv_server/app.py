@@ -15,11 +15,12 @@ from fastapi import FastAPI
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from sqlenv_core import Dataset, SQLEnvironment, load
+from sqlenv_core.wire import ErrorCode
+from sqlenv_server.errors import install_exception_handlers
 from sqlenv_server.metrics import ServerMetrics
 from sqlenv_server.routes import env, mcp, metrics, web, ws
 from sqlenv_server.sessions import SessionManager
 from sqlenv_server.settings import Settings
-from sqlenv_server.wire import ErrorCode
 
 __all__ = ["create_app", "server_version"]
 
@@ -125,10 +126,15 @@ def create_app(settings: Settings | None = None, *, dataset: Dataset | None = No
             "(body field, `X-Session-Id` header or the `sqlenv_session` cookie)."
         ),
         lifespan=lifespan,
+        # /docs is served by routes/web.py with Swagger UI shipped in the package (no CDN);
+        # ReDoc would load its script from a CDN, so it is not offered.
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.settings = config
     app.state.metrics = server_metrics
     app.add_middleware(BodySizeLimit, max_bytes=config.max_message_bytes)
+    install_exception_handlers(app)
     for router in (env.router, ws.router, mcp.router, web.router, metrics.router):
         app.include_router(router)
     return app

@@ -6,12 +6,21 @@ import asyncio
 import time
 import uuid
 from collections.abc import Callable
-from typing import Literal, Protocol
+from typing import Literal
 
 import anyio
 import anyio.to_thread
 
 from sqlenv_core.protocol import SQLAction, SQLObservation, SQLState
+from sqlenv_core.wire import (
+    EnvironmentLike,
+    ErrorCode,
+    ResetRequest,
+    StateRequest,
+    StepRequest,
+    WireError,
+    execute,
+)
 from sqlenv_server.metrics import ServerMetrics
 
 __all__ = ["CapacityReachedError", "EnvironmentLike", "Session", "SessionManager", "SessionNotFoundError", "Transport"]
@@ -19,51 +28,34 @@ __all__ = ["CapacityReachedError", "EnvironmentLike", "Session", "SessionManager
 Transport = Literal["ws", "http", "mcp"]
 
 
-class EnvironmentLike(Protocol):
-    """What the manager needs from an environment (``sqlenv_core.SQLEnvironment`` has it)."""
-
-    def reset(self, *, seed: int | None = None, question_id: str | None = None) -> SQLObservation:
-        """Start an episode."""
-        ...
-
-    def step(self, action: SQLAction) -> SQLObservation:
-        """Take one action."""
-        ...
-
-    @property
-    def state(self) -> SQLState:
-        """Episode bookkeeping."""
-        ...
-
-    def close(self) -> None:
-        """Release the database connection."""
-        ...
-
-
-class CapacityReachedError(Exception):
-    """The server already holds ``max_sessions`` sessions."""
+class CapacityReachedError(WireError):
+    """The server already holds ``max_sessions`` sessions (``CAPACITY_REACHED``)."""
 
     def __init__(self, active: int, max_sessions: int) -> None:
         super().__init__(
+            ErrorCode.CAPACITY_REACHED,
             f"server at capacity ({active}/{max_sessions} sessions); retry later, or close a session you no "
-            "longer use (idle HTTP/MCP sessions are reaped after the session TTL)"
+            "longer use (idle HTTP/MCP sessions are reaped after the session TTL)",
+            active_sessions=active,
+            max_sessions=max_sessions,
         )
         self.active = active
         self.max_sessions = max_sessions
 
 
-class SessionNotFoundError(KeyError):
-    """No open session has this id (never created, closed, or reaped after being idle)."""
+class SessionNotFoundError(WireError, KeyError):
+    """No open session has this id (never created, closed, or reaped after being idle): ``SESSION_ERROR``."""
 
     def __init__(self, session_id: str) -> None:
-        super().__init__(session_id)
+        super().__init__(
+            ErrorCode.SESSION_ERROR,
+            f"unknown session {session_id[:64]!r}: it was closed or reaped after being idle; "
+            "call reset without a session id to start a new one",
+        )
         self.session_id = session_id
 
     def __str__(self) -> str:
-        return (
-            f"unknown session {self.session_id!r}: it was closed or reaped after being idle; "
-            "call reset without a session id to start a new one"
-        )
+        return self.message
 
 
 class Session:
@@ -160,45 +152,59 @@ class SessionManager:
         session.touch()
         return session
 
+    async def run(
+        self, session: Session, request: ResetRequest | StepRequest | StateRequest
+    ) -> SQLObservation | SQLState:
+        """Run one request on the session's environment (reset and step in a worker thread).
+
+        One request at a time per session; steps are counted and timed in the metrics.
+
+        Raises:
+            WireError: the request was refused (e.g. ``VALIDATION_ERROR`` for an unknown question id).
+        """
+        if isinstance(request, StateRequest):
+            async with session.lock:
+                session.touch()
+                return session.env.state
+
+        def run() -> tuple[SQLObservation | SQLState, float]:
+            started = time.perf_counter()
+            result = execute(session.env, request)
+            return result, time.perf_counter() - started
+
+        async with session.lock:
+            session.touch()
+            result, elapsed = await anyio.to_thread.run_sync(run, limiter=self._limiter)
+            session.touch()
+        if isinstance(request, StepRequest):
+            action_type = request.action.action_type
+            self.metrics.steps.labels(action_type).inc()
+            self.metrics.step_latency.labels(action_type).observe(elapsed)
+        return result
+
     async def reset(
         self, session: Session, *, seed: int | None = None, question_id: str | None = None
     ) -> SQLObservation:
-        """Start a new episode in ``session`` (in a worker thread).
+        """Start a new episode in ``session``.
 
         Raises:
-            KeyError, ValueError: ``question_id`` is unknown or the dataset refuses the request.
+            WireError: ``question_id`` is unknown (``VALIDATION_ERROR``).
         """
-        async with session.lock:
-            session.touch()
-            observation: SQLObservation = await anyio.to_thread.run_sync(
-                lambda: session.env.reset(seed=seed, question_id=question_id), limiter=self._limiter
-            )
-            session.touch()
-            return observation
+        result = await self.run(session, ResetRequest(seed=seed, question_id=question_id))
+        assert isinstance(result, SQLObservation)
+        return result
 
     async def step(self, session: Session, action: SQLAction) -> SQLObservation:
-        """Run one action in ``session`` (in a worker thread) and time it."""
-        action_type = action.action_type
-
-        def run() -> tuple[SQLObservation, float]:
-            started = time.perf_counter()
-            observation: SQLObservation = session.env.step(action)
-            return observation, time.perf_counter() - started
-
-        async with session.lock:
-            session.touch()
-            observation, elapsed = await anyio.to_thread.run_sync(run, limiter=self._limiter)
-            session.touch()
-        self.metrics.steps.labels(action_type).inc()
-        self.metrics.step_latency.labels(action_type).observe(elapsed)
-        return observation
+        """Run one action in ``session``."""
+        result = await self.run(session, StepRequest(action))
+        assert isinstance(result, SQLObservation)
+        return result
 
     async def state(self, session: Session) -> SQLState:
         """The episode bookkeeping of ``session`` (waits for a running step to finish)."""
-        async with session.lock:
-            session.touch()
-            state: SQLState = session.env.state
-            return state
+        result = await self.run(session, StateRequest())
+        assert isinstance(result, SQLState)
+        return result
 
     async def close(self, session_id: str) -> bool:
         """Close a session now; ``False`` when it was not open.

@@ -20,6 +20,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -35,11 +36,14 @@ _FORMAT_VERSION = 2
 
 
 def cache_dir() -> Path:
-    """Where built models are kept: ``$SQLENV_CACHE_DIR``, else ``~/.cache/sqlenv``."""
-    configured = os.environ.get("SQLENV_CACHE_DIR")
-    if configured:
-        return Path(configured)
-    return Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "sqlenv"
+    """Where built models are kept: SQLEnv's cache folder (``$SQLENV_CACHE_DIR``, else the user's cache).
+
+    With the cache turned off (``SQLENV_CACHE_DIR=off``) models go to a folder under the system's
+    temporary directory, so they are still built only once per machine boot.
+    """
+    from sqlenv_core.datasets.gold_cache import default_cache_dir
+
+    return default_cache_dir() or Path(tempfile.gettempdir()) / "sqlenv-models"
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from sqlenv_core.cache import ResultCache
+from sqlenv_core.datasets.gold_cache import GoldCache, GoldEntry, entry_key
 from sqlenv_core.sandbox import Sandbox, SandboxError, SandboxLimits
 from sqlenv_core.sqlinfo import is_ordered
 from sqlenv_core.verifier import GoldResult
@@ -77,6 +78,8 @@ class Dataset:
         databases: ``db_id`` → path of its ``.sqlite`` file.
         skipped: questions left out at load time, with reasons.
         limits: sandbox limits for agent SQL on this dataset.
+        gold_cache: where gold answers are kept between runs (default: :meth:`GoldCache.default`,
+            the user's cache folder or ``$SQLENV_CACHE_DIR``; ``GoldCache(None)`` keeps nothing).
     """
 
     def __init__(
@@ -87,6 +90,7 @@ class Dataset:
         *,
         skipped: Iterable[SkippedQuestion] = (),
         limits: SandboxLimits | None = None,
+        gold_cache: GoldCache | None = None,
     ) -> None:
         self.name = name
         self.questions = list(questions)
@@ -103,6 +107,8 @@ class Dataset:
         self._gold: dict[str, GoldResult] = {}
         self._tables: dict[str, list[str]] = {}
         self._lock = threading.Lock()
+        self._gold_cache = gold_cache
+        self._on_disk: dict[str, dict[str, GoldEntry]] = {}
         #: Results of deterministic agent SQL, shared by every environment on this dataset.
         self.result_cache = ResultCache()
 
@@ -139,8 +145,15 @@ class Dataset:
             self._tables[db_id] = tables
         return list(tables)
 
+    @property
+    def gold_cache(self) -> GoldCache:
+        """The on-disk gold cache (resolved from the environment on first use)."""
+        if self._gold_cache is None:
+            self._gold_cache = GoldCache.default()
+        return self._gold_cache
+
     def gold(self, question_id: str) -> GoldResult:
-        """The gold result of a question: computed through the sandbox on first use, then cached.
+        """The gold result of a question: from memory, the disk cache, or the sandbox, then kept.
 
         Raises:
             SandboxError: the gold SQL itself failed.
@@ -149,9 +162,17 @@ class Dataset:
         if cached is not None:
             return cached
         q = self.question(question_id)
-        with Sandbox(self.databases[q.db_id], GOLD_LIMITS) as box:
-            result = box.execute(q.gold_sql)
-        gold = GoldResult(result.columns, result.rows, ordered=is_ordered(q.gold_sql))
+        path = self.databases[q.db_id]
+        key = entry_key(q.gold_sql, GOLD_LIMITS)
+        on_disk = self._on_disk.get(q.db_id)
+        if on_disk is None:  # read each database's file once, not once per question
+            on_disk = self._on_disk[q.db_id] = self.gold_cache.load(path)
+        entry = on_disk.get(key)
+        if entry is None:
+            with Sandbox(path, GOLD_LIMITS) as box:
+                entry = _run_gold(box, q.gold_sql)
+            self.gold_cache.store(path, {key: entry})
+        gold = GoldResult(entry.columns, entry.rows, ordered=entry.ordered)
         with self._lock:
             self._gold.setdefault(question_id, gold)
         return self._gold[question_id]
@@ -159,7 +180,10 @@ class Dataset:
     def compute_gold(
         self, *, drop_unusable: bool = True, progress: Callable[[int, int], None] | None = None
     ) -> list[SkippedQuestion]:
-        """Compute (and cache) every gold answer, one sandbox per database.
+        """Compute (and cache, in memory and on disk) every gold answer, one sandbox per database.
+
+        Answers already in the disk cache (:attr:`gold_cache`) are read instead of run; a gold
+        query that fails is never cached, so it is retried next time.
 
         Args:
             drop_unusable: remove questions whose gold SQL fails or whose result is empty or
@@ -170,21 +194,18 @@ class Dataset:
             The questions skipped by this call.
         """
         skipped: list[SkippedQuestion] = []
-        boxes: dict[str, Sandbox] = {}
+        run = _GoldRun(self.databases, self.gold_cache)
         total = len(self.questions)
         try:
             for i, q in enumerate(self.questions):
                 if q.id not in self._gold:
-                    box = boxes.get(q.db_id)
-                    if box is None:
-                        box = boxes[q.db_id] = Sandbox(self.databases[q.db_id], GOLD_LIMITS)
                     try:
-                        result = box.execute(q.gold_sql)
+                        entry = run.entry(q)
                     except SandboxError as exc:
                         skipped.append(SkippedQuestion(q.id, q.db_id, f"gold SQL failed: {exc}"))
                     else:
-                        gold = GoldResult(result.columns, result.rows, ordered=is_ordered(q.gold_sql))
-                        reason = unusable_reason(gold, truncated=result.truncated)
+                        gold = GoldResult(entry.columns, entry.rows, ordered=entry.ordered)
+                        reason = unusable_reason(gold, truncated=entry.truncated)
                         if reason:
                             skipped.append(SkippedQuestion(q.id, q.db_id, reason))
                         else:
@@ -192,8 +213,7 @@ class Dataset:
                 if progress is not None:
                     progress(i + 1, total)
         finally:
-            for box in boxes.values():
-                box.close()
+            run.close()
         if drop_unusable and skipped:
             gone = {s.id for s in skipped}
             self.questions = [q for q in self.questions if q.id not in gone]
@@ -236,9 +256,11 @@ class Dataset:
             {d: p for d, p in self.databases.items() if dbs is None or d in dbs},
             skipped=[s for s in self.skipped if dbs is None or s.db_id in dbs],
             limits=self.limits,
+            gold_cache=self._gold_cache,
         )
         # Same questions, same gold: share the caches.
         sub._gold = self._gold
+        sub._on_disk = self._on_disk
         sub._tables = self._tables
         sub.result_cache = self.result_cache
         return sub
@@ -250,6 +272,44 @@ class Dataset:
             "split": Counter(q.split for q in self.questions),
             "difficulty": Counter(q.difficulty for q in self.questions),
         }
+
+
+class _GoldRun:
+    """One pass over many questions: a sandbox per database, its disk entries read once."""
+
+    def __init__(self, databases: dict[str, Path], cache: GoldCache) -> None:
+        self.databases = databases
+        self.cache = cache
+        self.boxes: dict[str, Sandbox] = {}
+        self.on_disk: dict[str, dict[str, GoldEntry]] = {}
+        self.fresh: dict[str, dict[str, GoldEntry]] = {}
+
+    def entry(self, q: Question) -> GoldEntry:
+        """The gold entry of ``q``: from the disk cache, else run (``SandboxError`` when it fails)."""
+        if q.db_id not in self.on_disk:
+            self.on_disk[q.db_id] = self.cache.load(self.databases[q.db_id])
+        key = entry_key(q.gold_sql, GOLD_LIMITS)
+        entry = self.on_disk[q.db_id].get(key)
+        if entry is None:
+            box = self.boxes.get(q.db_id)
+            if box is None:
+                box = self.boxes[q.db_id] = Sandbox(self.databases[q.db_id], GOLD_LIMITS)
+            entry = _run_gold(box, q.gold_sql)
+            self.fresh.setdefault(q.db_id, {})[key] = entry
+        return entry
+
+    def close(self) -> None:
+        """Close the sandboxes and write what was computed to the disk cache."""
+        for box in self.boxes.values():
+            box.close()
+        for db_id, entries in self.fresh.items():
+            self.cache.store(self.databases[db_id], entries)
+
+
+def _run_gold(box: Sandbox, gold_sql: str) -> GoldEntry:
+    """Run a gold query in the gold sandbox (``SandboxError`` when it fails)."""
+    result = box.execute(gold_sql)
+    return GoldEntry(result.columns, result.rows, ordered=is_ordered(gold_sql), truncated=result.truncated)
 
 
 def unusable_reason(gold: GoldResult, *, truncated: bool = False) -> str:

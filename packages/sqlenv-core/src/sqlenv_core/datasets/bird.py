@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlenv_core.datasets.base import Dataset, DatasetError, Question, SkippedQuestion
+from sqlenv_core.datasets.gold_cache import GoldCache
 
 __all__ = ["BIRD_DIFFICULTY", "BIRD_SPLITS", "load_bird"]
 
@@ -41,6 +42,7 @@ def load_bird(
     *,
     compute_gold: bool = True,
     progress: Callable[[int, int], None] | None = None,
+    gold_cache: GoldCache | None = None,
 ) -> Dataset:
     """Load BIRD from ``root`` (the folder holding ``dev.json`` and ``dev_databases/``).
 
@@ -55,6 +57,7 @@ def load_bird(
         compute_gold: run every gold query now, dropping (and counting in ``skipped``) those
             whose result is empty, all NULL, or that fail.
         progress: ``progress(done, total)`` while gold answers are computed.
+        gold_cache: where gold answers persist between runs (default: the user's cache folder).
 
     Raises:
         DatasetError: a file is missing or malformed; the message names it.
@@ -113,7 +116,7 @@ def load_bird(
                 metadata={"source": "bird", "bird_difficulty": raw_difficulty or None},
             )
         )
-    dataset = Dataset(f"bird:{split}", questions, databases, skipped=skipped)
+    dataset = Dataset(f"bird:{split}", questions, databases, skipped=skipped, gold_cache=gold_cache)
     if compute_gold:
         dataset.compute_gold(progress=progress)
     return dataset

@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlenv_core.datasets.base import Dataset, DatasetError, Question
 from sqlenv_core.datasets.directory import jsonl_records
+from sqlenv_core.datasets.gold_cache import GoldCache
 
 __all__ = ["BUILTIN_SPLITS", "builtin", "builtin_root"]
 
@@ -20,10 +21,11 @@ def builtin_root() -> Path:
     return Path(str(resources.files("sqlenv_core") / "builtin"))
 
 
-def builtin(split: str | None = None) -> Dataset:
+def builtin(split: str | None = None, *, gold_cache: GoldCache | None = None) -> Dataset:
     """The built-in dataset (no download). ``split`` is ``train``, ``eval`` or ``None`` for both.
 
-    Splits are by database, so ``eval`` measures schemas never seen in ``train``.
+    Splits are by database, so ``eval`` measures schemas never seen in ``train``. ``gold_cache``:
+    where gold answers persist between runs (default: the user's cache folder).
     """
     if split is not None and split not in BUILTIN_SPLITS:
         raise DatasetError(f"unknown built-in split {split!r}; use one of {', '.join(BUILTIN_SPLITS)}")
@@ -54,4 +56,4 @@ def builtin(split: str | None = None) -> Dataset:
                 )
             )
     name = "builtin" if split is None else f"builtin:{split}"
-    return Dataset(name, questions, databases)
+    return Dataset(name, questions, databases, gold_cache=gold_cache)

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any, cast
 
 from sqlenv_core.datasets.base import DIFFICULTIES, Dataset, DatasetError, Question
+from sqlenv_core.datasets.gold_cache import GoldCache
 
 __all__ = ["DB_SUFFIXES", "QUESTION_FILES", "find_databases", "jsonl_records", "load_dir"]
 
@@ -149,6 +150,7 @@ def load_dir(
     *,
     compute_gold: bool = True,
     progress: Callable[[int, int], None] | None = None,
+    gold_cache: GoldCache | None = None,
 ) -> Dataset:
     """Load a folder of SQLite files plus ``questions.jsonl`` / ``questions.json`` / ``questions.csv``.
 
@@ -157,6 +159,7 @@ def load_dir(
         compute_gold: run every gold query now, dropping (and counting in ``skipped``) those
             whose result is empty, all NULL, or that fail.
         progress: ``progress(done, total)`` while gold answers are computed.
+        gold_cache: where gold answers persist between runs (default: the user's cache folder).
 
     Raises:
         DatasetError: the folder, a database or the questions file is missing or malformed; the
@@ -186,7 +189,7 @@ def load_dir(
         questions.append(question)
     if not questions:
         raise DatasetError(f"{present[0]} holds no questions")
-    dataset = Dataset(f"dir:{folder.name}", questions, databases)
+    dataset = Dataset(f"dir:{folder.name}", questions, databases, gold_cache=gold_cache)
     if compute_gold:
         dataset.compute_gold(progress=progress)
     return dataset

@@ -1,7 +1,7 @@
 """Download Spider or BIRD from a manifest: streamed, resumable, verified, extracted atomically.
 
-The manifest (``data/datasets.json`` in the repository, :data:`DEFAULT_MANIFEST` in an installed
-package) maps a name to its archive: ``url``, ``filename``, ``size``, ``sha256``, ``archive`` kind,
+The manifest (``sqlenv_core/datasets/manifest.json``, shipped as package data: :data:`DEFAULT_MANIFEST`)
+maps a name to its archive: ``url``, ``filename``, ``size``, ``sha256``, ``archive`` kind,
 the ``folder`` it unpacks to and ``nested`` archives inside it to unpack too.
 
 * Bytes go to ``<parent of DIR>/.sqlenv-downloads/<name>-<filename>.part``; a rerun after a
@@ -32,6 +32,8 @@ import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from importlib import resources
+from importlib.resources.abc import Traversable
 from pathlib import Path
 from typing import Any, cast
 from urllib.parse import urlparse
@@ -56,35 +58,8 @@ ARCHIVE_KINDS = ("zip", "tar", "tar.gz", "tgz", "tar.bz2", "tar.xz")
 _CHUNK = 1 << 20
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 
-#: Used when no manifest file is given or found (an installed wheel has no ``data/`` folder).
-#: Keep identical to ``data/datasets.json``; a test checks that it is.
-DEFAULT_MANIFEST: dict[str, Any] = {
-    "spider": {
-        "url": "https://drive.usercontent.google.com/download?id=1403EGqzIDoHMdQF4c9Bkyl7dZLZ5Wt6J"
-        "&export=download&confirm=t",
-        "filename": "spider_data.zip",
-        "size": None,
-        "sha256": None,
-        "archive": "zip",
-        "folder": "spider_data",
-        "nested": [],
-        "loader": "spider",
-        "homepage": "https://yale-lily.github.io/spider",
-        "license": "CC BY-SA 4.0",
-    },
-    "bird": {
-        "url": "https://bird-bench.oss-cn-beijing.aliyuncs.com/dev.zip",
-        "filename": "dev.zip",
-        "size": None,
-        "sha256": None,
-        "archive": "zip",
-        "folder": None,
-        "nested": ["dev_databases.zip"],
-        "loader": "bird",
-        "homepage": "https://bird-bench.github.io/",
-        "license": "CC BY-SA 4.0",
-    },
-}
+#: The manifest shipped with sqlenv-core (package data); ``$SQLENV_DATA_MANIFEST`` replaces it.
+DEFAULT_MANIFEST: Traversable = resources.files("sqlenv_core.datasets") / "manifest.json"
 
 
 class DownloadError(RuntimeError):
@@ -136,15 +111,6 @@ class DownloadResult:
 # -- manifest ------------------------------------------------------------------------------------
 
 
-def _repo_manifest() -> Path | None:
-    parents = Path(__file__).resolve().parents
-    if len(parents) < 6:
-        return None
-    # src/sqlenv_core/datasets/download.py inside packages/sqlenv-core of a checkout
-    candidate = parents[5] / "data" / "datasets.json"
-    return candidate if candidate.is_file() else None
-
-
 def _source(name: str, entry: Any, where: str) -> Source:
     if not isinstance(entry, dict):
         raise DownloadError(f"{where}: entry {name!r} must be an object with at least 'url'")
@@ -183,18 +149,18 @@ def load_manifest(location: str | Path | None = None, *, timeout: float = 10.0) 
 
     Args:
         location: a file path or an ``http(s)://`` URL. Default: ``$SQLENV_DATA_MANIFEST``, else
-            the repository's ``data/datasets.json``, else :data:`DEFAULT_MANIFEST`.
+            the manifest shipped with the package (:data:`DEFAULT_MANIFEST`).
         timeout: seconds to wait for a manifest URL.
 
     Raises:
         DownloadError: the manifest cannot be read or an entry is malformed.
     """
-    chosen = location if location is not None else (os.environ.get(MANIFEST_ENV) or _repo_manifest())
-    if chosen is None:
-        return {name: _source(name, entry, "built-in manifest") for name, entry in DEFAULT_MANIFEST.items()}
-    where = str(chosen)
+    chosen = location if location is not None else os.environ.get(MANIFEST_ENV)
+    where = str(chosen) if chosen is not None else "the built-in manifest"
     try:
-        if where.startswith(("http://", "https://")):
+        if chosen is None:
+            text = DEFAULT_MANIFEST.read_text(encoding="utf-8")
+        elif where.startswith(("http://", "https://")):
             with urllib.request.urlopen(
                 urllib.request.Request(where, headers={"User-Agent": USER_AGENT}), timeout=timeout
             ) as resp:

@@ -25,6 +25,7 @@ from sqlenv_core.datasets.base import Dataset, DatasetError
 from sqlenv_core.datasets.bird import load_bird
 from sqlenv_core.datasets.builtin import builtin
 from sqlenv_core.datasets.directory import load_dir
+from sqlenv_core.datasets.gold_cache import GoldCache
 from sqlenv_core.datasets.spider import load_spider
 
 __all__ = ["DatasetSpec", "SPEC_HELP", "load", "parse_spec"]
@@ -108,7 +109,13 @@ def parse_spec(spec: str) -> DatasetSpec:
     )
 
 
-def load(spec: str, *, compute_gold: bool = True, progress: Callable[[int, int], None] | None = None) -> Dataset:
+def load(
+    spec: str,
+    *,
+    compute_gold: bool = True,
+    progress: Callable[[int, int], None] | None = None,
+    gold_cache: GoldCache | None = None,
+) -> Dataset:
     """Load the dataset a spec string names, filtered as its options say.
 
     Gold answers are computed (through the sandbox) after filtering, so only the questions you
@@ -119,6 +126,9 @@ def load(spec: str, *, compute_gold: bool = True, progress: Callable[[int, int],
         spec: e.g. ``builtin:eval?difficulty=easy`` or ``spider:/data/spider?split=dev&db=pets_1``.
         compute_gold: compute (and cache) gold answers now.
         progress: ``progress(done, total)`` while gold answers are computed.
+        gold_cache: where gold answers persist between runs (default: :meth:`GoldCache.default`,
+            ``$SQLENV_CACHE_DIR`` or the user's cache folder); a second load of the same
+            databases reads them instead of running every gold query again.
 
     Raises:
         DatasetError: the spec is malformed or names something that is not there; the message
@@ -126,13 +136,13 @@ def load(spec: str, *, compute_gold: bool = True, progress: Callable[[int, int],
     """
     parsed = parse_spec(spec)
     if parsed.kind == "builtin":
-        dataset = builtin(parsed.target or parsed.split or None)
+        dataset = builtin(parsed.target or parsed.split or None, gold_cache=gold_cache)
     elif parsed.kind == "spider":
-        dataset = load_spider(Path(parsed.target), parsed.split or "dev", compute_gold=False)
+        dataset = load_spider(Path(parsed.target), parsed.split or "dev", compute_gold=False, gold_cache=gold_cache)
     elif parsed.kind == "bird":
-        dataset = load_bird(Path(parsed.target), parsed.split or "dev", compute_gold=False)
+        dataset = load_bird(Path(parsed.target), parsed.split or "dev", compute_gold=False, gold_cache=gold_cache)
     else:
-        dataset = load_dir(Path(parsed.target), compute_gold=False)
+        dataset = load_dir(Path(parsed.target), compute_gold=False, gold_cache=gold_cache)
     dataset = _apply_filters(dataset, parsed, spec)
     if compute_gold:
         dataset.compute_gold(progress=progress)
@@ -162,6 +172,7 @@ def _apply_filters(dataset: Dataset, parsed: DatasetSpec, spec: str) -> Dataset:
             {db_id: path for db_id, path in filtered.databases.items() if db_id in used},
             skipped=filtered.skipped,
             limits=filtered.limits,
+            gold_cache=filtered.gold_cache,
         )
     kept_dbs = set(filtered.databases)
     filtered.skipped = [s for s in filtered.skipped if s.db_id in kept_dbs or not parsed.db_ids]

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any, cast
 
 from sqlenv_core.datasets.base import Dataset, DatasetError, Question, SkippedQuestion
+from sqlenv_core.datasets.gold_cache import GoldCache
 
 __all__ = ["load_spider", "spider_hardness"]
 
@@ -24,6 +25,7 @@ def load_spider(
     *,
     compute_gold: bool = True,
     progress: Callable[[int, int], None] | None = None,
+    gold_cache: GoldCache | None = None,
 ) -> Dataset:
     """Load Spider from ``root`` (the folder holding ``dev.json`` and ``database/``).
 
@@ -33,6 +35,7 @@ def load_spider(
         compute_gold: run every gold query now, dropping (and counting in ``skipped``) those
             whose result is empty, all NULL, or that fail.
         progress: ``progress(done, total)`` while gold answers are computed.
+        gold_cache: where gold answers persist between runs (default: the user's cache folder).
 
     Raises:
         DatasetError: a file is missing or malformed; the message names it.
@@ -83,7 +86,7 @@ def load_spider(
                     metadata={"source": "spider", "file": path.name},
                 )
             )
-    dataset = Dataset(f"spider:{split}", questions, databases, skipped=skipped)
+    dataset = Dataset(f"spider:{split}", questions, databases, skipped=skipped, gold_cache=gold_cache)
     if compute_gold:
         dataset.compute_gold(progress=progress)
     return dataset

@@ -12,20 +12,29 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Header, HTTPException, Query, Request, Response, status
+from fastapi import APIRouter, Body, Header, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from sqlenv_core.protocol import SQLAction, SQLObservation, SQLState
+from sqlenv_core.wire import (
+    SESSION_COOKIE,
+    SESSION_HEADER,
+    SESSION_ID_MAX_CHARS,
+    ErrorCode,
+    ResetParams,
+    ResetRequest,
+    WireError,
+    observation_payload,
+    validation_details,
+    validation_message,
+)
 from sqlenv_server.app_info import environment_metadata
-from sqlenv_server.deps import ManagerDep, MetricsDep
-from sqlenv_server.sessions import CapacityReachedError, Session, SessionManager, SessionNotFoundError
-from sqlenv_server.wire import ErrorCode, ResetParams, error_payload, serialize_observation, validation_details
+from sqlenv_server.deps import ManagerDep
+from sqlenv_server.sessions import Session, SessionNotFoundError
 
 __all__ = ["SESSION_COOKIE", "SESSION_HEADER", "router"]
 
-SESSION_HEADER = "X-Session-Id"
-SESSION_COOKIE = "sqlenv_session"
-SESSION_ID_MAX = 64
+SESSION_ID_MAX = SESSION_ID_MAX_CHARS
 
 router = APIRouter()
 
@@ -103,11 +112,6 @@ class CloseResponse(BaseModel):
     closed: bool
 
 
-def _fail(status_code: int, code: ErrorCode, message: str, metrics: Any, **extra: Any) -> HTTPException:
-    metrics.errors.labels(code.value).inc()
-    return HTTPException(status_code=status_code, detail=error_payload(code, message, **extra))
-
-
 def _chosen_session_id(request: Request, explicit: str | None, header: str | None) -> str | None:
     for candidate in (explicit, header, request.cookies.get(SESSION_COOKIE)):
         if candidate:
@@ -116,7 +120,7 @@ def _chosen_session_id(request: Request, explicit: str | None, header: str | Non
 
 
 def _envelope(observation: SQLObservation, session_id: str | None, **metadata: Any) -> EnvResponse:
-    payload = serialize_observation(observation)
+    payload = observation_payload(observation)
     merged = {**payload.get("metadata", {}), **metadata}
     return EnvResponse(
         observation=payload["observation"],
@@ -130,28 +134,6 @@ def _envelope(observation: SQLObservation, session_id: str | None, **metadata: A
 def _remember(response: Response, session_id: str) -> None:
     response.headers[SESSION_HEADER] = session_id
     response.set_cookie(SESSION_COOKIE, session_id, httponly=True, samesite="lax")
-
-
-def _open(manager: SessionManager, metrics: Any) -> Session:
-    try:
-        return manager.open("http")
-    except CapacityReachedError as exc:
-        raise _fail(
-            status.HTTP_503_SERVICE_UNAVAILABLE,
-            ErrorCode.CAPACITY_REACHED,
-            str(exc),
-            metrics,
-            active_sessions=exc.active,
-            max_sessions=exc.max_sessions,
-        ) from None
-
-
-async def _reset(manager: SessionManager, session: Session, params: ResetParams, metrics: Any) -> SQLObservation:
-    try:
-        return await manager.reset(session, seed=params.seed, question_id=params.question_id)
-    except (KeyError, ValueError) as exc:
-        message = exc.args[0] if isinstance(exc, KeyError) and exc.args else str(exc)
-        raise _fail(status.HTTP_422_UNPROCESSABLE_CONTENT, ErrorCode.VALIDATION_ERROR, str(message), metrics) from None
 
 
 @router.get("/health", tags=["Health"], summary="Health check")
@@ -189,7 +171,6 @@ async def reset(
     request: Request,
     response: Response,
     manager: ManagerDep,
-    metrics: MetricsDep,
     body: Annotated[ResetBody | None, Body()] = None,
     x_session_id: Annotated[str | None, Header(alias=SESSION_HEADER)] = None,
 ) -> EnvResponse:
@@ -204,13 +185,14 @@ async def reset(
             session = None  # an expired id is no error here: start afresh
     created = session is None
     if session is None:
-        session = _open(manager, metrics)
+        session = manager.open("http")
     try:
-        observation = await _reset(manager, session, params, metrics)
-    except HTTPException:
+        observation = await manager.run(session, ResetRequest(seed=params.seed, question_id=params.question_id))
+    except WireError:
         if created:
             await manager.close(session.id)
         raise
+    assert isinstance(observation, SQLObservation)
     _remember(response, session.id)
     return _envelope(observation, session.id)
 
@@ -230,18 +212,18 @@ async def step(
     response: Response,
     body: StepBody,
     manager: ManagerDep,
-    metrics: MetricsDep,
     x_session_id: Annotated[str | None, Header(alias=SESSION_HEADER)] = None,
 ) -> EnvResponse:
     """Run one action in the session's episode."""
     try:
         action = SQLAction.model_validate(body.action)
     except ValidationError as exc:
-        metrics.errors.labels(ErrorCode.VALIDATION_ERROR.value).inc()
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, detail=validation_details(exc)) from None
+        raise WireError(
+            ErrorCode.VALIDATION_ERROR, f"Invalid action: {validation_message(exc)}", errors=validation_details(exc)
+        ) from None
     wanted = _chosen_session_id(request, body.session_id, x_session_id)
     if wanted is None:
-        one_off = _open(manager, metrics)
+        one_off = manager.open("http")
         try:
             await manager.reset(one_off)
             observation = await manager.step(one_off, action)
@@ -253,10 +235,7 @@ async def step(
             session="none given: this step ran on a fresh one-off episode; pass the session_id from /reset "
             f"(body field, {SESSION_HEADER} header or {SESSION_COOKIE} cookie) to continue an episode",
         )
-    try:
-        session = manager.get(wanted)
-    except SessionNotFoundError as exc:
-        raise _fail(status.HTTP_404_NOT_FOUND, ErrorCode.SESSION_ERROR, str(exc), metrics) from None
+    session = manager.get(wanted)
     observation = await manager.step(session, action)
     _remember(response, session.id)
     return _envelope(observation, session.id)
@@ -271,7 +250,6 @@ async def step(
 async def state(
     request: Request,
     manager: ManagerDep,
-    metrics: MetricsDep,
     session_id: Annotated[str | None, Query(max_length=SESSION_ID_MAX)] = None,
     x_session_id: Annotated[str | None, Header(alias=SESSION_HEADER)] = None,
 ) -> SQLState:
@@ -279,11 +257,7 @@ async def state(
     wanted = _chosen_session_id(request, session_id, x_session_id)
     if wanted is None:
         return SQLState()
-    try:
-        session = manager.get(wanted)
-    except SessionNotFoundError as exc:
-        raise _fail(status.HTTP_404_NOT_FOUND, ErrorCode.SESSION_ERROR, str(exc), metrics) from None
-    return await manager.state(session)
+    return await manager.state(manager.get(wanted))
 
 
 @router.post("/close", tags=["Environment Control"], summary="End a session now")

@@ -20,10 +20,19 @@ from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 
 from sqlenv_core.protocol import ActionType, SQLAction, SQLObservation
+from sqlenv_core.wire import (
+    MCP_SESSION_HEADER,
+    ErrorCode,
+    ResetParams,
+    ResetRequest,
+    StepRequest,
+    WireError,
+    observation_payload,
+    validation_message,
+)
 from sqlenv_server.app_info import ENV_NAME
 from sqlenv_server.deps import ManagerDep
-from sqlenv_server.sessions import CapacityReachedError, Session, SessionManager, SessionNotFoundError
-from sqlenv_server.wire import ResetParams, describe_validation_error, serialize_observation
+from sqlenv_server.sessions import Session, SessionManager
 
 __all__ = ["TOOLS", "router"]
 
@@ -35,7 +44,7 @@ METHOD_NOT_FOUND = -32601
 INVALID_PARAMS = -32602
 SERVER_ERROR = -32000
 PROTOCOL_VERSION = "2025-06-18"
-SESSION_HEADER = "Mcp-Session-Id"
+SESSION_HEADER = MCP_SESSION_HEADER
 
 _SESSION_ARG = {"type": "string", "description": "The session_id returned by reset."}
 
@@ -120,9 +129,16 @@ def _render(observation: SQLObservation) -> str:
 def _tool_result(observation: SQLObservation, session_id: str) -> dict[str, Any]:
     return {
         "content": [{"type": "text", "text": _render(observation)}],
-        "structuredContent": {**serialize_observation(observation), "session_id": session_id},
+        "structuredContent": {**observation_payload(observation), "session_id": session_id},
         "isError": bool(observation.error),
     }
+
+
+def _rpc_of(exc: WireError) -> tuple[int, str, dict[str, Any] | None]:
+    """The JSON-RPC error code, message and data for a wire error (one mapping for every tool)."""
+    code = SERVER_ERROR if exc.code in (ErrorCode.CAPACITY_REACHED, ErrorCode.EXECUTION_ERROR) else INVALID_PARAMS
+    data = {"code": exc.code.value, **exc.details}
+    return code, exc.message, data
 
 
 class _McpCall:
@@ -143,19 +159,10 @@ class _McpCall:
             )
         if not isinstance(wanted, str):
             raise _RpcError(INVALID_PARAMS, "session_id must be a string")
-        try:
-            return self.manager.get(wanted)
-        except SessionNotFoundError as exc:
-            raise _RpcError(INVALID_PARAMS, str(exc)) from None
+        return self.manager.get(wanted)
 
     def _open(self) -> Session:
-        try:
-            return self.manager.open("mcp")
-        except CapacityReachedError as exc:
-            self.manager.metrics.errors.labels("CAPACITY_REACHED").inc()
-            raise _RpcError(
-                SERVER_ERROR, str(exc), {"active_sessions": exc.active, "max_sessions": exc.max_sessions}
-            ) from None
+        return self.manager.open("mcp")
 
     async def _call_tool(self, params: dict[str, Any]) -> dict[str, Any]:
         name = params.get("name")
@@ -174,32 +181,33 @@ class _McpCall:
         try:
             action = SQLAction(action_type=action_type, argument=value)
         except ValidationError as exc:
-            raise _RpcError(INVALID_PARAMS, describe_validation_error(exc)) from None
+            raise _RpcError(INVALID_PARAMS, validation_message(exc)) from None
         session = self._session(params, args)
         self.session_used = session.id
-        observation = await self.manager.step(session, action)
+        observation = await self.manager.run(session, StepRequest(action))
+        assert isinstance(observation, SQLObservation)
         return _tool_result(observation, session.id)
 
     async def _reset(self, params: dict[str, Any], args: dict[str, Any]) -> dict[str, Any]:
         try:
             reset = ResetParams.model_validate({k: v for k, v in args.items() if k in ("seed", "question_id")})
         except ValidationError as exc:
-            raise _RpcError(INVALID_PARAMS, describe_validation_error(exc)) from None
+            raise _RpcError(INVALID_PARAMS, validation_message(exc)) from None
         session: Session | None = None
         if args.get("session_id") or params.get("session_id") or self.header_session:
             try:
                 session = self._session(params, args)
-            except _RpcError:
+            except (_RpcError, WireError):
                 session = None  # an expired id: start afresh
         created = session is None
         session = session or self._open()
         try:
-            observation = await self.manager.reset(session, seed=reset.seed, question_id=reset.question_id)
-        except (KeyError, ValueError) as exc:
+            observation = await self.manager.run(session, ResetRequest(seed=reset.seed, question_id=reset.question_id))
+        except WireError:
             if created:
                 await self.manager.close(session.id)
-            message = exc.args[0] if isinstance(exc, KeyError) and exc.args else str(exc)
-            raise _RpcError(INVALID_PARAMS, str(message)) from None
+            raise
+        assert isinstance(observation, SQLObservation)
         self.session_used = session.id
         return _tool_result(observation, session.id)
 
@@ -252,6 +260,9 @@ class _McpCall:
             result = await self._dispatch(method, params)  # pyright: ignore[reportUnknownArgumentType]
         except _RpcError as exc:
             return _error(request_id, exc.code, exc.message, exc.data)
+        except WireError as exc:
+            self.manager.metrics.errors.labels(exc.code.value).inc()
+            return _error(request_id, *_rpc_of(exc))
         return {"jsonrpc": "2.0", "id": request_id, "result": result}
 
 

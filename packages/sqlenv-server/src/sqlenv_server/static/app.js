@@ -1,8 +1,27 @@
 // SQLEnv playground: one WebSocket session (/ws) per page, OpenEnv's message envelope.
+//
+// One action is in flight at a time: every control that sends is disabled until the reply comes
+// back. Replies are also matched to requests in order (the server answers each message of a
+// connection in turn), so even a message sent around the controls cannot take another's reply.
 "use strict";
 
 const $ = (id) => document.getElementById(id);
-const state = { ws: null, pending: null, total: 0, done: true, history: [] };
+const state = {
+  ws: null,
+  waiting: [], // one {resolve, reject} per message sent and not yet answered, oldest first
+  busy: false,
+  total: 0,
+  done: true,
+  history: [],
+  shown: [], // result tables shown in this episode: {columns, rows, truncated}
+};
+
+const PLACEHOLDERS = {
+  QUERY: "SELECT … (Ctrl+Enter to send)",
+  DESCRIBE: "a table name, e.g. {table}",
+  SAMPLE: "a table name, e.g. {table}",
+  ANSWER: "42  ·  Paris  ·  a, b  ·  [[\"a\", 1], [\"b\", 2]]  ·  or paste a result table",
+};
 
 function setStatus(kind, text) {
   const el = $("status");
@@ -22,24 +41,54 @@ function connect() {
     ws.onopen = () => { setStatus("open", "connected"); resolve(ws); };
     ws.onerror = () => reject(new Error("cannot reach the server"));
     ws.onclose = (event) => {
-      state.ws = null;
+      if (state.ws === ws) state.ws = null;
       setStatus("closed", event.reason ? `disconnected: ${event.reason}` : "disconnected — New episode reconnects");
-      $("send").disabled = true;
-      if (state.pending) { state.pending.reject(new Error("connection closed")); state.pending = null; }
+      const waiting = state.waiting;
+      state.waiting = [];
+      for (const waiter of waiting) waiter.reject(new Error("connection closed before the reply came"));
+      updateControls();
     };
     ws.onmessage = (event) => {
-      const message = JSON.parse(event.data);
-      if (state.pending) { state.pending.resolve(message); state.pending = null; }
-      else if (message.type === "error") { showError(message.data.message); }
+      let message;
+      try { message = JSON.parse(event.data); } catch (error) {
+        showError("The server sent a reply that is not JSON.");
+        return;
+      }
+      const waiter = state.waiting.shift();
+      if (waiter) waiter.resolve(message);
+      else if (message.type === "error") showError(message.data.message);
     };
   });
 }
 
 async function request(message) {
   if (!state.ws || state.ws.readyState !== WebSocket.OPEN) state.ws = await connect();
-  const reply = new Promise((resolve, reject) => { state.pending = { resolve, reject }; });
+  const reply = new Promise((resolve, reject) => { state.waiting.push({ resolve, reject }); });
   state.ws.send(JSON.stringify(message));
   return reply;
+}
+
+// Runs one request-and-render at a time; a second call while one runs is refused (returns false).
+async function exclusive(task) {
+  if (state.busy) return false;
+  state.busy = true;
+  updateControls();
+  try {
+    await task();
+  } finally {
+    state.busy = false;
+    updateControls();
+  }
+  return true;
+}
+
+function updateControls() {
+  const canAct = !state.busy && !state.done;
+  $("send").disabled = !canAct;
+  $("reset").disabled = state.busy;
+  for (const button of document.querySelectorAll("#schema button")) button.disabled = !canAct;
+  $("busy").hidden = !state.busy;
+  document.body.dataset.busy = state.busy ? "true" : "false";
 }
 
 function showError(text) {
@@ -48,14 +97,42 @@ function showError(text) {
   el.hidden = !text;
 }
 
-function cellText(value) {
-  return value === null || value === undefined ? "NULL" : String(value);
+function showResetError(text) {
+  const el = $("reset-error");
+  el.textContent = text || "";
+  el.hidden = !text;
 }
 
-function renderResult(obs) {
+// Floats without binary noise (156.8, not 156.79999999999998): 15 significant digits, the
+// precision a double holds. Only the display: the verifier compares answers with a tolerance.
+function cellText(value) {
+  if (value === null || value === undefined) return "NULL";
+  if (typeof value === "number" && Number.isFinite(value) && !Number.isInteger(value)) {
+    return String(Number(value.toPrecision(15)));
+  }
+  return String(value);
+}
+
+function plural(n, noun) {
+  return `${n} ${noun}${n === 1 ? "" : "s"}`;
+}
+
+function note(text) {
+  const p = document.createElement("p");
+  p.className = "muted";
+  p.textContent = text;
+  return p;
+}
+
+function renderResult(obs, kind) {
   const box = $("result");
   box.replaceChildren();
+  if (obs.error) {
+    box.appendChild(note("No result: the action failed (the error is above)."));
+    return;
+  }
   if (obs.columns && obs.columns.length) {
+    if (kind === "DESCRIBE" && obs.result) box.appendChild(note(obs.result.split("\n")[0]));
     const table = document.createElement("table");
     table.id = "result-table";
     const head = table.createTHead().insertRow();
@@ -70,17 +147,13 @@ function renderResult(obs) {
       for (const value of row) tr.insertCell().textContent = cellText(value);
     }
     box.appendChild(table);
-    if (obs.truncated) {
-      const note = document.createElement("p");
-      note.className = "muted";
-      note.textContent = "Result truncated.";
-      box.appendChild(note);
+    if (!obs.rows.length) box.appendChild(note("No rows."));
+    if (obs.truncated) box.appendChild(note(`Only the first ${plural(obs.rows.length, "row")} are shown: the result has more.`));
+    if (kind !== "DESCRIBE") {
+      state.shown.push({ columns: obs.columns.map(String), rows: obs.rows.map((r) => r.map(cellText)), truncated: !!obs.truncated });
     }
   } else {
-    const p = document.createElement("p");
-    p.className = obs.result ? "" : "muted";
-    p.textContent = obs.result || "No rows.";
-    box.appendChild(p);
+    box.appendChild(obs.result ? Object.assign(document.createElement("p"), { textContent: obs.result }) : note("No rows."));
   }
 }
 
@@ -101,6 +174,7 @@ function parseSchema(text) {
 
 function renderSchema(text) {
   const { tables, columns } = parseSchema(text);
+  state.tables = tables;
   const list = $("schema");
   list.replaceChildren();
   for (const name of tables) {
@@ -126,6 +200,7 @@ function renderSchema(text) {
     li.append(chips, label, cols);
     list.appendChild(li);
   }
+  updatePlaceholder();
 }
 
 function fmt(value) {
@@ -148,27 +223,22 @@ function renderHistory() {
   });
 }
 
-function render(envelope, actionLabel) {
-  const obs = envelope.observation;
-  $("question").textContent = obs.question;
-  $("question").classList.remove("muted");
-  renderSchema(obs.schema_info);
-  renderResult(obs);
-  showError(obs.error);
-  state.done = envelope.done;
-  if (actionLabel) {
-    state.total += envelope.reward || 0;
-    state.history.push({
-      action: actionLabel,
-      reward: envelope.reward,
-      outcome: obs.error ? "error" : envelope.done ? "episode over" : `${obs.rows.length} row(s)`,
-    });
+function outcome(kind, obs, envelope) {
+  const verdict = obs.info && obs.info.verdict;
+  if (obs.error) return envelope.done ? "error; budget exhausted" : "error";
+  if (kind === "ANSWER") return verdict && verdict.correct ? "correct" : "not correct";
+  let text;
+  if (kind === "DESCRIBE") {
+    const count = /\((\d+) rows?\)/.exec((obs.result || "").split("\n")[0]);
+    text = plural(obs.rows.length, "column") + (count ? `, ${plural(Number(count[1]), "row")} in the table` : "");
+  } else {
+    text = obs.truncated ? `first ${obs.rows.length} rows shown (more exist)` : plural(obs.rows.length, "row");
   }
-  renderHistory();
-  $("step-count").textContent = String(obs.step_count);
-  $("budget").textContent = String(obs.budget_remaining);
-  $("last-reward").textContent = fmt(envelope.reward);
-  $("total-reward").textContent = fmt(state.total);
+  return envelope.done ? `${text}; budget exhausted` : text;
+}
+
+function renderVerdict(envelope) {
+  const obs = envelope.observation;
   const verdict = $("verdict");
   const v = obs.info && obs.info.verdict;
   if (envelope.done && v) {
@@ -177,38 +247,126 @@ function render(envelope, actionLabel) {
     const reason = v.reason && v.reason.toLowerCase() !== "correct" ? `: ${v.reason}` : "";
     verdict.textContent = `${v.correct ? "Correct" : "Not correct"}${reason}` + (obs.info.gold_sql ? ` — gold SQL: ${obs.info.gold_sql}` : "");
   } else {
-    verdict.hidden = true;
+    hideVerdict();
   }
-  $("send").disabled = envelope.done;
 }
 
-async function reset(event) {
+function hideVerdict() {
+  const verdict = $("verdict");
+  verdict.hidden = true;
+  verdict.textContent = "";
+}
+
+function render(envelope, kind, label) {
+  const obs = envelope.observation;
+  $("question").textContent = obs.question;
+  $("question").classList.remove("muted");
+  renderSchema(obs.schema_info);
+  showError(obs.error);
+  renderResult(obs, kind);
+  state.done = envelope.done;
+  if (label) {
+    state.total += envelope.reward || 0;
+    state.history.push({ action: label, reward: envelope.reward, outcome: outcome(kind, obs, envelope) });
+  }
+  renderHistory();
+  $("step-count").textContent = String(obs.step_count);
+  $("budget").textContent = String(obs.budget_remaining);
+  $("last-reward").textContent = fmt(envelope.reward);
+  $("total-reward").textContent = fmt(state.total);
+  renderVerdict(envelope);
+  updateControls();
+}
+
+function reset(event) {
   if (event) event.preventDefault();
-  const data = {};
-  const qid = $("question-id").value.trim();
-  if (qid) data.question_id = qid;
-  try {
-    const reply = await request({ type: "reset", data });
-    if (reply.type === "error") { showError(reply.data.message); return; }
-    state.total = 0;
-    state.history = [];
-    render(reply.data, null);
-    $("argument").focus();
-  } catch (error) {
-    showError(String(error.message || error));
-  }
+  return exclusive(async () => {
+    const data = {};
+    const qid = $("question-id").value.trim();
+    if (qid) data.question_id = qid;
+    showResetError("");
+    hideVerdict();
+    try {
+      const reply = await request({ type: "reset", data });
+      if (reply.type === "error") {
+        showResetError(`Could not start a new episode: ${reply.data.message}`);
+        return;
+      }
+      state.total = 0;
+      state.history = [];
+      state.shown = [];
+      $("result").replaceChildren(note("No result yet."));
+      render(reply.data, null, null);
+      $("argument").focus();
+    } catch (error) {
+      showResetError(`Could not start a new episode: ${error.message || error}`);
+    }
+  });
 }
 
-async function act(kind, argument) {
-  if (state.done) { showError("The episode is over: start a new one."); return; }
-  try {
-    const reply = await request({ type: "step", data: { action_type: kind, argument } });
-    if (reply.type === "error") { showError(reply.data.message); return; }
-    const short = argument.length > 80 ? `${argument.slice(0, 80)}…` : argument;
-    render(reply.data, `${kind} ${short}`);
-  } catch (error) {
-    showError(String(error.message || error));
+// --- answers --------------------------------------------------------------------------------
+
+function splitCells(line) {
+  if (line.includes("\t")) return line.split("\t").map((c) => c.trim());
+  if (line.includes("|")) return line.replace(/^\s*\|/, "").replace(/\|\s*$/, "").split("|").map((c) => c.trim());
+  return [line.trim()];
+}
+
+function sameCells(a, b) {
+  return a.length === b.length && a.every((cell, i) => cell.toLowerCase() === String(b[i]).trim().toLowerCase());
+}
+
+// What to send for the text in the answer box, or why not to send it. A table copied from this
+// page arrives as tab-separated lines (a header row first); the header is this page's, not part
+// of the answer, so it is left out. Returns {send, note} or {refuse}.
+function prepareAnswer(text) {
+  const trimmed = text.trim();
+  if (!trimmed) return { refuse: "Type the answer first: the values themselves, e.g. 42, Paris, a, b, or paste a result table." };
+  if (/^(select|with)\b/i.test(trimmed)) {
+    return { refuse: "That is SQL: an answer is the values themselves. Run it as a QUERY, then answer with its result (type the values or paste the result table)." };
   }
+  const lines = trimmed.split(/\r?\n/).filter((line) => line.trim() !== "");
+  const header = splitCells(lines[0]);
+  const table = state.shown.find((t) => sameCells(header, t.columns));
+  if (!table) return { send: trimmed, note: "" };
+  const body = lines.slice(1).filter((line) => !/^[\s|:+-]+$/.test(line)); // a Markdown rule line too
+  if (!body.length) return { refuse: "Only the header row was pasted: paste the rows too (or type the values)." };
+  const pastedRows = body.map(splitCells);
+  if (table.truncated && pastedRows.length === table.rows.length && pastedRows.every((r, i) => sameCells(r, table.rows[i]))) {
+    return { refuse: `That table shows only the first ${table.rows.length} rows of a longer result, so it is not the whole answer. Narrow the query until its result fits, then answer.` };
+  }
+  return { send: body.join("\n"), note: `header row (${header.join(", ")}) left out` };
+}
+
+function act(kind, argument) {
+  if (state.busy) return Promise.resolve(false);
+  if (state.done) { showError("The episode is over: start a new one."); return Promise.resolve(false); }
+  let text = argument;
+  let extra = "";
+  if (kind === "ANSWER") {
+    const prepared = prepareAnswer(argument);
+    if (prepared.refuse) { showError(`${prepared.refuse} (Nothing was sent.)`); return Promise.resolve(false); }
+    text = prepared.send;
+    extra = prepared.note ? ` (${prepared.note})` : "";
+  }
+  return exclusive(async () => {
+    try {
+      const reply = await request({ type: "step", data: { action_type: kind, argument: text } });
+      if (reply.type === "error") { showError(reply.data.message); return; }
+      const flat = text.replace(/\s+/g, " ").trim();
+      const short = flat.length > 80 ? `${flat.slice(0, 80)}…` : flat;
+      render(reply.data, kind, `${kind} ${short}${extra}`);
+    } catch (error) {
+      showError(String(error.message || error));
+    }
+  });
+}
+
+function updatePlaceholder() {
+  const kind = $("action-type").value;
+  const table = (state.tables && state.tables[0]) || "orders";
+  $("argument").placeholder = PLACEHOLDERS[kind].replace("{table}", table);
+  $("answer-hint").hidden = kind !== "ANSWER";
 }
 
 $("reset-form").addEventListener("submit", reset);
@@ -222,7 +380,9 @@ $("argument").addEventListener("keydown", (event) => {
     act($("action-type").value, $("argument").value);
   }
 });
+$("action-type").addEventListener("change", updatePlaceholder);
 
+updatePlaceholder();
 connect().then((ws) => { state.ws = ws; return reset(); }).catch((error) => {
   setStatus("closed", "cannot connect");
   showError(String(error.message || error));

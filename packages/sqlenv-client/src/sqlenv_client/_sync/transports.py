@@ -1,25 +1,30 @@
-"""Blocking transports: each exchanges one frame for one reply (WebSocket, HTTP, ASGI test client)."""
+"""Blocking transports: each exchanges one frame for one reply (WebSocket, HTTP sessions)."""
 
 from __future__ import annotations
 
-import ipaddress
 import json
-from typing import Any, Protocol
-from urllib.parse import urlsplit
+from typing import Protocol
 
 import httpx
-import websockets
-from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus, InvalidURI
+from websockets.exceptions import ConnectionClosed, InvalidHandshake
 from websockets.sync.client import ClientConnection
 from websockets.sync.client import connect as ws_connect
 
-from sqlenv_client import _http
-from sqlenv_client._wire import Frame, decode_frame
+from sqlenv_client._shared import http as _http
+from sqlenv_client._shared.websocket import connect_kwargs, handshake_error
+from sqlenv_client._shared.wire import decode_frame
 from sqlenv_client.errors import RequestTimeoutError, ServerConnectionError
+from sqlenv_core.wire import Frame
+
+__all__ = ["HttpTransport", "Transport", "WebSocketTransport"]
 
 
-class SyncTransport(Protocol):
-    """A connection that carries frames; any failure of the connection raises ServerConnectionError."""
+class Transport(Protocol):
+    """What :class:`~sqlenv_client.SQLEnvClient` sends frames through (pass one as ``transport=``).
+
+    ``exchange`` sends one frame and returns the reply frame; a failure of the connection itself
+    raises :class:`~sqlenv_client.ServerConnectionError`. ``close`` says goodbye and releases it.
+    """
 
     def exchange(self, message: Frame) -> Frame:
         """Send one frame and return the server's reply frame."""
@@ -28,41 +33,6 @@ class SyncTransport(Protocol):
     def close(self) -> None:
         """Say goodbye (best effort) and release the connection."""
         ...
-
-
-def connect_kwargs(url: str) -> dict[str, Any]:
-    """Options for ``websockets`` connect: no proxy for loopback (websockets >= 15 honours *_PROXY)."""
-    host = urlsplit(url).hostname or ""
-    major = int(str(websockets.version.version).split(".")[0])
-    try:
-        loopback = host == "localhost" or ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        loopback = False
-    return {"proxy": None} if loopback and major >= 15 else {}
-
-
-def handshake_error(url: str, exc: Exception) -> ServerConnectionError:
-    """A clear error for a failed WebSocket opening, retryable or not (see ``retryable``)."""
-    if isinstance(exc, InvalidStatus):
-        status = exc.response.status_code
-        hint = (
-            "the server has no WebSocket endpoint here; check the URL or use transport='http'"
-            if status in (403, 404, 405)
-            else "the server refused the WebSocket"
-        )
-        err = ServerConnectionError(f"cannot open {url}: HTTP {status} ({hint})", details={"http_status": status})
-        err.details["retryable"] = status >= 500
-        return err
-    if isinstance(exc, TimeoutError):
-        err = RequestTimeoutError(f"cannot open {url}: no handshake within the connect timeout")
-    elif isinstance(exc, InvalidURI):
-        err = ServerConnectionError(f"cannot open {url}: invalid URL ({exc})")
-        err.details["retryable"] = False
-        return err
-    else:
-        err = ServerConnectionError(f"cannot open {url}: {exc or type(exc).__name__} (is the server running?)")
-    err.details["retryable"] = True
-    return err
 
 
 class WebSocketTransport:
@@ -140,53 +110,6 @@ class WebSocketTransport:
             ws.send(json.dumps({"type": "close"}))
         except Exception:  # the server may already be gone; closing is what matters
             pass
-        self._drop()
-
-
-class TestClientWebSocketTransport:
-    """WebSocket over an in-process ASGI app through Starlette's ``TestClient`` (for tests).
-
-    No timeouts here: the app runs in the test's own process.
-    """
-
-    __test__ = False  # not a pytest test class, whatever its name
-
-    def __init__(self, test_client: Any, path: str = "/ws") -> None:
-        self.url = path
-        try:
-            self._context = test_client.websocket_connect(path)
-            self._ws: Any = self._context.__enter__()
-        except Exception as exc:  # Starlette raises various types for a refused socket
-            raise ServerConnectionError(f"cannot open {path} on the ASGI app: {exc!r}") from exc
-        self._open = True
-
-    def exchange(self, message: Frame) -> Frame:
-        """Send ``message`` and read the reply from the app."""
-        if not self._open:
-            raise ServerConnectionError("the in-process WebSocket is closed")
-        try:
-            self._ws.send_text(json.dumps(message))
-            raw = self._ws.receive_text()
-        except Exception as exc:  # WebSocketDisconnect and friends
-            self._drop()
-            raise ServerConnectionError(f"the app closed the WebSocket: {exc!r}") from exc
-        return decode_frame(raw)
-
-    def _drop(self) -> None:
-        if self._open:
-            self._open = False
-            try:
-                self._context.__exit__(None, None, None)
-            except Exception:  # best effort on a socket the app already closed
-                pass
-
-    def close(self) -> None:
-        """Send ``close`` and shut the socket."""
-        if self._open:
-            try:
-                self._ws.send_text(json.dumps({"type": "close"}))
-            except Exception:  # best effort
-                pass
         self._drop()
 
 

@@ -13,21 +13,19 @@ from typing import Any, cast
 
 import httpx
 
-from sqlenv_client._jsonobj import json_object
-from sqlenv_client._wire import Frame
+from sqlenv_client._shared.jsonobj import json_object
 from sqlenv_client.errors import ProtocolError, RequestTimeoutError, ServerConnectionError, SQLEnvError
+from sqlenv_core.wire import HTTP_STATUS, SESSION_HEADER, ErrorCode, Frame
 
-SESSION_HEADER = "X-Session-Id"
-
+# The code an HTTP error status stands for when the body does not say (proxies, other servers):
+# our own mapping read backwards, plus the statuses other servers use for the same things.
 _STATUS_CODES: dict[int, str] = {
-    400: "VALIDATION_ERROR",
-    404: "SESSION_ERROR",
-    409: "SESSION_ERROR",
-    410: "SESSION_ERROR",
-    413: "VALIDATION_ERROR",
-    422: "VALIDATION_ERROR",
-    429: "CAPACITY_REACHED",
-    503: "CAPACITY_REACHED",
+    **{status: code.value for code, status in HTTP_STATUS.items() if code is not ErrorCode.UNKNOWN_TYPE},
+    400: ErrorCode.VALIDATION_ERROR.value,
+    409: ErrorCode.SESSION_ERROR.value,
+    410: ErrorCode.SESSION_ERROR.value,
+    413: ErrorCode.VALIDATION_ERROR.value,
+    429: ErrorCode.CAPACITY_REACHED.value,
 }
 
 
@@ -95,7 +93,7 @@ def frame_for(kind: str, status: int, body: object) -> Frame:
         data = json_object(error) or {"message": _readable(error)}
     elif body is not None:
         data = {"message": str(body)[:500]}
-    data.setdefault("code", _STATUS_CODES.get(status, "EXECUTION_ERROR"))
+    data.setdefault("code", _STATUS_CODES.get(status, ErrorCode.EXECUTION_ERROR.value))
     data.setdefault("message", f"HTTP {status}")
     data["http_status"] = status
     return {"type": "error", "data": data}

@@ -1,10 +1,9 @@
-"""Asynchronous transports, twins of :mod:`sqlenv_client._sync_transport`."""
+"""Asynchronous transports, twins of :mod:`sqlenv_client._sync.transports`."""
 
 from __future__ import annotations
 
 import asyncio
 import json
-from concurrent.futures import ThreadPoolExecutor
 from typing import Protocol
 
 import httpx
@@ -12,15 +11,20 @@ from websockets.asyncio.client import ClientConnection
 from websockets.asyncio.client import connect as ws_connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake
 
-from sqlenv_client import _http
-from sqlenv_client._local import LocalTransport
-from sqlenv_client._sync_transport import connect_kwargs, handshake_error
-from sqlenv_client._wire import Frame, decode_frame
+from sqlenv_client._shared import http as _http
+from sqlenv_client._shared.websocket import connect_kwargs, handshake_error
+from sqlenv_client._shared.wire import decode_frame
 from sqlenv_client.errors import RequestTimeoutError, ServerConnectionError
+from sqlenv_core.wire import Frame
+
+__all__ = ["AsyncHttpTransport", "AsyncTransport", "AsyncWebSocketTransport"]
 
 
 class AsyncTransport(Protocol):
-    """A connection that carries frames; any failure of the connection raises ServerConnectionError."""
+    """What :class:`~sqlenv_client.AsyncSQLEnvClient` sends frames through (pass one as ``transport=``).
+
+    The twin of :class:`~sqlenv_client.transports.Transport`, with ``aclose`` for ``close``.
+    """
 
     async def exchange(self, message: Frame) -> Frame:
         """Send one frame and return the server's reply frame."""
@@ -155,25 +159,3 @@ class AsyncHttpTransport:
         except Exception:  # the session may be gone already; it is reaped anyway
             pass
         self.session_id = None
-
-
-class AsyncLocalTransport:
-    """The in-process environment, run on one worker thread so the event loop never blocks.
-
-    One thread, always the same: SQLite connections belong to the thread that opened them.
-    """
-
-    def __init__(self, local: LocalTransport) -> None:
-        self.local = local
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlenv-local")
-
-    async def exchange(self, message: Frame) -> Frame:
-        """Answer one frame on the worker thread."""
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._executor, self.local.exchange, message)
-
-    async def aclose(self) -> None:
-        """Release the environment and the worker thread."""
-        loop = asyncio.get_running_loop()
-        await loop.run_in_executor(self._executor, self.local.close)
-        self._executor.shutdown(wait=True)

@@ -30,12 +30,22 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Literal
 
 from sqlenv_core.protocol import Cell
+from sqlenv_core.rewards.similarity import result_similarity
 from sqlenv_core.sqlinfo import normalize_sql
-from sqlenv_core.verifier import GoldResult, result_similarity
+from sqlenv_core.verifier import GoldResult
 
-__all__ = ["PROFILES", "EpisodeRewards", "RewardProfile", "get_profile"]
+__all__ = [
+    "PROFILES",
+    "EpisodeRewards",
+    "ExploreKind",
+    "ExploreOutcome",
+    "RewardProfile",
+    "get_profile",
+    "result_similarity",
+]
 
 
 @dataclass(frozen=True)
@@ -88,6 +98,31 @@ def get_profile(profile: str | RewardProfile) -> RewardProfile:
         raise ValueError(f"unknown reward profile {profile!r}; use one of {', '.join(PROFILES)}") from None
 
 
+ExploreKind = Literal["DESCRIBE", "SAMPLE", "QUERY", "INVALID"]
+"""An exploring step's kind; ``INVALID`` is an action that could not be read at all."""
+
+
+@dataclass(frozen=True, slots=True)
+class ExploreOutcome:
+    """What an exploring step did, as the rewards need to know it.
+
+    Attributes:
+        kind: the action type (``INVALID`` for an unreadable action).
+        ok: the action executed.
+        table: for DESCRIBE/SAMPLE, the resolved table name (identifies a repeat).
+        sql: for QUERY, the SQL text (repeat detection, in normal form).
+        rows: for a successful QUERY, every fetched row (the progress term compares them to the gold).
+        columns: the result's column names, with ``rows``.
+    """
+
+    kind: ExploreKind
+    ok: bool
+    table: str | None = None
+    sql: str | None = None
+    rows: Sequence[Sequence[Cell]] | None = None
+    columns: Sequence[str] = ()
+
+
 @dataclass
 class EpisodeRewards:
     """Per-episode reward bookkeeping: call one ``on_*`` method per step, get its breakdown."""
@@ -99,35 +134,20 @@ class EpisodeRewards:
     _seen_actions: set[tuple[str, str]] = field(default_factory=set[tuple[str, str]])
     _queries_by_result: dict[int, list[str]] = field(default_factory=dict[int, list[str]])
 
-    def on_explore(
-        self,
-        kind: str,
-        key: str | None,
-        *,
-        ok: bool,
-        result: tuple[Sequence[str], Sequence[Sequence[Cell]]] | None = None,
-        sql: str | None = None,
-    ) -> dict[str, float]:
-        """Breakdown for an exploring step.
-
-        Args:
-            kind: ``DESCRIBE``, ``SAMPLE``, ``QUERY`` or ``INVALID``.
-            key: what identifies a repeat of a DESCRIBE/SAMPLE (the resolved table name).
-            ok: the action executed.
-            result: for QUERY, the columns and (all fetched) rows, for the progress term.
-            sql: for QUERY, the SQL text, for repeat detection.
-        """
+    def on_explore(self, outcome: ExploreOutcome) -> dict[str, float]:
+        """Breakdown for an exploring step (DESCRIBE, SAMPLE, QUERY or an invalid action)."""
         p = self.profile
         if not p.shaped:
             return self._record({})
+        ok = outcome.ok
         terms: dict[str, float] = {"step_cost": p.step_cost}
         terms["success" if ok else "error"] = p.success if ok else p.error
-        if sql is not None and result is not None:
-            repeat, novel = self._query_seen(sql, result)
+        if outcome.sql is not None and outcome.rows is not None:
+            repeat, novel = self._query_seen(outcome.sql, (outcome.columns, outcome.rows))
         else:
-            if sql is not None:  # a failed query: its normal form is its identity
-                key = normalize_sql(sql)
-            action_key = (kind, key) if key is not None else None
+            # A failed query's identity is its normal form; a table action's, its table.
+            key = normalize_sql(outcome.sql) if outcome.sql is not None else outcome.table
+            action_key = (outcome.kind, key) if key is not None else None
             repeat = action_key is not None and action_key in self._seen_actions
             novel = ok and not repeat
             if action_key is not None:
@@ -136,8 +156,8 @@ class EpisodeRewards:
             terms["repeat"] = p.repeat
         elif novel:
             terms["new_info"] = p.new_info
-        if kind == "QUERY" and ok and result is not None and p.progress_weight:
-            new_potential = p.progress_weight * result_similarity(result[1], self.gold)
+        if outcome.kind == "QUERY" and ok and outcome.rows is not None and p.progress_weight:
+            new_potential = p.progress_weight * result_similarity(outcome.rows, self.gold)
             terms["progress"] = new_potential - self.potential
             self.potential = new_potential
         return self._record(terms)

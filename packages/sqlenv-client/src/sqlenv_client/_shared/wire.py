@@ -16,14 +16,11 @@ from urllib.parse import urlsplit, urlunsplit
 
 from pydantic import ValidationError
 
-from sqlenv_client._jsonobj import json_object
+from sqlenv_client._shared.jsonobj import json_object
 from sqlenv_client.errors import InvalidRequestError, ProtocolError, error_from_server
+from sqlenv_core import wire
 from sqlenv_core.protocol import SQLAction, SQLObservation, SQLState
-
-Frame = dict[str, Any]
-
-_OBSERVATION_FIELDS = frozenset(SQLObservation.model_fields)
-_STATE_FIELDS = frozenset(SQLState.model_fields)
+from sqlenv_core.wire import Frame
 
 
 def http_base_url(base_url: str) -> str:
@@ -70,13 +67,8 @@ def answer_text(value: object) -> str:
 
 
 def reset_message(seed: int | None, question_id: str | None) -> Frame:
-    """The ``reset`` frame; unset options are left out so that any OpenEnv server accepts it."""
-    data: dict[str, Any] = {}
-    if seed is not None:
-        data["seed"] = seed
-    if question_id is not None:
-        data["question_id"] = question_id
-    return {"type": "reset", "data": data}
+    """The ``reset`` frame (see :func:`sqlenv_core.wire.reset_frame`)."""
+    return wire.reset_frame(seed, question_id)
 
 
 def step_message(action: SQLAction | Mapping[str, Any]) -> Frame:
@@ -89,12 +81,7 @@ def step_message(action: SQLAction | Mapping[str, Any]) -> Frame:
         InvalidRequestError: unknown ``action_type``, missing or mistyped fields, an argument over
             the size limit, or something that is not an action at all. Nothing is sent.
     """
-    if not isinstance(action, SQLAction):
-        action = coerce_action(action)
-    data: dict[str, Any] = {"action_type": action.action_type, "argument": action.argument}
-    if action.metadata:
-        data["metadata"] = action.metadata
-    return {"type": "step", "data": data}
+    return wire.step_frame(coerce_action(action))
 
 
 def coerce_action(action: object) -> SQLAction:
@@ -129,17 +116,12 @@ def raise_if_error(frame: Frame) -> None:
         raise error_from_server(frame.get("data"))
 
 
-def _expect(frame: object, kind: str) -> dict[str, Any]:
+def _typed(frame: object) -> Frame:
     typed = json_object(frame)
     if typed is None:
         raise ProtocolError(f"expected a JSON object from the server, got {type(frame).__name__}")
     raise_if_error(typed)
-    if typed.get("type") != kind:
-        raise ProtocolError(f"expected a {kind!r} reply from the server, got {str(typed.get('type'))[:80]!r}")
-    data = json_object(typed.get("data"))
-    if data is None:
-        raise ProtocolError(f"the server's {kind!r} reply has no 'data' object")
-    return data
+    return typed
 
 
 def parse_observation(frame: object) -> SQLObservation:
@@ -151,20 +133,10 @@ def parse_observation(frame: object) -> SQLObservation:
         SQLEnvError: the frame was an ``error`` (the matching subclass).
         ProtocolError: the frame is not a well-formed observation.
     """
-    data = _expect(frame, "observation")
-    inner = json_object(data.get("observation", {}))
-    if inner is None:
-        raise ProtocolError("the server's observation is not a JSON object")
-    fields: dict[str, Any] = {k: v for k, v in inner.items() if k in _OBSERVATION_FIELDS}
-    fields["done"] = bool(data.get("done", fields.get("done", False)))
-    fields["reward"] = data.get("reward", fields.get("reward"))
-    metadata = json_object(data.get("metadata"))
-    if metadata and not fields.get("metadata"):
-        fields["metadata"] = metadata
     try:
-        return SQLObservation.model_validate(fields)
-    except ValidationError as exc:
-        raise ProtocolError(f"the server sent an observation this client cannot read: {exc}") from None
+        return wire.observation_from_frame(_typed(frame))
+    except ValueError as exc:
+        raise ProtocolError(f"the server sent {exc}") from None
 
 
 def parse_state(frame: object) -> SQLState:
@@ -174,12 +146,10 @@ def parse_state(frame: object) -> SQLState:
         SQLEnvError: the frame was an ``error`` (the matching subclass).
         ProtocolError: the frame is not a well-formed state.
     """
-    data = _expect(frame, "state")
-    fields = {k: v for k, v in data.items() if k in _STATE_FIELDS}
     try:
-        return SQLState.model_validate(fields)
-    except ValidationError as exc:
-        raise ProtocolError(f"the server sent a state this client cannot read: {exc}") from None
+        return wire.state_from_frame(_typed(frame))
+    except ValueError as exc:
+        raise ProtocolError(f"the server sent {exc}") from None
 
 
 def decode_frame(raw: str | bytes) -> Frame:

@@ -1,0 +1,1 @@
+"""What the sync and async clients share: settings, episode bookkeeping, the wire, HTTP sessions."""

@@ -1,0 +1,48 @@
+"""How query results and tables are shown to an agent: the environment's side of the sandbox."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sqlenv_core.protocol import Cell
+from sqlenv_core.sandbox import SandboxError
+
+__all__ = ["format_table", "resolve_table_name"]
+
+
+def _short(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def resolve_table_name(name: str, tables: Sequence[str]) -> str:
+    """The real spelling of table ``name`` among ``tables`` (case-insensitive).
+
+    Raises:
+        SandboxError: ``unknown_table``, listing the real tables.
+    """
+    # A name is tried as written first: real names may contain quote characters themselves.
+    raw = name.strip()
+    for wanted in (raw, raw.strip("`\"[]'").strip()):
+        for table in tables:
+            if table == wanted:
+                return table
+        for table in tables:
+            if table.lower() == wanted.lower():
+                return table
+    shown = ", ".join(tables) if tables else "(none)"
+    raise SandboxError("unknown_table", _short(f"no table named {name.strip()!r}; tables: {shown}", 600))
+
+
+def format_table(columns: Sequence[str], rows: Sequence[Sequence[Cell]], *, max_rows: int = 20) -> str:
+    """Render rows as a compact pipe table for the agent (at most ``max_rows`` rows)."""
+    if not columns:
+        return "(no columns)"
+    shown = rows[:max_rows]
+    header = " | ".join(columns)
+    lines = [header, "-" * min(len(header), 120)]
+    lines.extend(" | ".join("NULL" if v is None else str(v) for v in row) for row in shown)
+    if not rows:
+        lines.append("(0 rows)")
+    elif len(rows) > len(shown):
+        lines.append(f"... ({len(rows) - len(shown)} more rows not shown)")
+    return "\n".join(lines)

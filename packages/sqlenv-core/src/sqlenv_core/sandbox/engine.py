@@ -1,0 +1,356 @@
+"""The engine: :class:`Sandbox` runs one read-only statement at a time within its limits."""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+import threading
+import time
+from pathlib import Path
+from urllib.parse import quote
+
+from sqlenv_core.protocol import Cell
+from sqlenv_core.sandbox.authorizer import Authorizer, statement_name
+from sqlenv_core.sandbox.functions import SafeFunctions
+from sqlenv_core.sandbox.heap import ensure_heap_limit
+from sqlenv_core.sandbox.limits import QueryResult, SandboxError, SandboxLimits
+from sqlenv_core.sandbox.watchdog import WATCHDOG
+
+__all__ = ["Sandbox", "quote_identifier"]
+
+#: Page cache per connection, in KiB. Databases are read-only and small; a server may hold
+#: hundreds of connections and every cached page counts against the process-wide heap cap.
+_CACHE_KIB = 512
+# Whitespace SQLite does not treat as whitespace (no-break and other Unicode spaces, zero-width).
+_ODD_SPACE = re.compile(r"[^\S\t\n\v\f\r ]|[\u200b\u200c\u200d\u2060\ufeff]")
+
+_MAX_ERROR_TEXT = 200
+_SQLITE_NOMEM = 7
+_SQLITE_READONLY = 8
+_SQLITE_INTERRUPT = 9
+_SQLITE_TOOBIG = 18
+_SQLITE_AUTH = 23
+
+
+def quote_identifier(name: str) -> str:
+    """Quote ``name`` as an SQLite identifier (``"a""b"``), so no SQL is built from raw text."""
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _decode_text(raw: bytes) -> str:
+    return raw.decode("utf-8", errors="replace")
+
+
+def _short(text: str, limit: int = _MAX_ERROR_TEXT) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+class Sandbox:
+    """A read-only, resource-capped view of one SQLite database file.
+
+    The connection opens lazily on first use and is reused; a ``Sandbox`` is safe to share
+    between threads (calls are serialised). Close it with :meth:`close` or a ``with`` block.
+
+    Example:
+        >>> with Sandbox("shop.sqlite") as box:  # doctest: +SKIP
+        ...     box.execute("SELECT count(*) FROM orders").rows
+        [(42,)]
+    """
+
+    def __init__(self, db_path: str | Path, limits: SandboxLimits | None = None) -> None:
+        self.db_path = Path(db_path)
+        self.limits = limits or SandboxLimits()
+        self._conn: sqlite3.Connection | None = None
+        self._functions: SafeFunctions | None = None
+        self._authorizer = Authorizer(self.limits.max_pattern_matches)
+        self._lock = threading.Lock()
+        # Guards _running/_cancelled so interrupt() never reaches a call that has already returned.
+        self._interrupt_lock = threading.Lock()
+        self._running: int | None = None  # the watchdog token of the call in progress
+        self._cancelled = False
+        self._deadline = 0.0
+        self._timed_out = False
+        self._fetched_bytes = 0
+        self._tables: list[str] | None = None
+
+    # -- lifecycle -----------------------------------------------------------------------------
+
+    def __enter__(self) -> Sandbox:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Close the connection. The sandbox reopens it if used again."""
+        with self._lock:
+            if self._conn is not None:
+                self._conn.close()
+                self._conn = None
+            if self._functions is not None:
+                self._functions.close()
+                self._functions = None
+
+    def _connect(self) -> sqlite3.Connection:
+        if self._conn is not None:
+            return self._conn
+        if not self.db_path.is_file():
+            raise SandboxError("unavailable", f"database file not found: {self.db_path}")
+        uri = f"file:{quote(str(self.db_path.resolve()))}?mode=ro&immutable=1"
+        try:
+            conn = sqlite3.connect(uri, uri=True, check_same_thread=False, isolation_level=None)
+            self._apply_limits(conn)
+        except sqlite3.Error as exc:
+            raise SandboxError("unavailable", f"cannot open database {self.db_path}: {exc}") from exc
+        self._functions = SafeFunctions(self.limits.max_value_bytes)
+        self._functions.install(conn)
+        conn.set_authorizer(self._authorizer)
+        self._conn = conn
+        return conn
+
+    def _apply_limits(self, conn: sqlite3.Connection) -> None:
+        lim = self.limits
+        ensure_heap_limit()  # process-wide: the default unless the application set its own
+        # Sorts and temp b-trees stay in memory (bounded by the heap cap): no temp files.
+        conn.execute(f"PRAGMA temp_store={lim.temp_store.upper()}")
+        conn.execute(f"PRAGMA cache_size=-{_CACHE_KIB}")
+        conn.execute("PRAGMA trusted_schema=OFF")
+        conn.setlimit(sqlite3.SQLITE_LIMIT_LENGTH, lim.max_value_bytes)
+        conn.setlimit(sqlite3.SQLITE_LIMIT_SQL_LENGTH, max(lim.max_sql_chars * 4, 1_000))
+        conn.setlimit(sqlite3.SQLITE_LIMIT_COLUMN, lim.max_columns)
+        conn.setlimit(sqlite3.SQLITE_LIMIT_EXPR_DEPTH, lim.max_expr_depth)
+        conn.setlimit(sqlite3.SQLITE_LIMIT_COMPOUND_SELECT, lim.max_compound_select)
+        conn.setlimit(sqlite3.SQLITE_LIMIT_LIKE_PATTERN_LENGTH, lim.max_like_pattern)
+        conn.setlimit(sqlite3.SQLITE_LIMIT_ATTACHED, 0)
+        conn.setlimit(sqlite3.SQLITE_LIMIT_FUNCTION_ARG, 64)
+        conn.setlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER, 0)
+        conn.setlimit(sqlite3.SQLITE_LIMIT_TRIGGER_DEPTH, 1)
+        conn.setlimit(sqlite3.SQLITE_LIMIT_WORKER_THREADS, 0)
+
+    # -- queries -------------------------------------------------------------------------------
+
+    def execute(self, sql: str, *, max_rows: int | None = None, timeout_s: float | None = None) -> QueryResult:
+        """Run one read-only statement and fetch its rows within the limits.
+
+        Args:
+            sql: one SQL statement (trailing ``;``s and comments are fine).
+            max_rows: rows to fetch at most (default ``limits.max_rows``).
+            timeout_s: deadline for this call (default ``limits.timeout_s``).
+
+        Returns:
+            The columns and rows; ``truncated`` is set when rows were left unfetched.
+
+        Raises:
+            SandboxError: the SQL was refused, failed, or ran out of time or memory. Nothing else
+                escapes for any string an agent can send.
+        """
+        if not isinstance(sql, str) or not sql.strip():  # pyright: ignore[reportUnnecessaryIsInstance]
+            raise SandboxError("empty", "empty query: send one SELECT statement")
+        lim = self.limits
+        if len(sql) > lim.max_sql_chars:
+            raise SandboxError("too_long", f"SQL is {len(sql):,} characters; the limit is {lim.max_sql_chars:,}")
+        if "\x00" in sql:
+            raise SandboxError("sql_error", "SQL contains a NUL character; remove it")
+        # "SELECT 1;;" is one statement followed by empty ones; sqlite3 would call it two.
+        statement = sql.rstrip(" \t\r\n\f\v;")
+        if not statement:
+            raise SandboxError("empty", "empty query: send one SELECT statement")
+        row_cap = lim.max_rows if max_rows is None else max_rows
+        timeout = lim.timeout_s if timeout_s is None else timeout_s
+        with self._lock:
+            conn = self._connect()
+            start = time.monotonic()
+            self._deadline = start + timeout
+            self._timed_out = False
+            token = WATCHDOG.arm(conn, self._deadline, self._on_deadline)
+            with self._interrupt_lock:
+                self._running, self._cancelled = token, False
+            try:
+                columns, rows, truncated = self._run(conn, statement, row_cap)
+            except sqlite3.Error as exc:
+                raise self._translate(exc, sql, timeout) from None
+            except MemoryError:
+                raise SandboxError("out_of_memory", "query used too much memory; narrow it down") from None
+            except UnicodeEncodeError:
+                raise SandboxError(
+                    "sql_error", "SQL contains a character that is not valid Unicode (a lone surrogate)"
+                ) from None
+            except UnicodeDecodeError:
+                raise SandboxError(
+                    "sql_error", "a result column name is not valid UTF-8; name the columns with AS"
+                ) from None
+            except _Timeout:
+                raise _timeout_error(timeout) from None
+            finally:
+                WATCHDOG.disarm(token)
+                with self._interrupt_lock:
+                    self._running = None
+                self._deadline = float("inf")
+            return QueryResult(
+                columns,
+                rows,
+                truncated,
+                time.monotonic() - start,
+                nbytes=self._fetched_bytes,
+                deterministic=self._authorizer.compiled and not self._authorizer.nondeterministic,
+            )
+
+    def _run(self, conn: sqlite3.Connection, sql: str, row_cap: int) -> tuple[list[str], list[tuple[Cell, ...]], bool]:
+        try:
+            return self._run_once(conn, sql, row_cap)
+        except sqlite3.OperationalError as exc:
+            if not str(exc).startswith("Could not decode to UTF-8"):
+                raise
+        # Text that is not valid UTF-8 is rare; only then pay for a Python decoder per cell.
+        conn.text_factory = _decode_text
+        try:
+            return self._run_once(conn, sql, row_cap)
+        finally:
+            conn.text_factory = str
+
+    def _run_once(
+        self, conn: sqlite3.Connection, sql: str, row_cap: int
+    ) -> tuple[list[str], list[tuple[Cell, ...]], bool]:
+        # The authorizer runs only when SQLite compiles the statement (not when sqlite3 reuses a
+        # cached one), so determinism is known only for statements compiled in this call.
+        self._authorizer.start()
+        cursor = conn.execute(sql)
+        try:
+            columns = [d[0] for d in cursor.description or ()]
+            rows, truncated = self._fetch(cursor, row_cap)
+        finally:
+            cursor.close()
+        return columns, rows, truncated
+
+    def _fetch(self, cursor: sqlite3.Cursor, row_cap: int) -> tuple[list[tuple[Cell, ...]], bool]:
+        lim = self.limits
+        rows: list[tuple[Cell, ...]] = []
+        size = 0
+        cell_cap = lim.max_cell_chars
+        deadline = self._deadline
+        # Row by row: one row can be hundreds of columns of max_value_bytes each, so a batch of
+        # them must never sit in memory at once.
+        for raw in cursor:
+            if len(rows) >= row_cap:
+                self._fetched_bytes = size
+                return rows, True
+            # One C-level repr bounds every cell's length at once; only rows that may hold a long
+            # cell or a blob take the per-cell path (this loop runs for every row of every step).
+            text = repr(raw)
+            if len(text) > cell_cap or "b'" in text or 'b"' in text:
+                row = tuple(_cell(value, cell_cap) for value in raw)
+                size += sum(len(c) if isinstance(c, str) else 8 for c in row) + 8
+            else:
+                row = raw
+                size += len(text)
+            rows.append(row)
+            if size > lim.max_result_bytes:
+                self._fetched_bytes = size
+                return rows, True
+            if time.monotonic() > deadline:
+                raise _Timeout
+        self._fetched_bytes = size
+        return rows, False
+
+    def _translate(self, exc: sqlite3.Error, sql: str, timeout: float) -> SandboxError:
+        text = _short(str(exc))
+        code = getattr(exc, "sqlite_errorcode", None)
+        primary = code & 0xFF if isinstance(code, int) else None
+        if isinstance(exc, sqlite3.ProgrammingError) and "one statement" in text:
+            return SandboxError("multiple_statements", "only one SQL statement per call; drop the extra ones")
+        if self._cancelled:
+            return SandboxError("cancelled", "query cancelled before it finished (its session was closed)")
+        if self._timed_out or primary == _SQLITE_INTERRUPT:
+            return _timeout_error(timeout)
+        denied = self._authorizer.denied
+        if primary in {_SQLITE_AUTH, _SQLITE_READONLY} or denied is not None or text.endswith("may not be modified"):
+            what = statement_name(sql) or denied or "that operation"
+            if denied and denied.startswith("more than"):
+                return SandboxError("forbidden", f"{denied}; combine or drop some")
+            return SandboxError("forbidden", f"{what} is not allowed: the database is read-only; send one SELECT")
+        if primary == _SQLITE_NOMEM:
+            return SandboxError("out_of_memory", "query used too much memory; narrow it down")
+        if primary == _SQLITE_TOOBIG or text.startswith("string or blob too big"):
+            return SandboxError(
+                "too_large",
+                f"a value exceeds the {self.limits.max_value_bytes:,}-byte limit; build smaller strings",
+            )
+        if text.startswith("too many SQL variables"):
+            return SandboxError("sql_error", "parameters (?, :name) are not supported; write values inline")
+        lowered = text.lower()
+        if lowered.startswith(
+            ("too many terms", "too many columns", "expression tree is too large", "parser stack overflow")
+        ) or ("pattern too complex" in lowered):
+            return SandboxError("too_large", f"query exceeds a size limit ({text}); make it smaller")
+        if lowered.startswith("no such table"):
+            tables = ", ".join(self.table_names_unlocked())
+            return SandboxError("unknown_table", _short(f"{text}; tables: {tables}", 600))
+        message = f"SQL error: {text}"
+        if "syntax error" in lowered and (odd := _ODD_SPACE.search(sql)):
+            message += f" (the SQL contains U+{ord(odd.group()):04X}, not a plain space; use ASCII spaces)"
+        return SandboxError("sql_error", message)
+
+    # -- schema helpers ------------------------------------------------------------------------
+
+    def table_names(self) -> list[str]:
+        """User tables of the database, in schema order (internal ``sqlite_*`` tables left out)."""
+        with self._lock:
+            return self.table_names_unlocked()
+
+    def table_names_unlocked(self) -> list[str]:
+        """:meth:`table_names` for callers that already hold the sandbox lock."""
+        if self._tables is None:
+            conn = self._connect()
+            saved = self._deadline
+            self._deadline = time.monotonic() + self.limits.timeout_s
+            try:
+                conn.text_factory = _decode_text
+                cur = conn.execute(
+                    "SELECT name FROM sqlite_master WHERE type IN ('table', 'view') "
+                    "AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' ORDER BY rowid"
+                )
+                self._tables = [str(r[0]) for r in cur.fetchall()]
+            except sqlite3.Error as exc:
+                raise SandboxError("unavailable", f"cannot read the schema: {_short(str(exc))}") from None
+            finally:
+                conn.text_factory = str
+                self._deadline = saved
+        return list(self._tables)
+
+    def interrupt(self) -> bool:
+        """Cancel the statement running now, from any thread (its call raises ``cancelled``).
+
+        Returns:
+            Whether a statement was running.
+        """
+        with self._interrupt_lock:
+            token = self._running
+            if token is None:
+                return False
+            self._cancelled = True
+        WATCHDOG.expire_now(token)
+        return True
+
+    def _on_deadline(self) -> None:
+        self._timed_out = True  # read by _translate: an interrupt now means "out of time"
+
+
+class _Timeout(Exception):
+    """The deadline passed while rows were being fetched."""
+
+
+def _timeout_error(timeout: float) -> SandboxError:
+    return SandboxError(
+        "timeout", f"query exceeded the {timeout:g} s time limit; simplify it, filter earlier or add a LIMIT"
+    )
+
+
+def _cell(value: object, cap: int) -> Cell:
+    if value is None or isinstance(value, int | float):
+        return value  # pyright: ignore[reportReturnType]
+    if isinstance(value, bytes):
+        return f"<blob {len(value)} bytes>"
+    text = value if isinstance(value, str) else str(value)
+    if len(text) > cap:
+        return text[: cap - 1] + "…"
+    return text

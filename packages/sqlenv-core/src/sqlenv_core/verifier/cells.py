@@ -1,0 +1,165 @@
+"""Cells as the verifier compares them: normalised once, then equal, ordered and keyed.
+
+Integers compare exactly, floats within a relative tolerance (with a tiny absolute floor), numeric
+text as numbers, strings case- and whitespace-insensitively, and NULL equals NULL (the words
+``None`` and ``null`` mean NULL).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from collections.abc import Sequence
+from functools import lru_cache
+from typing import Any
+
+__all__ = [
+    "ABS_TOLERANCE",
+    "DEFAULT_FLOAT_TOLERANCE",
+    "Canon",
+    "CanonRow",
+    "canonical_cell",
+    "canonical_rows",
+    "cell_sort_key",
+    "cells_equal",
+    "common_width",
+    "is_float",
+    "row_sort_key",
+    "rows_equal",
+    "similarity_key",
+]
+
+DEFAULT_FLOAT_TOLERANCE = 1e-6
+# Absolute floor for float equality, so a sum that should be 0 but is -1.1e-16 still equals 0.
+ABS_TOLERANCE = 1e-12
+
+_NUMBER = re.compile(r"[+-]?(?:(?:0|[1-9]\d*)(?:\.\d*)?|\.\d+)(?:e[+-]?\d+)?")
+
+Canon = None | int | float | str
+"""A normalised cell: NULL, a number (integral values as ``int``), or case-folded text."""
+CanonRow = tuple[Canon, ...]
+
+
+_CACHED_TEXT_CHARS = 256
+
+
+def _canon_text(text: str) -> Canon:
+    # Database values repeat a lot, so short texts are memoised; long ones are not, so that an
+    # agent's huge answers cannot fill the cache.
+    if len(text) <= _CACHED_TEXT_CHARS:
+        return _canon_short_text(text)
+    return _fold_text(text)
+
+
+@lru_cache(maxsize=65_536)
+def _canon_short_text(text: str) -> Canon:
+    return _fold_text(text)
+
+
+def _fold_text(text: str) -> Canon:
+    folded = " ".join(text.split()).casefold()
+    if folded in ("none", "null"):
+        return None
+    if len(folded) < 400 and _NUMBER.fullmatch(folded):
+        return _canon_number(int(folded) if folded.lstrip("+-").isdigit() else float(folded))
+    return folded
+
+
+def _canon_number(value: int | float) -> Canon:
+    if isinstance(value, int):
+        return value
+    if math.isnan(value):
+        return "nan"
+    if value.is_integer() and abs(value) < 2**53:
+        return int(value)
+    return value
+
+
+def canonical_cell(value: object) -> Canon:
+    """The normalised form of one cell, as the verifier compares it.
+
+    ``None`` and the words ``none``/``null`` become ``None``; booleans, integers, floats and
+    numeric text become numbers (integral floats become ``int``); other text is case-folded with
+    runs of whitespace collapsed; anything else is compared as its JSON (or ``str``) text.
+    """
+    kind = type(value)
+    if kind is int:  # the common cases first: this runs for every cell of every QUERY result
+        return value  # pyright: ignore[reportReturnType]
+    if kind is str:
+        return _canon_text(value)  # pyright: ignore[reportArgumentType]
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return int(value)
+    if isinstance(value, int | float):
+        return _canon_number(value)
+    if isinstance(value, str):
+        return _canon_text(value)
+    if isinstance(value, bytes):
+        return _canon_text(value.decode("utf-8", "replace"))
+    try:
+        return _canon_text(json.dumps(value, ensure_ascii=False, default=str))
+    except (TypeError, ValueError, RecursionError):
+        return _canon_text(str(value))
+
+
+def cells_equal(a: Canon, b: Canon, tolerance: float) -> bool:
+    """Whether two canonical cells are equal: exact for text, NULL and integers, within ``tolerance`` for floats."""
+    if a is None or b is None:
+        return a is b
+    if isinstance(a, str) or isinstance(b, str):
+        return a == b
+    if isinstance(a, int) and isinstance(b, int):
+        return a == b
+    if a == b:
+        return True
+    try:
+        return math.isclose(a, b, rel_tol=tolerance, abs_tol=ABS_TOLERANCE)
+    except OverflowError:
+        return False
+
+
+def rows_equal(a: CanonRow, b: CanonRow, tolerance: float) -> bool:
+    """Whether two canonical rows are equal cell by cell."""
+    return len(a) == len(b) and all(cells_equal(x, y, tolerance) for x, y in zip(a, b, strict=True))
+
+
+def cell_sort_key(cell: Canon) -> tuple[int, Any]:
+    """A total order over canonical cells: NULL, then numbers, then text."""
+    if cell is None:
+        return (0, 0)
+    if isinstance(cell, str):
+        return (2, cell)
+    return (1, cell)
+
+
+def row_sort_key(row: CanonRow) -> tuple[tuple[int, Any], ...]:
+    """A total order over canonical rows (see :func:`cell_sort_key`)."""
+    return tuple([cell_sort_key(cell) for cell in row])
+
+
+def is_float(cell: Canon) -> bool:
+    """Whether the cell is a non-integral number (integral floats are canonical ``int``)."""
+    return isinstance(cell, float)
+
+
+def similarity_key(cell: Canon) -> Canon:
+    """A hashable stand-in for ``cell`` that folds floats equal to about seven digits together."""
+    if type(cell) is float and math.isfinite(cell):
+        rounded = float(f"{cell:.7g}")
+        return int(rounded) if rounded.is_integer() and abs(rounded) < 2**53 else rounded
+    return cell
+
+
+def canonical_rows(rows: Sequence[Sequence[object]]) -> list[CanonRow]:
+    """Every cell of ``rows`` in canonical form."""
+    return [tuple(canonical_cell(cell) for cell in row) for row in rows]
+
+
+def common_width(rows: Sequence[Sequence[object]]) -> int | None:
+    """The common row length, or None when rows differ in length."""
+    widths = {len(row) for row in rows}
+    if len(widths) > 1:
+        return None
+    return widths.pop() if widths else 0

@@ -1,0 +1,108 @@
+"""The verdict on an ANSWER: right or wrong, with a short reason a person or an agent can act on."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlenv_core.verifier.answers import Rows, answer_readings, strip_wrappers
+from sqlenv_core.verifier.cells import DEFAULT_FLOAT_TOLERANCE, canonical_rows, common_width
+from sqlenv_core.verifier.compare import best_alignment, compare_canonical, count_unmatched, first_mismatch
+from sqlenv_core.verifier.gold import GoldResult, GoldView
+
+__all__ = ["MAX_ANSWER_CHARS", "Verdict", "verify"]
+
+#: Longest answer text :func:`verify` reads; longer answers are judged wrong without parsing.
+MAX_ANSWER_CHARS = 1_000_000
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """Whether an answer is right, and a short reason a person (or an agent) can read."""
+
+    correct: bool
+    reason: str
+
+
+def _plural(count: int, noun: str) -> str:
+    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
+
+
+@dataclass(frozen=True)
+class _Judgement:
+    verdict: Verdict
+    closeness: int  # how far the reading got: 0 wrong size, 1 wrong width, 2 same shape
+
+
+def _judge(rows: Rows, view: GoldView, ordered: bool, tolerance: float) -> _Judgement:
+    expected_rows, got_rows = len(view.rows), len(rows)
+    if got_rows != expected_rows:
+        return _Judgement(Verdict(False, f"expected {_plural(expected_rows, 'row')}, got {got_rows}"), 0)
+    width = common_width(rows)
+    if width is None:
+        return _Judgement(Verdict(False, "the rows of the answer have different numbers of values"), 1)
+    if width != view.width:
+        return _Judgement(Verdict(False, f"expected {_plural(view.width, 'column')}, got {width}"), 1)
+    pred = canonical_rows(rows)
+    comparison = compare_canonical(pred, view.rows, ordered=ordered, tolerance=tolerance)
+    if comparison.match:
+        return _Judgement(Verdict(True, "correct"), 3)
+    if comparison.order_only:
+        return _Judgement(Verdict(False, "right rows, but the order differs from the gold's ORDER BY"), 2)
+    best = best_alignment(pred, view)
+    projected = [tuple(row[i] for i in best) for row in pred]
+    index = first_mismatch(projected, view.rows, ordered, tolerance)
+    wrong = count_unmatched(projected, view.rows)
+    where = f"row {index}" if index else "the rows"
+    detail = f" ({wrong} of {_plural(expected_rows, 'row')} differ)" if expected_rows > 1 and wrong else ""
+    return _Judgement(Verdict(False, f"value mismatch in {where}{detail}"), 2)
+
+
+def verify(
+    answer_text: str,
+    gold: GoldResult,
+    *,
+    float_tolerance: float = DEFAULT_FLOAT_TOLERANCE,
+    max_answer_chars: int = MAX_ANSWER_CHARS,
+) -> Verdict:
+    """Judge ``answer_text`` against ``gold``.
+
+    The answer may be a scalar (``42``, ``Paris``), a list (``["a", "b"]`` or ``a, b``, or one
+    value per line), or a table (``[["a", 1], ["b", 2]]``, a JSON list of objects, or a pipe
+    table as the observations show it). Code fences, an ``Answer:`` prefix and quotes around
+    the whole answer are ignored. Where the text can be read in several ways (``Smith, John`` is
+    one name or two), the gold's shape decides which reading is tried first and any reading that
+    matches is accepted. Rows and cells are then compared as in :func:`results_match`.
+
+    Args:
+        answer_text: what the agent wrote.
+        gold: the gold result.
+        float_tolerance: relative tolerance for non-integral numbers.
+        max_answer_chars: answers longer than this are judged wrong without being read.
+
+    Returns:
+        The verdict and a short reason (``"expected 3 rows, got 2"``, ``"value mismatch in row
+        1"``, ...). Never raises, whatever the text.
+    """
+    try:
+        return _verify(answer_text, gold, float_tolerance, max_answer_chars)
+    except Exception as exc:  # a verdict must come back for any input, even after a bug
+        return Verdict(False, f"the answer could not be judged ({type(exc).__name__})")
+
+
+def _verify(answer_text: str, gold: GoldResult, tolerance: float, max_chars: int) -> Verdict:
+    text = answer_text if isinstance(answer_text, str) else str(answer_text)  # pyright: ignore[reportUnnecessaryIsInstance]
+    if len(text) > max_chars:
+        return Verdict(False, f"answer too long ({len(text):,} characters; the limit is {max_chars:,})")
+    text = strip_wrappers(text)
+    if not text:
+        return Verdict(False, "empty answer: write the value(s), e.g. 42, Paris, or a JSON list of rows")
+    view = gold.view
+    best: _Judgement | None = None
+    for rows in answer_readings(text, view):
+        judgement = _judge(rows, view, gold.ordered, tolerance)
+        if judgement.verdict.correct:
+            return judgement.verdict
+        if best is None or judgement.closeness > best.closeness:
+            best = judgement
+    assert best is not None  # every reader yields at least one reading
+    return best.verdict

@@ -1,0 +1,426 @@
+"""The OpenEnv wire format, written once: messages, error codes, the session header, the envelope.
+
+Every transport exchanges the same *frames*. A client sends
+``{"type": "reset"|"step"|"state"|"close", "data": {...}}`` and gets back
+``{"type": "observation"|"state"|"error", "data": {...}}``; an observation's ``data`` is OpenEnv's
+envelope ``{"observation": {...}, "reward": r, "done": d, "metadata": {...}}`` and an error's is
+``{"message": ..., "code": ...}`` with one of the :class:`ErrorCode` values.
+
+The server's WebSocket route, its MCP tools, its HTTP routes and the client's in-process mode all
+read requests with :func:`parse_request` and run them with :func:`execute` (or
+:func:`handle_frame`, which does both and turns a :class:`WireError` into an error frame), so a
+request means the same thing on every transport. The client builds its requests with
+:func:`reset_frame` / :func:`step_frame` and reads replies with :func:`observation_from_frame` /
+:func:`state_from_frame`.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any, Final, Literal, Protocol, cast
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from sqlenv_core.protocol import SQLAction, SQLObservation, SQLState
+
+__all__ = [
+    "HTTP_STATUS",
+    "MCP_SESSION_HEADER",
+    "REQUEST_TYPES",
+    "SESSION_COOKIE",
+    "SESSION_HEADER",
+    "SESSION_ID_MAX_CHARS",
+    "CloseRequest",
+    "EnvironmentLike",
+    "ErrorCode",
+    "Frame",
+    "Request",
+    "ResetParams",
+    "ResetRequest",
+    "StateRequest",
+    "StepRequest",
+    "WireError",
+    "decode_message",
+    "error_frame",
+    "error_payload",
+    "execute",
+    "handle_frame",
+    "key_error_message",
+    "observation_frame",
+    "observation_from_frame",
+    "observation_payload",
+    "parse_request",
+    "reply_frame",
+    "reset_frame",
+    "state_frame",
+    "state_from_frame",
+    "step_frame",
+    "validation_details",
+    "validation_message",
+]
+
+Frame = dict[str, Any]
+"""One message on the wire, decoded: ``{"type": ..., "data": {...}}``."""
+
+RequestType = Literal["reset", "step", "state", "close"]
+REQUEST_TYPES: Final[tuple[RequestType, ...]] = ("reset", "step", "state", "close")
+
+#: The header (and body field) that names an HTTP session.
+SESSION_HEADER: Final = "X-Session-Id"
+#: The cookie that names an HTTP session for browsers.
+SESSION_COOKIE: Final = "sqlenv_session"
+#: The header that names an MCP session.
+MCP_SESSION_HEADER: Final = "Mcp-Session-Id"
+#: Longest session id accepted anywhere (ours are 32 hex characters).
+SESSION_ID_MAX_CHARS: Final = 64
+
+# A rejected input is echoed back at most this long in error details.
+_ECHO_CHARS = 200
+
+
+class ErrorCode(StrEnum):
+    """The error codes a server sends (OpenEnv's ``WSErrorCode`` names)."""
+
+    INVALID_JSON = "INVALID_JSON"
+    """The message is not valid JSON (or not UTF-8)."""
+    UNKNOWN_TYPE = "UNKNOWN_TYPE"
+    """The message's ``type`` is not one of :data:`REQUEST_TYPES`."""
+    VALIDATION_ERROR = "VALIDATION_ERROR"
+    """The message is JSON but not a valid request (bad fields, unknown question, too large)."""
+    EXECUTION_ERROR = "EXECUTION_ERROR"
+    """The server failed while running a valid request."""
+    CAPACITY_REACHED = "CAPACITY_REACHED"
+    """The server holds as many sessions as it allows."""
+    SESSION_ERROR = "SESSION_ERROR"
+    """The named session does not exist (closed, reaped or never opened)."""
+
+
+#: The HTTP status that carries each error code.
+HTTP_STATUS: Final[Mapping[ErrorCode, int]] = {
+    ErrorCode.INVALID_JSON: 400,
+    ErrorCode.UNKNOWN_TYPE: 400,
+    ErrorCode.VALIDATION_ERROR: 422,
+    ErrorCode.EXECUTION_ERROR: 500,
+    ErrorCode.CAPACITY_REACHED: 503,
+    ErrorCode.SESSION_ERROR: 404,
+}
+
+
+class WireError(Exception):
+    """A request that gets an error reply instead of an observation or a state.
+
+    Args:
+        code: what kind of error.
+        message: a short explanation that says what to do about it.
+        details: JSON-safe extras sent with it (validation errors, limits, ...).
+    """
+
+    def __init__(self, code: ErrorCode, message: str, **details: Any) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.details = details
+
+    def payload(self) -> dict[str, Any]:
+        """The ``data`` of the error frame."""
+        return error_payload(self.code, self.message, **self.details)
+
+    def frame(self) -> Frame:
+        """The error frame."""
+        return {"type": "error", "data": self.payload()}
+
+
+def error_payload(code: ErrorCode, message: str, **details: Any) -> dict[str, Any]:
+    """The ``data`` of an error message: ``{"message": ..., "code": ...}`` plus any details."""
+    return {"message": message, "code": code.value, **details}
+
+
+def error_frame(code: ErrorCode, message: str, **details: Any) -> Frame:
+    """An error frame."""
+    return {"type": "error", "data": error_payload(code, message, **details)}
+
+
+# -- requests -----------------------------------------------------------------------------------
+
+
+class ResetParams(BaseModel):
+    """What ``reset`` accepts (the ``data`` of a reset message, the body of ``POST /reset``).
+
+    Unknown keys are accepted and ignored, as OpenEnv servers do with reset kwargs the environment
+    does not take.
+    """
+
+    model_config = ConfigDict(extra="allow")
+
+    seed: int | None = Field(default=None, ge=0, description="Seed for picking the question reproducibly.")
+    question_id: str | None = Field(default=None, max_length=255, description="Play this question.")
+    episode_id: str | None = Field(default=None, max_length=255, description="Accepted for OpenEnv; unused.")
+
+
+@dataclass(frozen=True, slots=True)
+class ResetRequest:
+    """Start an episode, on ``question_id`` or on a question drawn with ``seed``."""
+
+    seed: int | None = None
+    question_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class StepRequest:
+    """Take one action."""
+
+    action: SQLAction
+
+
+@dataclass(frozen=True, slots=True)
+class StateRequest:
+    """Ask for the episode's bookkeeping."""
+
+
+@dataclass(frozen=True, slots=True)
+class CloseRequest:
+    """End the session."""
+
+
+Request = ResetRequest | StepRequest | StateRequest | CloseRequest
+
+
+def decode_message(raw: str | bytes, *, max_bytes: int | None = None) -> Frame:
+    """One received message as a JSON object.
+
+    Raises:
+        WireError: ``VALIDATION_ERROR`` when it is larger than ``max_bytes`` or not an object,
+            ``INVALID_JSON`` when it is not JSON.
+    """
+    if max_bytes is not None and len(raw) > max_bytes:
+        raise WireError(ErrorCode.VALIDATION_ERROR, f"message too large: {len(raw)} bytes (limit {max_bytes})")
+    try:
+        message = json.loads(raw)
+    except (ValueError, RecursionError) as exc:
+        raise WireError(ErrorCode.INVALID_JSON, f"Invalid JSON: {str(exc)[:_ECHO_CHARS]}") from None
+    if not isinstance(message, dict):
+        raise WireError(
+            ErrorCode.VALIDATION_ERROR,
+            'a message is a JSON object like {"type": "step", "data": {"action_type": "QUERY", "argument": "..."}}',
+        )
+    return cast(Frame, message)
+
+
+def parse_request(message: Mapping[str, Any]) -> Request:
+    """Read one decoded message as a typed request.
+
+    Raises:
+        WireError: ``UNKNOWN_TYPE`` for a type not in :data:`REQUEST_TYPES`, ``VALIDATION_ERROR``
+            for a ``data`` that does not fit the type.
+    """
+    kind = message.get("type")
+    if kind not in REQUEST_TYPES:
+        shown = repr(kind)[:_ECHO_CHARS]
+        raise WireError(ErrorCode.UNKNOWN_TYPE, f"Unknown message type: {shown}; use one of {', '.join(REQUEST_TYPES)}")
+    if kind == "close":
+        return CloseRequest()
+    if kind == "state":
+        return StateRequest()
+    data = message.get("data", {} if kind == "reset" else None)
+    if not isinstance(data, dict):
+        expected = "an SQLAction object" if kind == "step" else "an object (or omitted)"
+        raise WireError(ErrorCode.VALIDATION_ERROR, f"'data' of a {kind} message must be {expected}")
+    try:
+        if kind == "reset":
+            params = ResetParams.model_validate(data)
+            return ResetRequest(seed=params.seed, question_id=params.question_id)
+        return StepRequest(SQLAction.model_validate(data))
+    except ValidationError as exc:
+        raise WireError(
+            ErrorCode.VALIDATION_ERROR,
+            f"Invalid {kind} message: {validation_message(exc)}",
+            errors=validation_details(exc),
+        ) from None
+
+
+def reset_frame(seed: int | None = None, question_id: str | None = None) -> Frame:
+    """The ``reset`` frame; unset options are left out so that any OpenEnv server accepts it."""
+    data: dict[str, Any] = {}
+    if seed is not None:
+        data["seed"] = seed
+    if question_id is not None:
+        data["question_id"] = question_id
+    return {"type": "reset", "data": data}
+
+
+def step_frame(action: SQLAction) -> Frame:
+    """The ``step`` frame for an (already validated) action."""
+    data: dict[str, Any] = {"action_type": action.action_type, "argument": action.argument}
+    if action.metadata:
+        data["metadata"] = action.metadata
+    return {"type": "step", "data": data}
+
+
+# -- running requests ---------------------------------------------------------------------------
+
+
+class EnvironmentLike(Protocol):
+    """What the frame handler needs from an environment (``sqlenv_core.SQLEnvironment`` has it)."""
+
+    def reset(self, *, seed: int | None = None, question_id: str | None = None) -> SQLObservation:
+        """Start an episode."""
+        ...
+
+    def step(self, action: SQLAction) -> SQLObservation:
+        """Take one action."""
+        ...
+
+    @property
+    def state(self) -> SQLState:
+        """Episode bookkeeping."""
+        ...
+
+    def close(self) -> None:
+        """Release the database connection."""
+        ...
+
+
+def key_error_message(exc: BaseException) -> str:
+    """The readable text of an exception (a ``KeyError``'s message without its quotes)."""
+    if isinstance(exc, KeyError) and exc.args:
+        return str(exc.args[0])
+    return str(exc)
+
+
+def execute(env: EnvironmentLike, request: ResetRequest | StepRequest | StateRequest) -> SQLObservation | SQLState:
+    """Run one request on ``env``.
+
+    Raises:
+        WireError: ``VALIDATION_ERROR`` when the environment refuses a reset (unknown question id).
+    """
+    if isinstance(request, StepRequest):
+        return env.step(request.action)
+    if isinstance(request, StateRequest):
+        return env.state
+    try:
+        return env.reset(seed=request.seed, question_id=request.question_id)
+    except (KeyError, ValueError) as exc:
+        raise WireError(ErrorCode.VALIDATION_ERROR, key_error_message(exc)) from None
+
+
+def reply_frame(result: SQLObservation | SQLState) -> Frame:
+    """The frame that carries an observation or a state."""
+    return state_frame(result) if isinstance(result, SQLState) else observation_frame(result)
+
+
+def handle_frame(env: EnvironmentLike, message: Mapping[str, Any]) -> Frame:
+    """Answer one decoded message on ``env`` as a server would; errors become error frames.
+
+    ``close`` closes the environment and is answered with ``{"type": "closed"}``.
+    """
+    try:
+        request = parse_request(message)
+        if isinstance(request, CloseRequest):
+            env.close()
+            return {"type": "closed", "data": {}}
+        return reply_frame(execute(env, request))
+    except WireError as exc:
+        return exc.frame()
+
+
+# -- replies ------------------------------------------------------------------------------------
+
+
+def observation_payload(observation: SQLObservation) -> dict[str, Any]:
+    """OpenEnv's step/reset envelope, JSON-safe: ``observation`` (without reward/done), ``reward``, ``done``."""
+    payload: dict[str, Any] = {
+        "observation": observation.model_dump(mode="json", exclude={"reward", "done"}),
+        "reward": observation.reward,
+        "done": observation.done,
+    }
+    if observation.metadata:
+        payload["metadata"] = observation.metadata
+    return payload
+
+
+def observation_frame(observation: SQLObservation) -> Frame:
+    """The frame that carries an observation."""
+    return {"type": "observation", "data": observation_payload(observation)}
+
+
+def state_frame(state: SQLState) -> Frame:
+    """The frame that carries a state."""
+    return {"type": "state", "data": state.model_dump(mode="json")}
+
+
+_OBSERVATION_FIELDS = frozenset(SQLObservation.model_fields)
+_STATE_FIELDS = frozenset(SQLState.model_fields)
+
+
+def _frame_data(frame: Mapping[str, Any], kind: str) -> dict[str, Any]:
+    if frame.get("type") != kind:
+        raise ValueError(f"expected a {kind!r} reply, got {str(frame.get('type'))[:80]!r}")
+    data = frame.get("data")
+    if not isinstance(data, dict):
+        raise ValueError(f"the {kind!r} reply has no 'data' object")
+    return cast(dict[str, Any], data)
+
+
+def observation_from_frame(frame: Mapping[str, Any]) -> SQLObservation:
+    """Read an ``observation`` frame (fields this version does not know are ignored).
+
+    Raises:
+        ValueError: the frame is not a well-formed observation (the message says why).
+    """
+    data = _frame_data(frame, "observation")
+    inner = data.get("observation", {})
+    if not isinstance(inner, dict):
+        raise ValueError("the observation is not a JSON object")
+    fields: dict[str, Any] = {k: v for k, v in cast(dict[str, Any], inner).items() if k in _OBSERVATION_FIELDS}
+    fields["done"] = bool(data.get("done", fields.get("done", False)))
+    fields["reward"] = data.get("reward", fields.get("reward"))
+    metadata = data.get("metadata")
+    if isinstance(metadata, dict) and metadata and not fields.get("metadata"):
+        fields["metadata"] = metadata
+    try:
+        return SQLObservation.model_validate(fields)
+    except ValidationError as exc:
+        raise ValueError(f"an observation this version cannot read: {validation_message(exc)}") from None
+
+
+def state_from_frame(frame: Mapping[str, Any]) -> SQLState:
+    """Read a ``state`` frame (unknown fields ignored).
+
+    Raises:
+        ValueError: the frame is not a well-formed state.
+    """
+    data = _frame_data(frame, "state")
+    try:
+        return SQLState.model_validate({k: v for k, v in data.items() if k in _STATE_FIELDS})
+    except ValidationError as exc:
+        raise ValueError(f"a state this version cannot read: {validation_message(exc)}") from None
+
+
+# -- validation errors --------------------------------------------------------------------------
+
+
+def validation_message(error: ValidationError) -> str:
+    """One readable line per problem, e.g. ``action_type: Input should be 'DESCRIBE', ...``."""
+    parts: list[str] = []
+    for entry in error.errors(include_url=False):
+        where = ".".join(str(p) for p in entry["loc"]) or "message"
+        parts.append(f"{where}: {entry['msg']}")
+    return "; ".join(parts)
+
+
+def validation_details(error: ValidationError) -> list[dict[str, Any]]:
+    """A validation error's entries, JSON-safe, without documentation links or long echoed inputs."""
+    details: list[dict[str, Any]] = json.loads(error.json(include_url=False))
+    for entry in details:
+        # Echoing a huge rejected input back would defeat the size limits.
+        value = entry.get("input")
+        if isinstance(value, str) and len(value) > _ECHO_CHARS:
+            entry["input"] = value[:_ECHO_CHARS] + "…"
+        elif value is not None and not isinstance(value, str | int | float | bool):
+            text = json.dumps(value)
+            if len(text) > _ECHO_CHARS:
+                entry["input"] = text[:_ECHO_CHARS] + "…"
+    return details
