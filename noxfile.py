@@ -14,6 +14,7 @@ cache alone (``--offline``). So ``uv run nox`` reruns without a network after on
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -130,6 +131,136 @@ def spider(session: nox.Session) -> None:
         session.skip(f"Spider data not found at {SPIDER_DIR}; set SQLENV_SPIDER_DIR")
     sync(session, "--all-packages", "--group", "integration")
     session.run("pytest", "packages", "tests", "-m", "spider", *session.posargs, env=TEST_ENV)
+
+
+#: Packages of the locked CUDA build of torch; the train session installs a CPU build instead.
+_CUDA_ONLY = ("torch", "triton", "nvidia-", "cuda-")
+#: Where PyTorch publishes CPU-only wheels: the fallback when no local wheel is found.
+_TORCH_CPU_INDEX = "https://download.pytorch.org/whl/cpu"
+
+
+def _torch_find_links() -> list[Path]:
+    """Folders that may hold a CPU torch wheel: $SQLENV_TORCH_FIND_LINKS, pip's find-links, /opt/wheels."""
+    import subprocess
+
+    candidates = os.environ.get("SQLENV_TORCH_FIND_LINKS", "").split(os.pathsep)
+    candidates += os.environ.get("PIP_FIND_LINKS", "").split()
+    try:
+        configured = subprocess.run(
+            ["python3", "-m", "pip", "config", "get", "global.find-links"],
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=False,
+        ).stdout
+    except (OSError, subprocess.TimeoutExpired):
+        configured = ""
+    candidates += configured.split()
+    candidates.append("/opt/wheels")
+    folders: list[Path] = []
+    for candidate in candidates:
+        path = Path(candidate.removeprefix("file://")) if candidate else None
+        if path is not None and path.is_dir() and path not in folders:
+            folders.append(path)
+    return folders
+
+
+def _local_torch_wheel() -> Path | None:
+    """A CPU torch wheel for this Python on local disk, newest first (``None`` when there is none)."""
+    import platform
+
+    tag = f"cp{PYTHON.replace('.', '')}"
+    machine = platform.machine()
+    wheels = [
+        wheel
+        for folder in _torch_find_links()
+        for wheel in folder.glob("torch-*.whl")
+        if f"-{tag}-" in wheel.name and machine in wheel.name and "+cu" not in wheel.name
+    ]
+    return max(wheels, key=lambda w: w.name) if wheels else None
+
+
+def install_train_stack(session: nox.Session) -> None:
+    """The workspace with sqlenv-train[train,lora] from the lock, but a CPU build of torch.
+
+    The lock pins PyPI's torch, a ~3 GB CUDA build. Instead: a CPU wheel found on local disk (pip's
+    find-links, /opt/wheels or $SQLENV_TORCH_FIND_LINKS), else the CPU build from PyTorch's own
+    index (slower: a ~200 MB download). Everything else comes from uv.lock at its locked version.
+    """
+    python = str(Path(session.virtualenv.location) / "bin" / "python")
+    with tempfile.NamedTemporaryFile("w", suffix=".txt", delete=False) as handle:
+        requirements = handle.name
+    session.run_install(
+        "uv",
+        "export",
+        "--frozen",
+        "--no-hashes",
+        "--no-emit-workspace",
+        "--package",
+        "sqlenv-train",
+        "--extra",
+        "train",
+        "--extra",
+        "lora",
+        "--group",
+        "test",
+        "--group",
+        "notebook",
+        "-o",
+        requirements,
+        silent=True,
+        external=True,
+    )
+    lines = Path(requirements).read_text().splitlines()
+    locked_torch = next((line.split(";")[0].strip() for line in lines if line.startswith("torch==")), "torch")
+    kept = [line for line in lines if not line.strip().startswith(_CUDA_ONLY)]
+    Path(requirements).write_text("\n".join(kept) + "\n")
+    # Bytecode compiled once at install: imports of torch, transformers and trl take seconds each
+    # in every test process otherwise (and PYTHONDONTWRITEBYTECODE may forbid caching it later).
+    uv_pip = ("uv", "pip", "install", "--python", python, "--quiet", "--compile-bytecode")
+    wheel = _local_torch_wheel()
+    if wheel is not None:
+        session.log(f"torch: the CPU wheel on local disk, {wheel}")
+        session.run_install(*uv_pip, "--no-deps", str(wheel), external=True)
+    else:
+        session.log(f"torch: no local CPU wheel found; {locked_torch} from {_TORCH_CPU_INDEX} (CPU build)")
+        run_with_cache_fallback(
+            session, *uv_pip, "--no-deps", "--index-url", _TORCH_CPU_INDEX, locked_torch, install=True, external=True
+        )
+    run_with_cache_fallback(session, *uv_pip, "--no-deps", "-r", requirements, install=True, external=True)
+    os.unlink(requirements)
+    workspace = [f"packages/{name}" for name in ("sqlenv-core", "sqlenv-client", "sqlenv-train")]
+    session.run_install(*uv_pip, "--no-deps", *(arg for path in workspace for arg in ("-e", path)), external=True)
+
+
+@nox.session(python=PYTHON)
+def train(session: nox.Session) -> None:
+    """GRPO with TRL on CPU: the adapter, real GRPOTrainer steps with a tiny local model, HF and LLM
+    policy evaluations, reports and plots, and the notebook in smoke mode.
+
+    Installs a CPU build of torch (never the locked CUDA build; see ``install_train_stack``). The tiny
+    model is built locally (no download) and cached, like gold answers, in the test runs' own cache.
+    """
+    install_train_stack(session)
+    session.run(
+        "pytest",
+        "packages/sqlenv-train/tests",
+        *session.posargs,
+        # One BLAS thread: on 2 shared cores, two spinning OpenMP threads ran a tiny-model training
+        # step in 0.90 s against 0.13 s for one thread while another process was busy (measured here).
+        env={
+            **TEST_ENV,
+            "SQLENV_REQUIRE_TRAIN_STACK": "1",
+            "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1"),
+        },
+    )
+
+
+@nox.session(python=PYTHON, default=False)
+def bench_train(session: nox.Session) -> None:
+    """Warm start then GRPO on CPU with the tiny model; prints reward and tool-call validity at start and end."""
+    install_train_stack(session)
+    session.run("python", "bench/bench_train.py", *session.posargs, env=TEST_ENV)
 
 
 @nox.session(python=PYTHON, default=False)

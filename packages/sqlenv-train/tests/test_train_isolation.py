@@ -27,3 +27,16 @@ def test_package_imports_and_is_typed() -> None:
     import sqlenv_train
 
     assert (pathlib.Path(sqlenv_train.__file__).parent / "py.typed").is_file()
+
+
+def test_import_never_pulls_in_torch_or_trl() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, sqlenv_train, sqlenv_train.cli, sqlenv_train.rewards, sqlenv_train.adapter, sqlenv_train.hf;"
+        "heavy = [m for m in ('torch', 'transformers', 'trl', 'datasets', 'matplotlib') if m in sys.modules];"
+        "print(','.join(heavy))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True)
+    assert done.stdout.strip() == "", f"import sqlenv_train loaded {done.stdout.strip()}"

@@ -1,0 +1,427 @@
+"""TRL's ``environment_factory`` for SQLEnv: one environment per rollout, four tools.
+
+``GRPOTrainer(..., environment_factory=SQLEnvFactory("builtin:train"))`` gives every rollout its own
+:class:`SQLEnvToolEnvironment`, whose public methods ``describe``, ``sample``, ``query`` and
+``answer`` are the tools the model calls. Their names, descriptions and argument schemas come from
+:mod:`sqlenv_core.tools`, the same definition the OpenAI-style policy and the server's MCP route use.
+
+This module needs neither torch nor trl: the environment is plain Python, so it can be tested and
+used (e.g. by another trainer) without the training stack.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import asdict, dataclass, field
+from typing import Any, Protocol
+
+from sqlenv_core.datasets import Dataset, load
+from sqlenv_core.environment import SQLEnvironment
+from sqlenv_core.protocol import SQLAction, SQLObservation, SQLState
+from sqlenv_core.tools import (
+    DEFAULT_MAX_CHARS,
+    SYSTEM_PROMPT,
+    TOOLS,
+    ToolCallError,
+    get_tool,
+    render_observation,
+    render_start,
+    tool_call_to_action,
+)
+
+__all__ = [
+    "EpisodeBackend",
+    "RolloutRecord",
+    "SQLEnvFactory",
+    "SQLEnvToolEnvironment",
+    "ServerCapacityError",
+    "ToolTurn",
+    "prompt_rows",
+    "trl_tool_schemas",
+]
+
+_ARG_LOG_CHARS = 500
+
+
+class ServerCapacityError(RuntimeError):
+    """A remote server refused a session: it serves fewer sessions than the generation batch needs."""
+
+
+class EpisodeBackend(Protocol):
+    """What a rollout environment plays on: an in-process environment or a server session."""
+
+    def reset(self, *, question_id: str | None = None, seed: int | None = None) -> SQLObservation:
+        """Start an episode."""
+        ...
+
+    def step(self, action: SQLAction) -> SQLObservation:
+        """Apply one action."""
+        ...
+
+    def episode_state(self) -> SQLState:
+        """The episode's bookkeeping."""
+        ...
+
+    def close(self) -> None:
+        """Release what the backend holds."""
+        ...
+
+
+class _LocalBackend:
+    """An in-process :class:`SQLEnvironment`; every instance shares the dataset's gold and result caches."""
+
+    def __init__(self, dataset: Dataset, *, step_budget: int, reward: str) -> None:
+        self.env = SQLEnvironment(dataset, step_budget=step_budget, reward=reward)
+
+    def reset(self, *, question_id: str | None = None, seed: int | None = None) -> SQLObservation:
+        return self.env.reset(question_id=question_id, seed=seed)
+
+    def step(self, action: SQLAction) -> SQLObservation:
+        return self.env.step(action)
+
+    def episode_state(self) -> SQLState:
+        return self.env.state
+
+    def close(self) -> None:
+        self.env.close()
+
+
+class _RemoteBackend:
+    """One session on a SQLEnv server (one WebSocket per rollout environment)."""
+
+    def __init__(self, base_url: str, *, index: int, headers: Mapping[str, str] | None = None) -> None:
+        from sqlenv_client import SQLEnvClient
+
+        self.base_url = base_url
+        self.index = index
+        self.client = SQLEnvClient(base_url, headers=headers)
+
+    def reset(self, *, question_id: str | None = None, seed: int | None = None) -> SQLObservation:
+        from sqlenv_client import CapacityError
+
+        try:
+            return self.client.reset(seed=seed, question_id=question_id)
+        except CapacityError as exc:
+            limit = exc.details.get("max_sessions", "?")
+            raise ServerCapacityError(
+                f"the server at {self.base_url} refused rollout environment #{self.index + 1} a session "
+                f"(max_sessions={limit}): GRPO keeps one session per rollout of a generation batch "
+                f"(per_device_train_batch_size x gradient_accumulation_steps, at least {self.index + 1} here). "
+                "Start the server with SQLENV_MAX_SESSIONS at least that large, or make the batch smaller."
+            ) from exc
+
+    def step(self, action: SQLAction) -> SQLObservation:
+        return self.client.step(action)
+
+    def episode_state(self) -> SQLState:
+        return self.client.state()
+
+    def close(self) -> None:
+        self.client.close()
+
+
+@dataclass
+class ToolTurn:
+    """One tool call of a rollout and what came of it."""
+
+    tool: str
+    argument: str
+    reward: float = 0.0
+    error: str = ""
+    valid: bool = True
+    after_done: bool = False
+
+
+@dataclass
+class RolloutRecord:
+    """What one rollout did: its calls, per-turn rewards, the verdict and the return."""
+
+    question_id: str = ""
+    db_id: str = ""
+    difficulty: str = ""
+    turns: list[ToolTurn] = field(default_factory=list[ToolTurn])
+    answered: bool = False
+    correct: bool = False
+    reason: str = "no answer"
+    total_reward: float = 0.0
+    done: bool = False
+
+    @property
+    def tool_calls(self) -> int:
+        """Every call the model made, valid or not."""
+        return len(self.turns)
+
+    @property
+    def invalid_calls(self) -> int:
+        """Calls whose arguments could not become an action (not sent to the environment)."""
+        return sum(not t.valid for t in self.turns)
+
+    @property
+    def calls_after_done(self) -> int:
+        """Calls made after the episode had ended (typically after ANSWER)."""
+        return sum(t.after_done for t in self.turns)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-ready data, with the derived counts."""
+        data = asdict(self)
+        data.update(
+            tool_calls=self.tool_calls, invalid_calls=self.invalid_calls, calls_after_done=self.calls_after_done
+        )
+        return data
+
+
+class SQLEnvToolEnvironment:
+    """One rollout's environment: TRL calls ``reset(**row)``, then the model calls the tools.
+
+    Every public method other than ``reset`` is a tool TRL shows the model, so helpers start with
+    ``_``. A tool never raises for anything a model can send: invalid arguments come back as an
+    ``Error: ...`` text (and are counted), calls after the episode ended get a reminder that it
+    is over.
+
+    Args:
+        backend: where episodes run (see :class:`SQLEnvFactory`).
+        max_chars: longest tool result shown to the model.
+        dataset: the questions (to fill in difficulty in the record); optional.
+    """
+
+    def __init__(self, backend: EpisodeBackend, *, max_chars: int = DEFAULT_MAX_CHARS, dataset: Dataset | None = None):
+        self._backend = backend
+        self._max_chars = max_chars
+        self._dataset = dataset
+        self._record = RolloutRecord()
+        self._last: SQLObservation | None = None
+        #: Seconds spent inside tool calls (the environment's share of rollout time).
+        self.tool_seconds = 0.0
+
+    # -- TRL's contract ------------------------------------------------------------------------
+
+    def reset(self, **row: Any) -> str:
+        """Start the episode for a dataset row (its ``question_id`` column); returns the start text.
+
+        TRL appends the returned text to the prompt's last user message.
+        """
+        question_id = row.get("question_id")
+        seed = row.get("seed")
+        observation = self._backend.reset(
+            question_id=str(question_id) if question_id is not None else None,
+            seed=int(seed) if isinstance(seed, int) else None,
+        )
+        state = self._backend.episode_state()
+        difficulty = ""
+        if self._dataset is not None and state.question_id is not None:
+            difficulty = self._dataset.question(state.question_id).difficulty
+        self._record = RolloutRecord(
+            question_id=state.question_id or "", db_id=state.db_id or "", difficulty=difficulty
+        )
+        self._last = observation
+        return render_start(observation, max_chars=self._max_chars)
+
+    # -- the tools (docstrings are set from sqlenv_core.tools below) -----------------------------
+
+    def describe(self, table: str) -> str:  # noqa: D102
+        return self._call("describe", table)
+
+    def sample(self, table: str) -> str:  # noqa: D102
+        return self._call("sample", table)
+
+    def query(self, sql: str) -> str:  # noqa: D102
+        return self._call("query", sql)
+
+    def answer(self, answer: str) -> str:  # noqa: D102
+        return self._call("answer", answer)
+
+    # -- results ---------------------------------------------------------------------------------
+
+    @property
+    def rollout(self) -> RolloutRecord:
+        """The record of the current (or last) rollout: calls, per-turn rewards, verdict, return.
+
+        A property, not a method: TRL turns every public method into a tool.
+        """
+        return self._record
+
+    def _call(self, name: str, value: object) -> str:
+        started = time.perf_counter()
+        try:
+            return self._execute(name, value)
+        finally:
+            self.tool_seconds += time.perf_counter() - started
+
+    def _execute(self, name: str, value: object) -> str:
+        tool = get_tool(name)
+        record = self._record
+        shown = value if isinstance(value, str) else repr(value)
+        turn = ToolTurn(tool=name, argument=shown[:_ARG_LOG_CHARS])
+        record.turns.append(turn)
+        if self._last is None:
+            turn.valid, turn.error = False, "no episode: reset() was not called"
+            return "Error: no episode in progress."
+        if record.done:
+            turn.after_done = True
+            turn.error = "episode over"
+            return "Error: the episode is over; do not call more tools."
+        try:
+            action = tool_call_to_action(name, {tool.parameter: value})
+        except ToolCallError as exc:
+            turn.valid, turn.error = False, str(exc)
+            return f"Error: {exc}"
+        observation = self._backend.step(action)
+        self._last = observation
+        turn.reward = float(observation.reward or 0.0)
+        turn.error = observation.error
+        if observation.done:
+            verdict: Any = observation.info.get("verdict") or {}
+            record.done = True
+            record.answered = action.action_type == "ANSWER"
+            record.correct = bool(verdict.get("correct"))
+            record.reason = str(verdict.get("reason", ""))
+        record.total_reward = self._backend.episode_state().total_reward
+        return render_observation(observation, max_chars=self._max_chars)
+
+
+# One definition of the tools: the methods' docstrings (from which TRL builds the JSON schema the
+# model sees) are the core tools' descriptions.
+for _name in ("describe", "sample", "query", "answer"):
+    getattr(SQLEnvToolEnvironment, _name).__doc__ = get_tool(_name).docstring()
+
+
+class SQLEnvFactory:
+    """A zero-argument factory of rollout environments, for ``GRPOTrainer(environment_factory=...)``.
+
+    Local mode (the default) runs episodes in-process: every environment shares one loaded dataset,
+    so gold answers and the results of deterministic SQL are computed once for all rollouts.
+    Remote mode (``base_url``) gives each environment its own session on a SQLEnv server.
+
+    Args:
+        dataset: a :class:`Dataset` or a spec such as ``"builtin:train?difficulty=easy"``. In remote
+            mode it is only used to fill in difficulties (the server holds the data).
+        base_url: a SQLEnv server (``http://host:port``); ``None`` for in-process episodes.
+        step_budget: exploring actions per episode (local mode; a server uses its own).
+        reward: reward profile of the episodes (``"dense"`` gives the shaped return).
+        max_chars: longest tool result shown to the model.
+        headers: extra HTTP headers for a remote server (e.g. ``Authorization`` for a private Space).
+
+    Example:
+        >>> factory = SQLEnvFactory("builtin:train?limit=2")
+        >>> env = factory()
+        >>> print(env.reset(question_id=factory.dataset.questions[0].id).splitlines()[0])  # doctest: +ELLIPSIS
+        Question: ...
+    """
+
+    def __init__(
+        self,
+        dataset: Dataset | str = "builtin:train",
+        *,
+        base_url: str | None = None,
+        step_budget: int = 15,
+        reward: str = "dense",
+        max_chars: int = DEFAULT_MAX_CHARS,
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
+        if max_chars < 200:
+            raise ValueError(f"max_chars must be at least 200, got {max_chars}")
+        if step_budget < 1:
+            raise ValueError(f"step_budget must be at least 1, got {step_budget}")
+        self.dataset = load(dataset) if isinstance(dataset, str) else dataset
+        self.base_url = base_url
+        self.step_budget = step_budget
+        self.reward = reward
+        self.max_chars = max_chars
+        self.headers = dict(headers or {})
+        self.instances: list[SQLEnvToolEnvironment] = []
+        self._backends: list[EpisodeBackend] = []
+        self._lock = threading.Lock()
+
+    def __call__(self) -> SQLEnvToolEnvironment:
+        """A new rollout environment (TRL keeps and resets it across batches)."""
+        with self._lock:
+            index = len(self.instances)
+            backend: EpisodeBackend
+            if self.base_url is None:
+                backend = _LocalBackend(self.dataset, step_budget=self.step_budget, reward=self.reward)
+            else:
+                backend = _RemoteBackend(self.base_url, index=index, headers=self.headers)
+            env = SQLEnvToolEnvironment(backend, max_chars=self.max_chars, dataset=self.dataset)
+            self.instances.append(env)
+            self._backends.append(backend)
+            return env
+
+    def check_capacity(self, sessions: int) -> None:
+        """Open ``sessions`` server sessions at once and close them again; a no-op in local mode.
+
+        Call it before loading a model so that a server too small for the generation batch is
+        reported at once, not minutes into training.
+
+        Raises:
+            ServerCapacityError: the server refused one of them.
+        """
+        if self.base_url is None:
+            return
+        opened: list[_RemoteBackend] = []
+        try:
+            for index in range(sessions):
+                backend = _RemoteBackend(self.base_url, index=index, headers=self.headers)
+                opened.append(backend)
+                backend.reset(question_id=self.dataset.questions[0].id if self.dataset.questions else None)
+        finally:
+            for backend in opened:
+                backend.close()
+
+    def close(self) -> None:
+        """Close every environment this factory made (server sessions included)."""
+        with self._lock:
+            for backend in self._backends:
+                backend.close()
+            self._backends.clear()
+            self.instances.clear()
+
+
+def trl_tool_schemas() -> list[dict[str, Any]]:
+    """The tools exactly as TRL renders them from the environment's methods (with a return type).
+
+    ``transformers.get_json_schema`` adds ``"return": {"type": "string"}`` to each method's schema;
+    rendering the same dicts elsewhere (warm start, HFPolicy, the tiny tokenizer) keeps prompts
+    token-for-token identical to GRPO's.
+    """
+    schemas: list[dict[str, Any]] = []
+    for tool in TOOLS:
+        schema = tool.openai_schema()
+        schema["function"]["return"] = {"type": "string"}
+        schemas.append(schema)
+    return schemas
+
+
+def prompt_rows(
+    dataset: Dataset, *, system_prompt: str = SYSTEM_PROMPT, repeat: int = 1, shuffle_seed: int | None = None
+) -> list[dict[str, Any]]:
+    """Training rows for GRPO: a conversational ``prompt`` plus the ``question_id`` reset() reads.
+
+    The user message is empty: :meth:`SQLEnvToolEnvironment.reset` returns the question, the tables
+    and the budget, and TRL appends that text to it.
+
+    Args:
+        dataset: the questions.
+        system_prompt: the system message.
+        repeat: each question this many times (GRPO epochs over a small set).
+        shuffle_seed: shuffle the rows reproducibly (``None``: dataset order).
+    """
+    import random
+
+    rows = [
+        {
+            "prompt": [{"role": "system", "content": system_prompt}, {"role": "user", "content": ""}],
+            "question_id": q.id,
+            "db_id": q.db_id,
+            "difficulty": q.difficulty,
+        }
+        for _ in range(repeat)
+        for q in dataset.questions
+    ]
+    if shuffle_seed is not None:
+        random.Random(shuffle_seed).shuffle(rows)
+    return rows
+
+
+EnvironmentFactory = Callable[[], SQLEnvToolEnvironment]

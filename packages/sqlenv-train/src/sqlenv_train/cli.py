@@ -1,0 +1,270 @@
+"""``sqlenv-train``: evaluate policies, compare reports, export warm-start data, train with GRPO.
+
+Commands::
+
+    sqlenv-train eval --policy {random,oracle,openai,hf} --dataset SPEC [--base-url URL --model NAME]
+                      [--limit N] --out report.json
+    sqlenv-train report A.json B.json ... [--out-dir DIR] [--train-log run/train_log.jsonl]
+    sqlenv-train sft-data --dataset SPEC --out warmstart.jsonl
+    sqlenv-train train [--config recipe.toml] [--smoke] [--model ...] [--steps N] ...
+    sqlenv-train tiny-model [--out DIR]
+
+Errors in the input (a bad dataset spec, an invalid config, a missing dependency) print one clear
+message and exit with status 2; failures while running exit with status 1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+from sqlenv_core.datasets import DatasetError, load
+
+__all__ = ["main"]
+
+POLICIES = ("random", "oracle", "openai", "hf")
+
+
+class UsageError(Exception):
+    """A command-line mistake; printed without a traceback, exit status 2."""
+
+
+def _eval(args: argparse.Namespace) -> int:
+    from sqlenv_client import SQLEnvClient
+    from sqlenv_train.evaluate import evaluate
+    from sqlenv_train.policies import OraclePolicy, Policy, RandomPolicy
+
+    if args.limit is not None and args.limit < 1:
+        raise UsageError(f"--limit must be at least 1, got {args.limit}")
+    if args.policy in ("openai", "hf") and not args.model:
+        raise UsageError(f"--policy {args.policy} needs --model")
+    if args.policy == "openai" and not args.base_url:
+        raise UsageError("--policy openai needs --base-url (the API root, e.g. http://127.0.0.1:8000/v1)")
+    dataset = load(args.dataset)
+    ids = [q.id for q in dataset][: args.limit]
+    if not ids:
+        raise UsageError(f"dataset {args.dataset!r} has no questions")
+    policy: Policy
+    closer: Any = None
+    meta: dict[str, Any] = {"dataset": args.dataset, "seed": args.seed, "env": args.env_url or "local"}
+    if args.policy == "random":
+        policy = RandomPolicy(seed=args.seed)
+    elif args.policy == "oracle":
+        policy = OraclePolicy(dataset)
+    elif args.policy == "openai":
+        from sqlenv_train.llm import LLMPolicy
+
+        llm = LLMPolicy(
+            args.model,
+            base_url=args.base_url,
+            temperature=args.temperature,
+            timeout_s=args.timeout,
+            max_retries=args.max_retries,
+            max_tokens=args.max_tokens,
+        )
+        policy, closer = llm, llm
+        meta.update(model=args.model, endpoint=args.base_url, temperature=args.temperature)
+    else:
+        from sqlenv_train.hf import HFPolicy
+        from sqlenv_train.training import resolve_model
+
+        path = resolve_model(args.model)
+        policy = HFPolicy(path, temperature=args.temperature, max_new_tokens=args.max_tokens, seed=args.seed)
+        meta.update(model=args.model, model_path=path, temperature=args.temperature)
+    try:
+        if args.env_url:
+            env = SQLEnvClient(args.env_url)
+        else:
+            env = SQLEnvClient.local(dataset, step_budget=args.step_budget)
+        with env:
+            report = evaluate(policy, env, ids, dataset=dataset, show_progress=not args.no_progress, metadata=meta)
+    finally:
+        if closer is not None:
+            closer.close()
+    out = report.save(args.out)
+    low, high = report.solve_rate_ci95
+    print(
+        f"{report.policy}: solved {sum(e.solved for e in report.episodes)}/{len(report.episodes)} "
+        f"({report.solve_rate:.1%}, 95% CI {low:.1%}–{high:.1%}), mean return {report.mean_return:.3f} -> {out}"
+    )
+    return 0
+
+
+def _report(args: argparse.Namespace) -> int:
+    from sqlenv_train.report import write_comparison
+
+    try:
+        table, files = write_comparison(args.reports, args.out_dir, train_log=args.train_log, plots=not args.no_plots)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    print(table)
+    print()
+    for file in files:
+        print(f"wrote {file}")
+    return 0
+
+
+def _sft_data(args: argparse.Namespace) -> int:
+    from sqlenv_train.policies import Policy, RandomPolicy
+    from sqlenv_train.sft import ScriptedOraclePolicy, episode_conversations, write_sft_data
+
+    dataset = load(args.dataset)
+    policy: Policy = (
+        ScriptedOraclePolicy(dataset, describe_first=args.describe_first)
+        if args.policy == "oracle"
+        else RandomPolicy(seed=args.seed)
+    )
+    ids = [q.id for q in dataset][: args.limit]
+    conversations = episode_conversations(
+        policy, dataset, question_ids=ids, step_budget=args.step_budget, only_correct=not args.include_failed
+    )
+    out = write_sft_data(conversations, args.out)
+    print(f"{len(conversations)} of {len(ids)} episodes written as chat conversations with tool calls -> {out}")
+    return 0
+
+
+_TRAIN_FLAGS: dict[str, tuple[type, str]] = {
+    "model": (str, "model name, local folder, or 'tiny'"),
+    "dataset": (str, "training dataset spec"),
+    "eval_dataset": (str, "held-out dataset spec evaluated before and after"),
+    "eval_limit": (int, "evaluate at most this many questions"),
+    "output_dir": (str, "where the run writes"),
+    "base_url": (str, "a SQLEnv server to train against (default: in-process)"),
+    "steps": (int, "GRPO steps"),
+    "num_generations": (int, "group size"),
+    "batch_size": (int, "completions per device per step"),
+    "gradient_accumulation_steps": (int, "gradient accumulation"),
+    "learning_rate": (float, "GRPO learning rate"),
+    "temperature": (float, "rollout temperature"),
+    "max_turns": (int, "tool-calling rounds per rollout"),
+    "max_completion_length": (int, "tokens per rollout, tool results included"),
+    "step_budget": (int, "exploring actions per episode"),
+    "sft_steps": (int, "warm-start steps before GRPO"),
+    "sft_data": (str, "warm-start JSONL from sqlenv-train sft-data"),
+    "save_steps": (int, "checkpoint every N steps"),
+    "seed": (int, "seed"),
+    "report_to": (str, "none, wandb, tensorboard, ..."),
+}
+
+
+def _train(args: argparse.Namespace) -> int:
+    from dataclasses import asdict
+
+    from sqlenv_train.training import ConfigError, TrainConfig, load_config, train
+
+    overrides: dict[str, Any] = {name: getattr(args, name) for name in _TRAIN_FLAGS}
+    for flag in ("lora", "use_vllm"):
+        if getattr(args, flag):
+            overrides[flag] = True
+    if args.no_progress:
+        overrides["show_progress"] = False
+    try:
+        if args.smoke:
+            if args.config:
+                raise UsageError("--smoke and --config are exclusive")
+            config = TrainConfig.smoke(**{k: v for k, v in overrides.items() if v is not None})
+        else:
+            config = load_config(args.config, **overrides)
+        config.validate()
+    except ConfigError as exc:
+        raise UsageError(str(exc)) from None
+    if args.dry_run:
+        print(json.dumps(asdict(config), indent=2))
+        return 0
+    result = train(config)
+    print(json.dumps(result.to_dict(), indent=2))
+    return 0
+
+
+def _tiny(args: argparse.Namespace) -> int:
+    from sqlenv_train.tiny import build_tiny_model
+
+    print(build_tiny_model(args.out, force=args.force))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of ``sqlenv-train``."""
+    parser = argparse.ArgumentParser(prog="sqlenv-train", description="Train and evaluate SQLEnv agents.")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    ev = sub.add_parser("eval", help="evaluate a policy and write a JSON report")
+    ev.add_argument("--policy", choices=POLICIES, required=True)
+    ev.add_argument("--dataset", default="builtin:eval", help="dataset spec (default builtin:eval)")
+    ev.add_argument("--base-url", help="openai: the API root of an OpenAI-compatible endpoint")
+    ev.add_argument("--model", help="openai: the model name; hf: a model name, folder or 'tiny'")
+    ev.add_argument("--limit", type=int, help="evaluate the first N questions")
+    ev.add_argument("--out", required=True, help="where to write the JSON report")
+    ev.add_argument("--seed", type=int, default=0)
+    ev.add_argument("--env-url", help="play on a SQLEnv server instead of in-process")
+    ev.add_argument("--step-budget", type=int, default=15, help="exploring actions per episode (in-process)")
+    ev.add_argument("--temperature", type=float, default=0.0, help="model policies (0: greedy)")
+    ev.add_argument("--max-tokens", type=int, default=512, help="model policies: longest reply per turn")
+    ev.add_argument("--timeout", type=float, default=60.0, help="openai: seconds per request")
+    ev.add_argument("--max-retries", type=int, default=3, help="openai: retries on errors and timeouts")
+    ev.add_argument("--no-progress", action="store_true")
+    ev.set_defaults(run=_eval)
+
+    rp = sub.add_parser("report", help="compare reports: a markdown table and PNG plots")
+    rp.add_argument("reports", nargs="+", help="report JSON files")
+    rp.add_argument("--out-dir", default="reports", help="where comparison.md and the PNGs go")
+    rp.add_argument("--train-log", help="a train_log.jsonl to draw the learning curve from")
+    rp.add_argument("--no-plots", action="store_true", help="only the markdown table")
+    rp.set_defaults(run=_report)
+
+    sd = sub.add_parser("sft-data", help="export episodes as a chat dataset with tool calls (warm start)")
+    sd.add_argument("--dataset", default="builtin:train")
+    sd.add_argument("--out", required=True)
+    sd.add_argument("--policy", choices=("oracle", "random"), default="oracle")
+    sd.add_argument("--describe-first", action="store_true", help="oracle: DESCRIBE a table before querying")
+    sd.add_argument("--include-failed", action="store_true", help="keep episodes whose answer was wrong")
+    sd.add_argument("--limit", type=int)
+    sd.add_argument("--step-budget", type=int, default=15)
+    sd.add_argument("--seed", type=int, default=0)
+    sd.set_defaults(run=_sft_data)
+
+    tr = sub.add_parser("train", help="GRPO training with TRL (needs sqlenv-train[train])")
+    tr.add_argument("--config", help="a TOML or JSON file of settings (flags override it)")
+    tr.add_argument("--smoke", action="store_true", help="the tiny model on CPU for a few steps")
+    tr.add_argument("--dry-run", action="store_true", help="validate and print the configuration, then stop")
+    for name, (kind, text) in _TRAIN_FLAGS.items():
+        tr.add_argument("--" + name.replace("_", "-"), dest=name, type=kind, help=text)
+    tr.add_argument("--lora", action="store_true", help="train LoRA adapters (needs sqlenv-train[lora])")
+    tr.add_argument("--use-vllm", action="store_true", help="generate with vLLM (GPU)")
+    tr.add_argument("--no-progress", action="store_true")
+    tr.set_defaults(run=_train)
+
+    tm = sub.add_parser("tiny-model", help="build the tiny local model (cached) and print its folder")
+    tm.add_argument("--out", help="folder to write (default: the cache)")
+    tm.add_argument("--force", action="store_true")
+    tm.set_defaults(run=_tiny)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the exit status."""
+    from sqlenv_train._deps import MissingDependencyError
+
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.run(args))
+    except (UsageError, DatasetError, MissingDependencyError) as exc:
+        print(f"sqlenv-train {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:  # a failure while running: one line, not a traceback
+        from sqlenv_train.llm import LLMError
+
+        if isinstance(exc, LLMError | OSError | ValueError | RuntimeError):
+            print(f"sqlenv-train {args.command}: failed: {exc}", file=sys.stderr)
+            return 1
+        raise
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,214 @@
+"""Compare evaluation reports as a markdown table and draw PNG plots.
+
+``sqlenv-train report A.json B.json ...`` prints :func:`markdown_table` and writes, with matplotlib
+(the ``plots`` extra):
+
+* ``solve_rate.png``: solve rate per policy with its 95% interval;
+* ``by_difficulty.png``: solve rate per difficulty, one bar per policy;
+* ``steps.png``: steps per episode, per policy;
+* ``learning_curve.png``: mean reward and solve rate per training step (given a ``train_log.jsonl``).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from sqlenv_train._deps import require
+from sqlenv_train._json import as_list, as_object
+
+__all__ = ["load_report", "markdown_table", "plot_learning_curve", "plot_reports", "write_comparison"]
+
+
+def load_report(path: str | Path) -> dict[str, Any]:
+    """Read an evaluation report written by ``evaluate(...).save()`` or ``sqlenv-train eval``.
+
+    Raises:
+        ValueError: the file is not such a report (the message names the file and what is missing).
+    """
+    file = Path(path)
+    try:
+        data = as_object(json.loads(file.read_text(encoding="utf-8")))
+    except OSError as exc:
+        raise ValueError(f"cannot read {file}: {exc}") from None
+    except ValueError as exc:
+        raise ValueError(f"{file} is not JSON: {exc}") from None
+    summary = as_object(data.get("summary")) if data is not None else None
+    if data is None or summary is None:
+        raise ValueError(f"{file} is not an evaluation report (no 'summary')")
+    for key in ("solve_rate", "episodes"):
+        if key not in summary:
+            raise ValueError(f"{file}: the summary has no {key!r}")
+    data.setdefault("policy", file.stem)
+    data["_path"] = str(file)
+    return data
+
+
+def _label(report: dict[str, Any]) -> str:
+    meta = as_object(report.get("metadata")) or {}
+    stage = meta.get("stage")
+    label = str(report.get("policy", "?"))
+    return f"{label} ({stage})" if stage and str(stage) not in label else label
+
+
+def _interval(summary: dict[str, Any]) -> tuple[float, float]:
+    ci: Any = summary.get("solve_rate_ci95")
+    if isinstance(ci, list) and len(ci) == 2:  # pyright: ignore[reportUnknownArgumentType]
+        return float(ci[0]), float(ci[1])  # pyright: ignore[reportUnknownArgumentType]
+    from sqlenv_train.evaluate import wilson_interval
+
+    n = int(summary.get("episodes", 0))
+    return wilson_interval(round(float(summary.get("solve_rate", 0.0)) * n), n)
+
+
+def markdown_table(reports: Sequence[dict[str, Any]]) -> str:
+    """One row per report: solve rate with interval, return, steps, error rates, tokens, latency."""
+    header = (
+        "| policy | episodes | solve rate | 95% CI | mean return | mean steps | invalid actions | format errors "
+        "| tokens/episode | s/call |"
+    )
+    lines = [header, "|---|---:|---:|---|---:|---:|---:|---:|---:|---:|"]
+    for report in reports:
+        s: dict[str, Any] = report["summary"]
+        low, high = _interval(s)
+        usage: Any = report.get("usage") or {}
+        tokens = f"{usage['tokens_per_episode']:.0f}" if usage.get("tokens_per_episode") else "–"
+        latency = f"{usage['latency_per_call_s']:.3f}" if usage.get("latency_per_call_s") else "–"
+        lines.append(
+            f"| {_label(report)} | {s['episodes']} | {float(s['solve_rate']):.1%} | {low:.1%}–{high:.1%} "
+            f"| {float(s.get('mean_return', 0.0)):.3f} | {float(s.get('mean_steps', 0.0)):.2f} "
+            f"| {float(s.get('invalid_action_rate', 0.0)):.1%} | {float(s.get('format_error_rate', 0.0)):.1%} "
+            f"| {tokens} | {latency} |"
+        )
+    difficulties = _difficulties(reports)
+    if difficulties:
+        lines += ["", "| policy | " + " | ".join(difficulties) + " |", "|---|" + "---:|" * len(difficulties)]
+        for report in reports:
+            groups: Any = report.get("by_difficulty") or {}
+            cells = [
+                f"{float(groups[d]['solve_rate']):.1%} (n={groups[d]['episodes']})" if d in groups else "–"
+                for d in difficulties
+            ]
+            lines.append(f"| {_label(report)} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def _difficulties(reports: Sequence[dict[str, Any]]) -> list[str]:
+    names: list[str] = []
+    for report in reports:
+        names += [str(d) for d in as_object(report.get("by_difficulty")) or {} if str(d) not in names]
+    return names
+
+
+def _pyplot() -> Any:
+    matplotlib = require("matplotlib")
+    matplotlib.use("Agg")
+    return require("matplotlib.pyplot")
+
+
+def plot_reports(reports: Sequence[dict[str, Any]], out_dir: str | Path) -> list[Path]:
+    """Draw the solve-rate, by-difficulty and steps plots; returns the PNG paths."""
+    plt = _pyplot()
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    labels = [_label(r) for r in reports]
+    written: list[Path] = []
+
+    fig, ax = plt.subplots(figsize=(max(4.0, 1.4 * len(reports) + 2), 3.6))
+    rates = [float(r["summary"]["solve_rate"]) for r in reports]
+    intervals = [_interval(r["summary"]) for r in reports]
+    errors = [
+        [max(rate - low, 0.0) for rate, (low, _) in zip(rates, intervals, strict=True)],
+        [max(high - rate, 0.0) for rate, (_, high) in zip(rates, intervals, strict=True)],
+    ]
+    ax.bar(range(len(reports)), rates, yerr=errors, capsize=6, color="#4C72B0")
+    for x, (rate, (_, high)) in enumerate(zip(rates, intervals, strict=True)):
+        # The value in words: a 0% bar is otherwise invisible.
+        ax.annotate(
+            f"{rate:.0%}", (x, min(high, 1.0)), xytext=(0, 4), textcoords="offset points", ha="center", fontsize=8
+        )
+    ax.set_xticks(range(len(reports)), labels, rotation=20, ha="right")
+    ax.set_ylim(0, 1.12)
+    ax.set_ylabel("solve rate (95% CI)")
+    ax.set_title("Solve rate per policy")
+    written.append(_save(fig, out / "solve_rate.png", plt))
+
+    difficulties = _difficulties(reports)
+    if difficulties:
+        fig, ax = plt.subplots(figsize=(max(4.0, 1.6 * len(difficulties) + 2), 3.6))
+        width = 0.8 / max(len(reports), 1)
+        for i, report in enumerate(reports):
+            groups: Any = report.get("by_difficulty") or {}
+            values = [float(groups[d]["solve_rate"]) if d in groups else 0.0 for d in difficulties]
+            ax.bar([x + i * width for x in range(len(difficulties))], values, width, label=labels[i])
+        ax.set_xticks([x + 0.4 - width / 2 for x in range(len(difficulties))], difficulties)
+        ax.set_ylim(0, 1.05)
+        ax.set_ylabel("solve rate")
+        ax.set_title("Solve rate by difficulty")
+        ax.legend(fontsize=8)
+        written.append(_save(fig, out / "by_difficulty.png", plt))
+
+    steps = [[int((as_object(e) or {}).get("steps", 0)) for e in as_list(r.get("episodes")) or []] for r in reports]
+    if any(steps):
+        fig, ax = plt.subplots(figsize=(max(4.0, 1.4 * len(reports) + 2), 3.6))
+        ax.boxplot([s or [0] for s in steps], showmeans=True)
+        ax.set_xticks(range(1, len(reports) + 1), labels, rotation=20, ha="right")
+        ax.set_ylabel("exploring steps per episode")
+        ax.set_title("Steps per episode")
+        written.append(_save(fig, out / "steps.png", plt))
+    return written
+
+
+def plot_learning_curve(train_log: str | Path, out: str | Path) -> Path:
+    """Mean reward (and solve rate, tool-call validity) per step from a ``train_log.jsonl``.
+
+    Raises:
+        ValueError: the log has no reward entries.
+    """
+    points: list[dict[str, Any]] = []
+    for line in Path(train_log).read_text(encoding="utf-8").splitlines():
+        if line.strip():
+            entry = json.loads(line)
+            if isinstance(entry, dict) and "reward" in entry:
+                points.append(entry)  # pyright: ignore[reportUnknownArgumentType]
+    if not points:
+        raise ValueError(f"{train_log} has no reward entries (is it a train_log.jsonl of sqlenv-train train?)")
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(6, 3.6))
+    steps = [int(p.get("step", i + 1)) for i, p in enumerate(points)]
+    ax.plot(steps, [float(p["reward"]) for p in points], marker="o", label="mean reward")
+    for key, label in (("sqlenv/solve_rate", "solve rate"), ("sqlenv/tool_call_validity", "tool-call validity")):
+        if any(key in p for p in points):
+            ax.plot(steps, [float(p.get(key, float("nan"))) for p in points], marker=".", label=label)
+    ax.set_xlabel("GRPO step")
+    ax.set_title("Training curve")
+    ax.legend(fontsize=8)
+    ax.grid(alpha=0.3)
+    return _save(fig, Path(out), plt)
+
+
+def _save(fig: Any, path: Path, plt: Any) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def write_comparison(
+    paths: Sequence[str | Path], out_dir: str | Path, *, train_log: str | Path | None = None, plots: bool = True
+) -> tuple[str, list[Path]]:
+    """Load reports, write ``comparison.md`` and the plots into ``out_dir``; returns (markdown, files)."""
+    reports = [load_report(p) for p in paths]
+    table = markdown_table(reports)
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    files = [out / "comparison.md"]
+    files[0].write_text(table + "\n", encoding="utf-8")
+    if plots:
+        files += plot_reports(reports, out)
+        if train_log is not None:
+            files.append(plot_learning_curve(train_log, out / "learning_curve.png"))
+    return table, files

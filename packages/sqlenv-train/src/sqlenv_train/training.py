@@ -1,0 +1,536 @@
+"""``train()``: GRPO with TRL over SQLEnv, with a warm start, evaluation before and after, and logs.
+
+The default recipe is Qwen3-0.6B on a GPU. ``TrainConfig(model="tiny", ...)`` trains the tiny
+local model on CPU (tests, CI, the notebook's smoke mode). Configuration errors are reported,
+all at once, before any model loads (:meth:`TrainConfig.validate`).
+
+What a run writes to ``output_dir``:
+
+* ``config.json``: the configuration used;
+* ``train_log.jsonl``: TRL's metrics at every logging step (rewards, loss, ``sqlenv/*`` flags);
+* ``rollouts.jsonl``: one line per rollout (question, per-turn rewards, verdict, flags, transcript);
+* ``eval_before.json``, ``eval_warm_start.json`` (after the SFT warm start, when there is one) and
+  ``eval_after.json``: evaluation reports on the held-out split;
+* ``learning_curve.png``: reward and solve rate per step;
+* ``checkpoint-*`` (every ``save_steps``) and ``final/``: the model and tokenizer;
+* ``summary.json``: the headline numbers of the run.
+
+Needs the ``train`` extra (``lora=True`` also the ``lora`` extra; ``use_vllm=True`` vLLM on a GPU).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import os
+import time
+import tomllib
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sqlenv_core.datasets import DatasetError, load, parse_spec
+from sqlenv_core.rewards import PROFILES
+from sqlenv_core.tools import DEFAULT_MAX_CHARS
+from sqlenv_train._deps import MissingDependencyError, require
+from sqlenv_train._json import as_object
+from sqlenv_train.adapter import SQLEnvFactory, prompt_rows
+
+__all__ = ["ConfigError", "TrainConfig", "TrainResult", "load_config", "train"]
+
+DEFAULT_MODEL = "Qwen/Qwen3-0.6B"
+
+
+class ConfigError(ValueError):
+    """The training configuration is invalid; the message lists every problem found."""
+
+
+@dataclass
+class TrainConfig:
+    """Everything a GRPO run needs. Defaults are the GPU recipe for Qwen3-0.6B.
+
+    Attributes:
+        model: a Hugging Face model name or a local folder; ``"tiny"`` builds the tiny local model.
+        dataset: training questions (a spec: ``builtin:train``, ``spider:/data/spider?split=train``).
+        eval_dataset: held-out questions evaluated before and after (``None``: skip evaluation).
+        eval_limit: evaluate on at most this many questions (``None``: all).
+        output_dir: where the run writes (see the module docstring).
+        base_url: a SQLEnv server to train against (``None``: in-process environments).
+        steps: GRPO optimiser steps.
+        num_generations: group size (completions per prompt).
+        batch_size: completions per device per step (a multiple of ``num_generations``).
+        gradient_accumulation_steps: steps accumulated before each update.
+        learning_rate: GRPO's learning rate.
+        beta: KL coefficient (0: no reference model, as SkyRL-SQL and TRL's default).
+        temperature: sampling temperature of rollouts.
+        max_turns: most tool-calling rounds per rollout (TRL's ``max_tool_calling_iterations``).
+        max_completion_length: tokens per rollout, tool results included.
+        step_budget: exploring actions per episode (in-process environments).
+        reward_profile: the environment's reward profile (``dense`` gives the shaped return).
+        reward_weights: weights of correctness, shaped return and format validity.
+        max_chars: longest tool result shown to the model.
+        sft_steps: warm-start steps before GRPO (0: none).
+        sft_data: a JSONL file from ``sqlenv-train sft-data`` (default: oracle episodes on ``dataset``).
+        sft_learning_rate: warm-start learning rate.
+        sft_batch_size: conversations per warm-start step.
+        lora: train LoRA adapters instead of every weight (needs ``peft``).
+        lora_r: LoRA rank.
+        lora_alpha: LoRA scaling.
+        use_vllm: generate with vLLM (GPU only, ``pip install 'trl[vllm]'``).
+        vllm_mode: ``colocate`` (same GPU) or ``server`` (a separate ``trl vllm-serve``).
+        save_steps: save a checkpoint every this many steps (``None``: only the final model).
+        logging_steps: log metrics every this many steps.
+        eval_max_new_tokens: longest reply per turn when evaluating.
+        eval_temperature: 0 for greedy evaluation.
+        seed: seeds everything.
+        bf16: train in bfloat16 (``None``: when a GPU supports it).
+        report_to: ``none``, ``wandb``, ``tensorboard``, ...
+        show_progress: progress bars.
+    """
+
+    model: str = DEFAULT_MODEL
+    dataset: str = "builtin:train"
+    eval_dataset: str | None = "builtin:eval"
+    eval_limit: int | None = None
+    output_dir: str = "runs/grpo"
+    base_url: str | None = None
+    steps: int = 300
+    num_generations: int = 8
+    batch_size: int = 8
+    gradient_accumulation_steps: int = 4
+    learning_rate: float = 2e-6
+    beta: float = 0.0
+    temperature: float = 1.0
+    max_turns: int = 8
+    max_completion_length: int = 2048
+    step_budget: int = 10
+    reward_profile: str = "dense"
+    reward_weights: list[float] = field(default_factory=lambda: [1.0, 0.5, 0.2])
+    max_chars: int = DEFAULT_MAX_CHARS
+    sft_steps: int = 0
+    sft_data: str | None = None
+    sft_learning_rate: float = 1e-5
+    sft_batch_size: int = 8
+    lora: bool = False
+    lora_r: int = 16
+    lora_alpha: int = 32
+    use_vllm: bool = False
+    vllm_mode: str = "colocate"
+    save_steps: int | None = None
+    logging_steps: int = 1
+    eval_max_new_tokens: int = 256
+    eval_temperature: float = 0.0
+    seed: int = 0
+    bf16: bool | None = None
+    report_to: str = "none"
+    show_progress: bool = True
+
+    @classmethod
+    def smoke(cls, **overrides: Any) -> TrainConfig:
+        """A CPU run of the tiny model that finishes in about a minute (tests, CI, notebook smoke mode)."""
+        values: dict[str, Any] = {
+            "model": "tiny",
+            "dataset": "builtin:train?difficulty=easy&limit=16",
+            "eval_dataset": "builtin:train?difficulty=easy&limit=16",
+            "eval_limit": 8,
+            "steps": 4,
+            "num_generations": 4,
+            "batch_size": 4,
+            "gradient_accumulation_steps": 1,
+            "learning_rate": 5e-5,
+            "temperature": 0.7,
+            "max_turns": 4,
+            "max_completion_length": 256,
+            "step_budget": 5,
+            "sft_steps": 200,
+            "sft_learning_rate": 3e-3,
+            "eval_max_new_tokens": 96,
+        }
+        values.update(overrides)
+        return cls(**values)
+
+    def validate(self) -> None:
+        """Check everything that can be checked without loading a model.
+
+        Raises:
+            ConfigError: every problem found, one per line.
+        """
+        problems = self._setting_problems() + self._input_problems()
+        if problems:
+            raise ConfigError("invalid training configuration:\n  - " + "\n  - ".join(problems))
+
+    def _setting_problems(self) -> list[str]:
+        problems: list[str] = []
+
+        def need(condition: bool, message: str) -> None:
+            if not condition:
+                problems.append(message)
+
+        for name in ("steps", "num_generations", "batch_size", "gradient_accumulation_steps", "max_turns"):
+            need(getattr(self, name) >= 1, f"{name} must be at least 1, got {getattr(self, name)}")
+        need(
+            self.num_generations >= 2,
+            f"num_generations must be at least 2 (GRPO compares a group), got {self.num_generations}",
+        )
+        generation_batch = self.batch_size * self.gradient_accumulation_steps
+        need(
+            self.num_generations < 2 or generation_batch % max(self.num_generations, 1) == 0,
+            f"batch_size x gradient_accumulation_steps ({generation_batch}) must be a multiple of "
+            f"num_generations ({self.num_generations})",
+        )
+        need(
+            self.max_completion_length >= 32,
+            f"max_completion_length must be at least 32, got {self.max_completion_length}",
+        )
+        need(self.step_budget >= 1, f"step_budget must be at least 1, got {self.step_budget}")
+        need(self.max_chars >= 200, f"max_chars must be at least 200, got {self.max_chars}")
+        need(self.sft_steps >= 0, f"sft_steps must be 0 or more, got {self.sft_steps}")
+        need(self.logging_steps >= 1, f"logging_steps must be at least 1, got {self.logging_steps}")
+        need(self.save_steps is None or self.save_steps >= 1, f"save_steps must be at least 1, got {self.save_steps}")
+        need(self.eval_limit is None or self.eval_limit >= 1, f"eval_limit must be at least 1, got {self.eval_limit}")
+        for name in ("learning_rate", "sft_learning_rate"):
+            value = getattr(self, name)
+            need(math.isfinite(value) and value > 0, f"{name} must be a positive number, got {value}")
+        need(
+            math.isfinite(self.temperature) and self.temperature > 0,
+            f"temperature must be positive, got {self.temperature}",
+        )
+        need(self.beta >= 0, f"beta must be 0 or more, got {self.beta}")
+        need(
+            len(self.reward_weights) == 3 and all(math.isfinite(w) for w in self.reward_weights),
+            "reward_weights must be 3 numbers (correctness, shaped_return, format_validity), "
+            f"got {self.reward_weights}",
+        )
+        need(
+            self.reward_profile in PROFILES,
+            f"reward_profile must be one of {', '.join(PROFILES)}, got {self.reward_profile!r}",
+        )
+        need(
+            self.vllm_mode in ("colocate", "server"),
+            f"vllm_mode must be 'colocate' or 'server', got {self.vllm_mode!r}",
+        )
+        return problems
+
+    def _input_problems(self) -> list[str]:
+        """Datasets, files, the model folder, the server URL and the installed dependencies."""
+        problems: list[str] = []
+        for name in ("dataset", "eval_dataset"):
+            spec = getattr(self, name)
+            if spec is None:
+                continue
+            try:
+                parsed = parse_spec(spec)
+                if parsed.kind == "builtin":
+                    load(spec, compute_gold=False)  # instant: checks the split and the filters
+                elif not Path(parsed.target).expanduser().exists():
+                    problems.append(f"{name}: no such path {parsed.target!r} in {spec!r}")
+            except DatasetError as exc:
+                problems.append(f"{name}: {exc}")
+        if self.sft_data is not None and not Path(self.sft_data).is_file():
+            problems.append(f"sft_data: no file at {self.sft_data}")
+        if self.model != "tiny" and _looks_like_path(self.model) and not Path(self.model).expanduser().exists():
+            problems.append(f"model: no folder at {self.model} (give a Hugging Face name, a local folder or 'tiny')")
+        if self.base_url is not None and not self.base_url.startswith(("http://", "https://", "ws://", "wss://")):
+            problems.append(f"base_url must start with http:// or https://, got {self.base_url!r}")
+        for module, wanted in (("torch", True), ("transformers", True), ("trl", True), ("peft", self.lora)):
+            if wanted:
+                try:
+                    require(module)
+                except MissingDependencyError as exc:
+                    problems.append(str(exc))
+        if self.use_vllm:
+            try:
+                require("vllm")
+            except MissingDependencyError as exc:
+                problems.append(f"use_vllm: {exc}")
+        return problems
+
+
+def _looks_like_path(model: str) -> bool:
+    # "Qwen/Qwen3-0.6B" is a hub name; "./runs/x", "/models/x" and "~/x" are folders.
+    return model.startswith(("./", "../", "/", "~"))
+
+
+def load_config(path: str | Path | None = None, **overrides: Any) -> TrainConfig:
+    """A :class:`TrainConfig` from a TOML or JSON file (keys as the attributes), then ``overrides``.
+
+    ``None`` overrides are ignored (unset command-line flags).
+
+    Raises:
+        ConfigError: unreadable file, unknown keys (with the known ones listed) or wrong types.
+    """
+    values: dict[str, Any] = {}
+    if path is not None:
+        file = Path(path)
+        try:
+            text = file.read_text(encoding="utf-8")
+        except OSError as exc:
+            raise ConfigError(f"cannot read the config file {file}: {exc}") from None
+        try:
+            loaded = as_object(json.loads(text) if file.suffix == ".json" else tomllib.loads(text))
+        except (ValueError, tomllib.TOMLDecodeError) as exc:
+            raise ConfigError(f"{file}: not valid {'JSON' if file.suffix == '.json' else 'TOML'}: {exc}") from None
+        if loaded is not None and as_object(loaded.get("train")) is not None:
+            loaded = as_object(loaded["train"])
+        if loaded is None:
+            raise ConfigError(f"{file}: expected a table of settings")
+        values.update(loaded)
+    values.update({k: v for k, v in overrides.items() if v is not None})
+    known = {f.name: f for f in dataclasses.fields(TrainConfig)}
+    unknown = sorted(set(values) - set(known))
+    if unknown:
+        raise ConfigError(f"unknown setting {', '.join(unknown)}; known: {', '.join(sorted(known))}")
+    defaults = TrainConfig()
+    for key, value in values.items():
+        expected = getattr(defaults, key)
+        if expected is not None and value is not None and not _same_kind(expected, value):
+            raise ConfigError(f"{key} must be {type(expected).__name__}, got {value!r}")
+    return TrainConfig(**values)
+
+
+def _same_kind(expected: object, value: object) -> bool:
+    if isinstance(expected, bool) or isinstance(value, bool):
+        return isinstance(expected, bool) and isinstance(value, bool)
+    if isinstance(expected, float):
+        return isinstance(value, int | float)
+    return isinstance(value, type(expected))
+
+
+@dataclass
+class TrainResult:
+    """What :func:`train` returns (also written as ``summary.json``)."""
+
+    output_dir: str
+    model_dir: str
+    steps: int
+    train_seconds: float
+    seconds_per_step: float
+    sft: dict[str, float] | None
+    solve_rate_before: float | None
+    solve_rate_warm_start: float | None
+    solve_rate_after: float | None
+    reward_first: float | None
+    reward_last: float | None
+    flag_rates: dict[str, float]
+    env_seconds: float
+    env_share_of_train: float
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-ready data."""
+        return asdict(self)
+
+
+def resolve_model(model: str) -> str:
+    """``"tiny"`` → the folder of the (built or cached) tiny model; anything else unchanged."""
+    if model == "tiny":
+        from sqlenv_train.tiny import build_tiny_model
+
+        return str(build_tiny_model())
+    return model
+
+
+def _evaluate_model(model: Any, tokenizer: Any, config: TrainConfig, out: Path, label: str) -> float | None:
+    if config.eval_dataset is None:
+        return None
+    from sqlenv_client import SQLEnvClient
+    from sqlenv_train.evaluate import evaluate
+    from sqlenv_train.hf import HFPolicy
+
+    dataset = load(config.eval_dataset)
+    ids = [q.id for q in dataset][: config.eval_limit]
+    policy = HFPolicy(
+        model,
+        tokenizer,
+        name=f"{label}",
+        temperature=config.eval_temperature,
+        max_new_tokens=config.eval_max_new_tokens,
+        max_chars=config.max_chars,
+        seed=config.seed,
+    )
+    was_training = bool(model.training)
+    model.eval()
+    with SQLEnvClient.local(dataset, step_budget=config.step_budget, reward=config.reward_profile) as env:
+        report = evaluate(
+            policy,
+            env,
+            ids,
+            dataset=dataset,
+            show_progress=config.show_progress,
+            metadata={"model": config.model, "dataset": config.eval_dataset, "seed": config.seed, "stage": label},
+        )
+    if was_training:
+        model.train()
+    report.save(out)
+    return report.solve_rate
+
+
+def _log_callback(path: Path) -> Any:
+    transformers = require("transformers")
+
+    class JsonlLog(transformers.TrainerCallback):  # pyright: ignore[reportUntypedBaseClass]
+        """Appends every logged metric dict to a JSONL file."""
+
+        def on_log(self, args: Any, state: Any, control: Any, logs: Any = None, **kwargs: Any) -> None:
+            if logs:
+                with path.open("a", encoding="utf-8") as handle:
+                    handle.write(json.dumps({"step": int(state.global_step), **logs}, default=float) + "\n")
+
+    return JsonlLog()
+
+
+def train(config: TrainConfig) -> TrainResult:
+    """Run a GRPO training as ``config`` says (see the module docstring for what it writes).
+
+    Raises:
+        ConfigError: the configuration is invalid (before anything loads).
+        ServerCapacityError: a remote server cannot hold one session per rollout of a batch.
+    """
+    config.validate()
+    torch = require("torch")
+    transformers = require("transformers")
+    trl = require("trl")
+    datasets = require("datasets")
+    from sqlenv_train.rewards import SQLEnvRewards
+    from sqlenv_train.sft import oracle_conversations, read_sft_data, run_sft, sft_rows
+
+    out = Path(config.output_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "config.json").write_text(json.dumps(asdict(config), indent=2), encoding="utf-8")
+    for stale in ("train_log.jsonl", "rollouts.jsonl"):
+        (out / stale).unlink(missing_ok=True)
+    # TRL warns at every trainer start that environment_factory is experimental; said once in the docs.
+    os.environ.setdefault("TRL_EXPERIMENTAL_SILENCE", "1")
+
+    train_data = load(config.dataset)
+    if len(train_data) == 0:
+        raise ConfigError(f"dataset {config.dataset!r} has no usable questions")
+    factory = SQLEnvFactory(
+        train_data,
+        base_url=config.base_url,
+        step_budget=config.step_budget,
+        reward=config.reward_profile,
+        max_chars=config.max_chars,
+    )
+    factory.check_capacity(config.batch_size * config.gradient_accumulation_steps)
+
+    transformers.set_seed(config.seed)
+    model_path = resolve_model(config.model)
+    cuda = bool(torch.cuda.is_available())
+    bf16 = config.bf16 if config.bf16 is not None else bool(cuda and torch.cuda.is_bf16_supported())
+    tokenizer = transformers.AutoTokenizer.from_pretrained(model_path)
+    model = transformers.AutoModelForCausalLM.from_pretrained(
+        model_path, dtype=torch.bfloat16 if bf16 else torch.float32
+    )
+    if cuda:
+        model = model.to("cuda")
+
+    solve_before = _evaluate_model(model, tokenizer, config, out / "eval_before.json", "before")
+
+    sft_stats: dict[str, float] | None = None
+    solve_warm: float | None = None
+    if config.sft_steps > 0:
+        rows = read_sft_data(config.sft_data) if config.sft_data else sft_rows(oracle_conversations(train_data))
+        sft_stats = run_sft(
+            model,
+            tokenizer,
+            rows,
+            max_steps=config.sft_steps,
+            learning_rate=config.sft_learning_rate,
+            batch_size=config.sft_batch_size,
+            seed=config.seed,
+            show_progress=config.show_progress,
+        )
+        (out / "sft.json").write_text(json.dumps(sft_stats, indent=2), encoding="utf-8")
+        solve_warm = _evaluate_model(model, tokenizer, config, out / "eval_warm_start.json", "warm start")
+
+    rewards = SQLEnvRewards(out / "rollouts.jsonl", max_completion_length=config.max_completion_length)
+    peft_config = None
+    if config.lora:
+        peft = require("peft")
+        peft_config = peft.LoraConfig(
+            r=config.lora_r, lora_alpha=config.lora_alpha, target_modules="all-linear", task_type="CAUSAL_LM"
+        )
+    grpo_args = trl.GRPOConfig(
+        output_dir=str(out),
+        max_steps=config.steps,
+        per_device_train_batch_size=config.batch_size,
+        gradient_accumulation_steps=config.gradient_accumulation_steps,
+        num_generations=config.num_generations,
+        learning_rate=config.learning_rate,
+        beta=config.beta,
+        temperature=config.temperature,
+        max_completion_length=config.max_completion_length,
+        max_tool_calling_iterations=config.max_turns,
+        reward_weights=list(config.reward_weights),
+        chat_template_kwargs={"enable_thinking": False},
+        logging_steps=config.logging_steps,
+        save_strategy="steps" if config.save_steps else "no",
+        save_steps=config.save_steps or 500,
+        report_to=config.report_to,
+        seed=config.seed,
+        bf16=bf16,
+        use_cpu=not cuda,
+        use_vllm=config.use_vllm,
+        vllm_mode=config.vllm_mode,
+        disable_tqdm=not config.show_progress,
+        # Explicit, under the name transformers 5 uses (GRPOConfig's own default is the deprecated alias).
+        activation_checkpointing=False,
+        dataloader_num_workers=0,
+    )
+    train_rows = prompt_rows(
+        train_data, repeat=max(1, math.ceil(config.steps * config.batch_size / max(len(train_data), 1)))
+    )
+    trainer = trl.GRPOTrainer(
+        model=model,
+        reward_funcs=rewards.functions,
+        args=grpo_args,
+        train_dataset=datasets.Dataset.from_list(train_rows),
+        processing_class=tokenizer,
+        environment_factory=factory,
+        peft_config=peft_config,
+        callbacks=[_log_callback(out / "train_log.jsonl")],
+    )
+    started = time.perf_counter()
+    try:
+        trainer.train()
+    finally:
+        train_seconds = time.perf_counter() - started
+        env_seconds = sum(env.tool_seconds for env in factory.instances)
+        factory.close()  # server sessions are released even when training fails
+
+    final = out / "final"
+    trained = trainer.model
+    if config.lora and hasattr(trained, "merge_and_unload"):
+        trained = trained.merge_and_unload()
+    trained.save_pretrained(final)
+    tokenizer.save_pretrained(final)
+
+    solve_after = _evaluate_model(trained, tokenizer, config, out / "eval_after.json", "after")
+    history = [json.loads(line) for line in (out / "train_log.jsonl").read_text(encoding="utf-8").splitlines() if line]
+    rewards_logged = [float(h["reward"]) for h in history if "reward" in h]
+    try:
+        from sqlenv_train.report import plot_learning_curve
+
+        plot_learning_curve(out / "train_log.jsonl", out / "learning_curve.png")
+    except MissingDependencyError:
+        pass
+    steps_done = int(trainer.state.global_step)
+    result = TrainResult(
+        output_dir=str(out),
+        model_dir=str(final),
+        steps=steps_done,
+        train_seconds=round(train_seconds, 3),
+        seconds_per_step=round(train_seconds / max(steps_done, 1), 3),
+        sft=sft_stats,
+        solve_rate_before=solve_before,
+        solve_rate_warm_start=solve_warm,
+        solve_rate_after=solve_after,
+        reward_first=rewards_logged[0] if rewards_logged else None,
+        reward_last=rewards_logged[-1] if rewards_logged else None,
+        flag_rates=rewards.rates(),
+        env_seconds=round(env_seconds, 3),
+        env_share_of_train=round(env_seconds / train_seconds, 4) if train_seconds else 0.0,
+    )
+    (out / "summary.json").write_text(json.dumps(result.to_dict(), indent=2), encoding="utf-8")
+    return result

@@ -1,0 +1,104 @@
+"""The TRL environment adapter, driven exactly as TRL drives it (no trl needed)."""
+
+from __future__ import annotations
+
+import inspect
+
+import pytest
+
+from sqlenv_core import Dataset, load
+from sqlenv_core.tools import TOOL_NAMES, get_tool
+from sqlenv_train import SQLEnvFactory, SQLEnvToolEnvironment, prompt_rows
+from sqlenv_train.sft import answer_text
+
+
+@pytest.fixture(scope="module")
+def data() -> Dataset:
+    return load("builtin:train?difficulty=easy&limit=6")
+
+
+def public_methods(env: SQLEnvToolEnvironment) -> list[str]:
+    # TRL's rule (grpo_trainer.py): every public function of the class except reset/get_reward is a tool.
+    return sorted(
+        name
+        for name, _ in inspect.getmembers(type(env), predicate=inspect.isfunction)
+        if not name.startswith("_") and name not in ("reset", "get_reward")
+    )
+
+
+def test_the_tools_trl_sees_are_exactly_the_four_core_tools(data: Dataset) -> None:
+    env = SQLEnvFactory(data)()
+    assert public_methods(env) == sorted(TOOL_NAMES)
+    for name in TOOL_NAMES:
+        method = getattr(env, name)
+        assert method.__doc__ == get_tool(name).docstring()
+        assert list(inspect.signature(method).parameters) == [get_tool(name).parameter]
+
+
+def test_reset_returns_the_start_text_and_an_oracle_rollout_is_solved(data: Dataset) -> None:
+    factory = SQLEnvFactory(data, step_budget=4)
+    env = factory()
+    question = data.questions[0]
+    start = env.reset(**prompt_rows(data)[0])
+    assert start.startswith(f"Question: {question.question}\nTables: ")
+    assert start.endswith("[4 steps left]")
+    result = env.query(question.gold_sql)
+    assert "[3 steps left]" in result
+    verdict = env.answer(answer_text(data.gold(question.id).rows))
+    assert verdict.startswith("Answer correct")
+    record = env.rollout
+    assert (record.question_id, record.answered, record.correct, record.done) == (question.id, True, True, True)
+    assert [t.tool for t in record.turns] == ["query", "answer"]
+    assert record.turns[1].reward == pytest.approx(1.0, abs=0.1)
+    assert record.total_reward == pytest.approx(sum(t.reward for t in record.turns))
+
+
+def test_invalid_arguments_and_calls_after_answer_are_errors_the_model_reads(data: Dataset) -> None:
+    env = SQLEnvFactory(data, step_budget=4)()
+    env.reset(question_id=data.questions[1].id)
+    assert env.describe("   ").startswith("Error: describe needs a non-empty 'table'")
+    assert env.query(123).startswith("Error: query: 'sql' must be a string")  # type: ignore[arg-type]
+    assert env.describe("no_such_table").startswith("Error: ")  # a real environment error, costs a step
+    env.answer("nonsense")
+    assert env.sample("x") == "Error: the episode is over; do not call more tools."
+    record = env.rollout
+    assert (record.invalid_calls, record.calls_after_done, record.tool_calls) == (2, 1, 5)
+    assert record.answered and not record.correct
+
+
+def test_tools_before_reset_do_not_raise(data: Dataset) -> None:
+    env = SQLEnvFactory(data)()
+    assert env.query("SELECT 1") == "Error: no episode in progress."
+
+
+def test_reset_clears_the_previous_rollout_and_instances_share_the_dataset(data: Dataset) -> None:
+    factory = SQLEnvFactory(data)
+    first, second = factory(), factory()
+    first.reset(question_id=data.questions[0].id)
+    first.query("SELECT 1")
+    first.reset(question_id=data.questions[2].id)
+    assert first.rollout.turns == [] and first.rollout.question_id == data.questions[2].id
+    second.reset(question_id=data.questions[2].id)
+    assert len(factory.instances) == 2
+    sql = data.questions[2].gold_sql
+    first.query(sql)
+    hits_before = data.result_cache.hits
+    second.query(sql)
+    assert data.result_cache.hits == hits_before + 1  # one dataset, one result cache for every rollout
+    factory.close()
+    assert factory.instances == []
+
+
+def test_prompt_rows_are_conversational_with_the_question_id(data: Dataset) -> None:
+    rows = prompt_rows(data, repeat=2, shuffle_seed=1)
+    assert len(rows) == 2 * len(data)
+    assert {r["question_id"] for r in rows} == {q.id for q in data}
+    assert rows[0]["prompt"][0]["role"] == "system" and rows[0]["prompt"][1] == {"role": "user", "content": ""}
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"), [({"max_chars": 10}, "max_chars must be at least 200"), ({"step_budget": 0}, "step_budget")]
+)
+def test_factory_rejects_bad_settings(data: Dataset, kwargs: dict[str, int], message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        SQLEnvFactory(data, **kwargs)  # type: ignore[arg-type]

@@ -1,0 +1,165 @@
+"""The sqlenv-train command line, run in-process through main() and once as a real subprocess."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from sqlenv_core.datasets import builtin
+from sqlenv_train.cli import main
+from sqlenv_train.sft import read_sft_data
+from sqlenv_train.testing import ScriptedChatServer
+
+HAS_MATPLOTLIB = importlib.util.find_spec("matplotlib") is not None
+HAS_TRAIN_STACK = all(importlib.util.find_spec(m) is not None for m in ("torch", "transformers", "trl"))
+
+
+def test_eval_random_and_oracle_then_report(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    for policy in ("random", "oracle"):
+        code = main(
+            [
+                "eval",
+                "--policy",
+                policy,
+                "--dataset",
+                "builtin:eval",
+                "--limit",
+                "12",
+                "--out",
+                str(tmp_path / f"{policy}.json"),
+                "--no-progress",
+            ]
+        )
+        assert code == 0
+    out = capsys.readouterr().out
+    assert "oracle: solved 12/12 (100.0%, 95% CI 75.8%–100.0%)" in out
+    report = json.loads((tmp_path / "oracle.json").read_text())
+    assert report["summary"]["solve_rate"] == 1.0 and report["summary"]["episodes"] == 12
+    for key in ("by_difficulty", "by_database", "action_mix", "usage", "metadata", "episodes"):
+        assert key in report
+    assert report["metadata"]["dataset"] == "builtin:eval" and report["metadata"]["policy"] == "oracle"
+    args = ["report", str(tmp_path / "random.json"), str(tmp_path / "oracle.json"), "--out-dir", str(tmp_path / "cmp")]
+    if not HAS_MATPLOTLIB:
+        args.append("--no-plots")
+    assert main(args) == 0
+    table = capsys.readouterr().out
+    assert "| oracle | 12 | 100.0% | 75.8%–100.0% |" in table
+    assert (tmp_path / "cmp" / "comparison.md").read_text().startswith("| policy | episodes | solve rate")
+    if HAS_MATPLOTLIB:
+        for png in ("solve_rate.png", "by_difficulty.png", "steps.png"):
+            assert (tmp_path / "cmp" / png).read_bytes()[:4] == b"\x89PNG"
+
+
+def test_eval_openai_policy_through_a_loopback_endpoint(tmp_path: Path) -> None:
+    pack = builtin("eval")
+    with ScriptedChatServer(pack) as server:
+        code = main(
+            [
+                "eval",
+                "--policy",
+                "openai",
+                "--base-url",
+                server.base_url,
+                "--model",
+                "scripted",
+                "--limit",
+                "5",
+                "--out",
+                str(tmp_path / "llm.json"),
+                "--no-progress",
+            ]
+        )
+    assert code == 0
+    report = json.loads((tmp_path / "llm.json").read_text())
+    assert report["policy"] == "openai:scripted" and report["summary"]["solve_rate"] == 1.0
+    assert report["usage"]["model_calls"] == 10 and report["metadata"]["endpoint"] == server.base_url
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["eval", "--policy", "random", "--dataset", "nope:x", "--out", "r.json"], "unknown dataset kind 'nope'"),
+        (["eval", "--policy", "openai", "--model", "m", "--out", "r.json"], "--policy openai needs --base-url"),
+        (["eval", "--policy", "hf", "--out", "r.json"], "--policy hf needs --model"),
+        (["eval", "--policy", "oracle", "--limit", "0", "--out", "r.json"], "--limit must be at least 1"),
+        (["report", "missing.json"], "cannot read missing.json"),
+        (["train", "--steps", "0", "--dry-run"], "steps must be at least 1"),
+        (["train", "--config", "nowhere.toml"], "cannot read the config file nowhere.toml"),
+    ],
+)
+def test_mistakes_get_one_clear_line_and_status_2(
+    argv: list[str], message: str, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err
+
+
+def test_train_config_errors_are_all_listed_before_anything_loads(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = tmp_path / "recipe.toml"
+    config.write_text(
+        '[train]\nmodel = "tiny"\nnum_generations = 3\nbatch_size = 4\ndataset = "builtin:nope"\nlearning_rate = -1.0\n'
+    )
+    assert main(["train", "--config", str(config), "--dry-run"]) == 2
+    err = capsys.readouterr().err
+    assert "batch_size x gradient_accumulation_steps (16) must be a multiple of num_generations (3)" in err
+    assert "dataset: unknown built-in split 'nope'" in err
+    assert "learning_rate must be a positive number" in err
+    if not HAS_TRAIN_STACK:
+        assert "pip install 'sqlenv-train[train]'" in err
+
+
+def test_unknown_config_keys_are_named(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    config = tmp_path / "recipe.toml"
+    config.write_text("[train]\nlearning_rat = 1e-5\n")
+    assert main(["train", "--config", str(config), "--dry-run"]) == 2
+    assert "unknown setting learning_rat; known: " in capsys.readouterr().err
+
+
+def test_sft_data_exports_successful_oracle_episodes(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "warm.jsonl"
+    assert main(["sft-data", "--dataset", "builtin:train", "--limit", "20", "--out", str(out), "--describe-first"]) == 0
+    assert "20 of 20 episodes written" in capsys.readouterr().out
+    rows = read_sft_data(out)
+    assert len(rows) == 20
+    roles = [m["role"] for m in rows[0]["messages"]]
+    assert roles == ["system", "user", "assistant", "tool", "assistant", "tool", "assistant", "tool", "assistant"]
+    calls = [
+        json.loads(m["tool_calls"][0]["function"]["arguments"]) for m in rows[0]["messages"] if m.get("tool_calls")
+    ]
+    assert list(calls[0]) == ["table"] and list(calls[1]) == ["sql"] and list(calls[2]) == ["answer"]
+    assert rows[0]["chat_template_kwargs"] == {"enable_thinking": False}
+    assert json.loads(rows[0]["tools"])[0]["function"]["name"] == "describe"
+
+
+def test_the_console_script_runs_as_a_subprocess(tmp_path: Path) -> None:
+    out = tmp_path / "r.json"
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "sqlenv_train",
+            "eval",
+            "--policy",
+            "oracle",
+            "--limit",
+            "3",
+            "--out",
+            str(out),
+            "--no-progress",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert json.loads(out.read_text())["summary"]["episodes"] == 3
