@@ -12,7 +12,14 @@ from collections.abc import Sequence
 
 from sqlenv_core.protocol import Cell
 from sqlenv_core.verifier.cells import DEFAULT_FLOAT_TOLERANCE, CanonRow, canonical_rows, common_width
-from sqlenv_core.verifier.compare import assign_columns, column_overlaps, compare_canonical, f1
+from sqlenv_core.verifier.compare import (
+    DEFAULT_COMPARISON_BUDGET,
+    Budget,
+    assign_columns,
+    column_overlaps,
+    compare_canonical,
+    f1,
+)
 from sqlenv_core.verifier.gold import GoldResult, GoldView, keyed
 
 __all__ = ["result_similarity"]
@@ -28,6 +35,7 @@ def result_similarity(
     gold: GoldResult,
     *,
     float_tolerance: float = DEFAULT_FLOAT_TOLERANCE,
+    max_comparisons: int = DEFAULT_COMPARISON_BUDGET,
 ) -> float:
     """How close a query result is to the gold result, in [0, 1].
 
@@ -41,6 +49,8 @@ def result_similarity(
         predicted_rows: the rows a query returned.
         gold: the gold result.
         float_tolerance: relative tolerance for the exact-match test.
+        max_comparisons: cells the exact-match test's column-order search may visit (the same
+            bound as :func:`results_match`'s, so that 1.0 still means exactly a match).
     """
     if predicted_rows == gold.rows:  # the gold query itself, typically: nothing to normalise
         return 1.0
@@ -54,7 +64,9 @@ def result_similarity(
         return 0.0
     pred = canonical_rows(head)
     if total_pred == len(view.rows) and width == view.width:
-        comparison = compare_canonical(pred, view.rows, ordered=gold.ordered, tolerance=float_tolerance)
+        comparison = compare_canonical(
+            pred, view.rows, ordered=gold.ordered, tolerance=float_tolerance, budget=Budget(max_comparisons)
+        )
         if comparison.match:
             return 1.0
     return _partial_credit(pred, total_pred, view, ordered=gold.ordered)
