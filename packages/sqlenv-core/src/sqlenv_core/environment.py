@@ -15,7 +15,7 @@ from sqlenv_core.datasets.base import Dataset, Question
 from sqlenv_core.protocol import Cell, SQLAction, SQLObservation, SQLState
 from sqlenv_core.render import format_table, resolve_table_name
 from sqlenv_core.rewards import EpisodeRewards, ExploreKind, ExploreOutcome, RewardProfile, get_profile
-from sqlenv_core.sandbox import QueryResult, Sandbox, SandboxError, SandboxLimits, quote_identifier
+from sqlenv_core.sandbox import SHARED_POOL, QueryResult, Sandbox, SandboxError, SandboxLimits, quote_identifier
 from sqlenv_core.verifier import DEFAULT_FLOAT_TOLERANCE, verify
 
 __all__ = ["DISPLAY_ROWS", "SAMPLE_ROWS", "SQLEnvironment"]
@@ -122,11 +122,13 @@ class SQLEnvironment:
             question = self.dataset.question(question_id)
         else:
             question = self.dataset.questions[self._rng.randrange(len(self.dataset))]
-        if self._sandbox is not None and self._sandbox.db_path != self.dataset.db_path(question.db_id):
-            self._sandbox.close()
+        db_path = str(self.dataset.db_path(question.db_id))
+        if db_path != self._db_path:
+            # Sandboxes borrow connections per call from the shared pool: moving to another
+            # database closes nothing, and that database's idle connection is reused.
             self._sandbox = None
         self._question = question
-        self._db_path = str(self.dataset.db_path(question.db_id))
+        self._db_path = db_path
         self._rewards = EpisodeRewards(self.reward_profile, self.dataset.gold(question.id))
         self._history = []
         self._described = {}
@@ -175,10 +177,13 @@ class SQLEnvironment:
         return box.interrupt() if box is not None else False
 
     def close(self) -> None:
-        """Release the database connection. The environment can be reset again afterwards."""
-        if self._sandbox is not None:
-            self._sandbox.close()
-            self._sandbox = None
+        """End the episode's use of the database. The environment can be reset again afterwards.
+
+        Connections are borrowed per call from a pool shared by every environment in the
+        process (:data:`sqlenv_core.sandbox.SHARED_POOL`), so an environment holds none between
+        calls and there is nothing of its own to close.
+        """
+        self._sandbox = None
 
     def __enter__(self) -> SQLEnvironment:
         return self
@@ -191,7 +196,7 @@ class SQLEnvironment:
     def _box(self) -> Sandbox:
         assert self._question is not None
         if self._sandbox is None:
-            self._sandbox = Sandbox(self.dataset.db_path(self._question.db_id), self.limits)
+            self._sandbox = Sandbox(self._db_path, self.limits, pool=SHARED_POOL)
         return self._sandbox
 
     def _execute(self, sql: str) -> QueryResult:

@@ -25,7 +25,8 @@ their input (``instr``, ``replace``, two-argument ``trim``/``ltrim``/``rtrim``, 
 fast) but are bounded by the pattern length, the value length and a per-statement count.
 See ``docs/sandbox.md`` for the threat model and the measured bounds.
 
-Modules: :mod:`.engine` (:class:`Sandbox`), :mod:`.authorizer`, :mod:`.functions` (the linear
+Modules: :mod:`.engine` (:class:`Sandbox`), :mod:`.pool` (opening connections, and idle ones
+shared per database: :data:`SHARED_POOL`), :mod:`.authorizer`, :mod:`.functions` (the linear
 built-ins), :mod:`.watchdog` (the deadline), :mod:`.heap` (the process-wide heap cap, set once
 with :func:`set_heap_limit`), :mod:`.limits`. How results are shown to an agent is the
 environment's business (:mod:`sqlenv_core.render`).
@@ -38,12 +39,15 @@ from typing import TYPE_CHECKING, Any
 from sqlenv_core.sandbox.engine import Sandbox, quote_identifier
 from sqlenv_core.sandbox.heap import DEFAULT_HEAP_LIMIT_BYTES, heap_limit, set_heap_limit
 from sqlenv_core.sandbox.limits import QueryResult, SandboxError, SandboxLimits
+from sqlenv_core.sandbox.pool import SHARED_POOL, ConnectionPool
 
 if TYPE_CHECKING:
     from sqlenv_core.render import format_table, resolve_table_name
 
 __all__ = [
     "DEFAULT_HEAP_LIMIT_BYTES",
+    "SHARED_POOL",
+    "ConnectionPool",
     "QueryResult",
     "Sandbox",
     "SandboxError",

@@ -7,20 +7,15 @@ import sqlite3
 import threading
 import time
 from pathlib import Path
-from urllib.parse import quote
 
 from sqlenv_core.protocol import Cell
 from sqlenv_core.sandbox.authorizer import Authorizer, statement_name
-from sqlenv_core.sandbox.functions import SafeFunctions
-from sqlenv_core.sandbox.heap import ensure_heap_limit
 from sqlenv_core.sandbox.limits import QueryResult, SandboxError, SandboxLimits
+from sqlenv_core.sandbox.pool import ConnectionPool, PooledConnection
 from sqlenv_core.sandbox.watchdog import WATCHDOG
 
 __all__ = ["Sandbox", "quote_identifier"]
 
-#: Page cache per connection, in KiB. Databases are read-only and small; a server may hold
-#: hundreds of connections and every cached page counts against the process-wide heap cap.
-_CACHE_KIB = 512
 # Whitespace SQLite does not treat as whitespace (no-break and other Unicode spaces, zero-width).
 _ODD_SPACE = re.compile(r"[^\S\t\n\v\f\r ]|[\u200b\u200c\u200d\u2060\ufeff]")
 
@@ -48,8 +43,12 @@ def _short(text: str, limit: int = _MAX_ERROR_TEXT) -> str:
 class Sandbox:
     """A read-only, resource-capped view of one SQLite database file.
 
-    The connection opens lazily on first use and is reused; a ``Sandbox`` is safe to share
-    between threads (calls are serialised). Close it with :meth:`close` or a ``with`` block.
+    Each call borrows a connection from a :class:`~sqlenv_core.sandbox.pool.ConnectionPool` and
+    gives it back when it returns. By default the sandbox has a pool of its own (one connection,
+    opened on first use and kept); pass ``pool=SHARED_POOL`` to share idle connections with every
+    other sandbox on the same database and limits, as environments do. A ``Sandbox`` is safe to
+    share between threads (its calls are serialised). Close it with :meth:`close` or a ``with``
+    block.
 
     Example:
         >>> with Sandbox("shop.sqlite") as box:  # doctest: +SKIP
@@ -57,12 +56,14 @@ class Sandbox:
         [(42,)]
     """
 
-    def __init__(self, db_path: str | Path, limits: SandboxLimits | None = None) -> None:
+    def __init__(
+        self, db_path: str | Path, limits: SandboxLimits | None = None, *, pool: ConnectionPool | None = None
+    ) -> None:
         self.db_path = Path(db_path)
+        self._path_key = db_path if isinstance(db_path, str) else str(db_path)
         self.limits = limits or SandboxLimits()
-        self._conn: sqlite3.Connection | None = None
-        self._functions: SafeFunctions | None = None
-        self._authorizer = Authorizer(self.limits.max_pattern_matches)
+        self._own_pool = pool is None
+        self._pool = pool if pool is not None else ConnectionPool(max_idle_per_database=1, max_idle=1)
         self._lock = threading.Lock()
         # Guards _running/_cancelled so interrupt() never reaches a call that has already returned.
         self._interrupt_lock = threading.Lock()
@@ -82,50 +83,13 @@ class Sandbox:
         self.close()
 
     def close(self) -> None:
-        """Close the connection. The sandbox reopens it if used again."""
+        """Close the sandbox's own connection (a shared pool keeps its idle ones for others).
+
+        The sandbox opens or borrows one again if used after this.
+        """
         with self._lock:
-            if self._conn is not None:
-                self._conn.close()
-                self._conn = None
-            if self._functions is not None:
-                self._functions.close()
-                self._functions = None
-
-    def _connect(self) -> sqlite3.Connection:
-        if self._conn is not None:
-            return self._conn
-        if not self.db_path.is_file():
-            raise SandboxError("unavailable", f"database file not found: {self.db_path}")
-        uri = f"file:{quote(str(self.db_path.resolve()))}?mode=ro&immutable=1"
-        try:
-            conn = sqlite3.connect(uri, uri=True, check_same_thread=False, isolation_level=None)
-            self._apply_limits(conn)
-        except sqlite3.Error as exc:
-            raise SandboxError("unavailable", f"cannot open database {self.db_path}: {exc}") from exc
-        self._functions = SafeFunctions(self.limits.max_value_bytes)
-        self._functions.install(conn)
-        conn.set_authorizer(self._authorizer)
-        self._conn = conn
-        return conn
-
-    def _apply_limits(self, conn: sqlite3.Connection) -> None:
-        lim = self.limits
-        ensure_heap_limit()  # process-wide: the default unless the application set its own
-        # Sorts and temp b-trees stay in memory (bounded by the heap cap): no temp files.
-        conn.execute(f"PRAGMA temp_store={lim.temp_store.upper()}")
-        conn.execute(f"PRAGMA cache_size=-{_CACHE_KIB}")
-        conn.execute("PRAGMA trusted_schema=OFF")
-        conn.setlimit(sqlite3.SQLITE_LIMIT_LENGTH, lim.max_value_bytes)
-        conn.setlimit(sqlite3.SQLITE_LIMIT_SQL_LENGTH, max(lim.max_sql_chars * 4, 1_000))
-        conn.setlimit(sqlite3.SQLITE_LIMIT_COLUMN, lim.max_columns)
-        conn.setlimit(sqlite3.SQLITE_LIMIT_EXPR_DEPTH, lim.max_expr_depth)
-        conn.setlimit(sqlite3.SQLITE_LIMIT_COMPOUND_SELECT, lim.max_compound_select)
-        conn.setlimit(sqlite3.SQLITE_LIMIT_LIKE_PATTERN_LENGTH, lim.max_like_pattern)
-        conn.setlimit(sqlite3.SQLITE_LIMIT_ATTACHED, 0)
-        conn.setlimit(sqlite3.SQLITE_LIMIT_FUNCTION_ARG, 64)
-        conn.setlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER, 0)
-        conn.setlimit(sqlite3.SQLITE_LIMIT_TRIGGER_DEPTH, 1)
-        conn.setlimit(sqlite3.SQLITE_LIMIT_WORKER_THREADS, 0)
+            if self._own_pool:
+                self._pool.close()
 
     # -- queries -------------------------------------------------------------------------------
 
@@ -158,62 +122,71 @@ class Sandbox:
         row_cap = lim.max_rows if max_rows is None else max_rows
         timeout = lim.timeout_s if timeout_s is None else timeout_s
         with self._lock:
-            conn = self._connect()
-            start = time.monotonic()
-            self._deadline = start + timeout
-            self._timed_out = False
-            token = WATCHDOG.arm(conn, self._deadline, self._on_deadline)
-            with self._interrupt_lock:
-                self._running, self._cancelled = token, False
+            lent = self._pool.acquire(self._path_key, lim)
             try:
-                columns, rows, truncated = self._run(conn, statement, row_cap)
-            except sqlite3.Error as exc:
-                raise self._translate(exc, sql, timeout) from None
-            except MemoryError:
-                raise SandboxError("out_of_memory", "query used too much memory; narrow it down") from None
-            except UnicodeEncodeError:
-                raise SandboxError(
-                    "sql_error", "SQL contains a character that is not valid Unicode (a lone surrogate)"
-                ) from None
-            except UnicodeDecodeError:
-                raise SandboxError(
-                    "sql_error", "a result column name is not valid UTF-8; name the columns with AS"
-                ) from None
-            except _Timeout:
-                raise _timeout_error(timeout) from None
+                return self._execute(lent, sql, statement, row_cap, timeout)
             finally:
-                WATCHDOG.disarm(token)
-                with self._interrupt_lock:
-                    self._running = None
-                self._deadline = float("inf")
-            return QueryResult(
-                columns,
-                rows,
-                truncated,
-                time.monotonic() - start,
-                nbytes=self._fetched_bytes,
-                deterministic=self._authorizer.compiled and not self._authorizer.nondeterministic,
-            )
+                self._pool.release(lent)
 
-    def _run(self, conn: sqlite3.Connection, sql: str, row_cap: int) -> tuple[list[str], list[tuple[Cell, ...]], bool]:
+    def _execute(self, lent: PooledConnection, sql: str, statement: str, row_cap: int, timeout: float) -> QueryResult:
+        conn, authorizer = lent.conn, lent.authorizer
+        start = time.monotonic()
+        self._deadline = start + timeout
+        self._timed_out = False
+        token = WATCHDOG.arm(conn, self._deadline, self._on_deadline)
+        with self._interrupt_lock:
+            self._running, self._cancelled = token, False
         try:
-            return self._run_once(conn, sql, row_cap)
+            columns, rows, truncated = self._run(conn, authorizer, statement, row_cap)
+        except sqlite3.Error as exc:
+            raise self._translate(exc, sql, timeout, lent) from None
+        except MemoryError:
+            raise SandboxError("out_of_memory", "query used too much memory; narrow it down") from None
+        except UnicodeEncodeError:
+            raise SandboxError(
+                "sql_error", "SQL contains a character that is not valid Unicode (a lone surrogate)"
+            ) from None
+        except UnicodeDecodeError:
+            raise SandboxError(
+                "sql_error", "a result column name is not valid UTF-8; name the columns with AS"
+            ) from None
+        except _Timeout:
+            raise _timeout_error(timeout) from None
+        finally:
+            WATCHDOG.disarm(token)
+            with self._interrupt_lock:
+                self._running = None
+            self._deadline = float("inf")
+        return QueryResult(
+            columns,
+            rows,
+            truncated,
+            time.monotonic() - start,
+            nbytes=self._fetched_bytes,
+            deterministic=authorizer.compiled and not authorizer.nondeterministic,
+        )
+
+    def _run(
+        self, conn: sqlite3.Connection, authorizer: Authorizer, sql: str, row_cap: int
+    ) -> tuple[list[str], list[tuple[Cell, ...]], bool]:
+        try:
+            return self._run_once(conn, authorizer, sql, row_cap)
         except sqlite3.OperationalError as exc:
             if not str(exc).startswith("Could not decode to UTF-8"):
                 raise
         # Text that is not valid UTF-8 is rare; only then pay for a Python decoder per cell.
         conn.text_factory = _decode_text
         try:
-            return self._run_once(conn, sql, row_cap)
+            return self._run_once(conn, authorizer, sql, row_cap)
         finally:
             conn.text_factory = str
 
     def _run_once(
-        self, conn: sqlite3.Connection, sql: str, row_cap: int
+        self, conn: sqlite3.Connection, authorizer: Authorizer, sql: str, row_cap: int
     ) -> tuple[list[str], list[tuple[Cell, ...]], bool]:
         # The authorizer runs only when SQLite compiles the statement (not when sqlite3 reuses a
         # cached one), so determinism is known only for statements compiled in this call.
-        self._authorizer.start()
+        authorizer.start()
         cursor = conn.execute(sql)
         try:
             columns = [d[0] for d in cursor.description or ()]
@@ -252,7 +225,7 @@ class Sandbox:
         self._fetched_bytes = size
         return rows, False
 
-    def _translate(self, exc: sqlite3.Error, sql: str, timeout: float) -> SandboxError:
+    def _translate(self, exc: sqlite3.Error, sql: str, timeout: float, lent: PooledConnection) -> SandboxError:
         text = _short(str(exc))
         code = getattr(exc, "sqlite_errorcode", None)
         primary = code & 0xFF if isinstance(code, int) else None
@@ -262,7 +235,7 @@ class Sandbox:
             return SandboxError("cancelled", "query cancelled before it finished (its session was closed)")
         if self._timed_out or primary == _SQLITE_INTERRUPT:
             return _timeout_error(timeout)
-        denied = self._authorizer.denied
+        denied = lent.authorizer.denied
         if primary in {_SQLITE_AUTH, _SQLITE_READONLY} or denied is not None or text.endswith("may not be modified"):
             what = statement_name(sql) or denied or "that operation"
             if denied and denied.startswith("more than"):
@@ -283,7 +256,7 @@ class Sandbox:
         ) or ("pattern too complex" in lowered):
             return SandboxError("too_large", f"query exceeds a size limit ({text}); make it smaller")
         if lowered.startswith("no such table"):
-            tables = ", ".join(self.table_names_unlocked())
+            tables = ", ".join(self._table_names(lent.conn))
             return SandboxError("unknown_table", _short(f"{text}; tables: {tables}", 600))
         message = f"SQL error: {text}"
         if "syntax error" in lowered and (odd := _ODD_SPACE.search(sql)):
@@ -295,12 +268,17 @@ class Sandbox:
     def table_names(self) -> list[str]:
         """User tables of the database, in schema order (internal ``sqlite_*`` tables left out)."""
         with self._lock:
-            return self.table_names_unlocked()
+            if self._tables is None:
+                lent = self._pool.acquire(self._path_key, self.limits)
+                try:
+                    self._table_names(lent.conn)
+                finally:
+                    self._pool.release(lent)
+            assert self._tables is not None
+            return list(self._tables)
 
-    def table_names_unlocked(self) -> list[str]:
-        """:meth:`table_names` for callers that already hold the sandbox lock."""
+    def _table_names(self, conn: sqlite3.Connection) -> list[str]:
         if self._tables is None:
-            conn = self._connect()
             saved = self._deadline
             self._deadline = time.monotonic() + self.limits.timeout_s
             try:

@@ -1,0 +1,176 @@
+"""Opening sandboxed connections, and keeping idle ones per database for the next caller.
+
+A sandboxed connection is read-only and immutable, and everything it remembers between
+statements is either fixed at open time (limits, the authorizer, the linear built-ins) or reset
+by the next statement (the authorizer's notes, SQLite's interrupt flag). So any sandbox on the
+same database with the same limits can run its next statement on it: sessions borrow a
+connection for one call and give it back, idle sessions hold none, and an episode that moves to
+another database finds that database's connection already open instead of closing one and
+opening another.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import threading
+from collections import OrderedDict
+from pathlib import Path
+from urllib.parse import quote
+
+from sqlenv_core.sandbox.authorizer import Authorizer
+from sqlenv_core.sandbox.functions import SafeFunctions
+from sqlenv_core.sandbox.heap import ensure_heap_limit
+from sqlenv_core.sandbox.limits import SandboxError, SandboxLimits
+
+__all__ = ["SHARED_POOL", "ConnectionPool", "PooledConnection", "open_connection"]
+
+#: Page cache per connection, in KiB. Databases are read-only and small; a server may hold
+#: hundreds of connections and every cached page counts against the process-wide heap cap.
+CACHE_KIB = 512
+
+PoolKey = tuple[str, SandboxLimits]
+
+
+class PooledConnection:
+    """One sandboxed connection: the sqlite3 connection, its authorizer and its linear built-ins.
+
+    Used by one caller at a time (a pool hands it to one sandbox call, which gives it back).
+    """
+
+    __slots__ = ("authorizer", "conn", "functions", "key")
+
+    def __init__(self, key: PoolKey, conn: sqlite3.Connection, authorizer: Authorizer, functions: SafeFunctions):
+        self.key = key
+        self.conn = conn
+        self.authorizer = authorizer
+        self.functions = functions
+
+    def close(self) -> None:
+        """Close the connection and the private one the built-ins use."""
+        self.conn.close()
+        self.functions.close()
+
+
+def open_connection(db_path: str | Path, limits: SandboxLimits) -> PooledConnection:
+    """Open ``db_path`` read-only and immutable, with ``limits`` applied and the authorizer set.
+
+    Raises:
+        SandboxError: ``unavailable`` when the file is missing or SQLite cannot open it.
+    """
+    path = Path(db_path)
+    if not path.is_file():
+        raise SandboxError("unavailable", f"database file not found: {path}")
+    uri = f"file:{quote(str(path.resolve()))}?mode=ro&immutable=1"
+    try:
+        conn = sqlite3.connect(uri, uri=True, check_same_thread=False, isolation_level=None)
+    except sqlite3.Error as exc:
+        raise SandboxError("unavailable", f"cannot open database {path}: {exc}") from exc
+    try:
+        _apply_limits(conn, limits)
+        functions = SafeFunctions(limits.max_value_bytes)
+    except sqlite3.Error as exc:
+        conn.close()
+        raise SandboxError("unavailable", f"cannot open database {path}: {exc}") from exc
+    functions.install(conn)
+    authorizer = Authorizer(limits.max_pattern_matches)
+    conn.set_authorizer(authorizer)
+    return PooledConnection((os.fspath(db_path), limits), conn, authorizer, functions)
+
+
+def _apply_limits(conn: sqlite3.Connection, lim: SandboxLimits) -> None:
+    ensure_heap_limit()  # process-wide: the default unless the application set its own
+    conn.execute(f"PRAGMA temp_store={lim.temp_store.upper()}")
+    conn.execute(f"PRAGMA cache_size=-{CACHE_KIB}")
+    conn.execute("PRAGMA trusted_schema=OFF")
+    conn.setlimit(sqlite3.SQLITE_LIMIT_LENGTH, lim.max_value_bytes)
+    conn.setlimit(sqlite3.SQLITE_LIMIT_SQL_LENGTH, max(lim.max_sql_chars * 4, 1_000))
+    conn.setlimit(sqlite3.SQLITE_LIMIT_COLUMN, lim.max_columns)
+    conn.setlimit(sqlite3.SQLITE_LIMIT_EXPR_DEPTH, lim.max_expr_depth)
+    conn.setlimit(sqlite3.SQLITE_LIMIT_COMPOUND_SELECT, lim.max_compound_select)
+    conn.setlimit(sqlite3.SQLITE_LIMIT_LIKE_PATTERN_LENGTH, lim.max_like_pattern)
+    conn.setlimit(sqlite3.SQLITE_LIMIT_ATTACHED, 0)
+    conn.setlimit(sqlite3.SQLITE_LIMIT_FUNCTION_ARG, 64)
+    conn.setlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER, 0)
+    conn.setlimit(sqlite3.SQLITE_LIMIT_TRIGGER_DEPTH, 1)
+    conn.setlimit(sqlite3.SQLITE_LIMIT_WORKER_THREADS, 0)
+
+
+class ConnectionPool:
+    """Idle sandboxed connections per (database, limits), lent to one call at a time.
+
+    Args:
+        max_idle_per_database: idle connections kept per database and limits; more are opened
+            when calls overlap, and closed when given back beyond this.
+        max_idle: idle connections kept in all; past it, those of the least recently used
+            database are closed first.
+    """
+
+    def __init__(self, max_idle_per_database: int = 4, max_idle: int = 128) -> None:
+        if max_idle_per_database < 1 or max_idle < 1:
+            raise ValueError("a pool keeps at least one idle connection")
+        self.max_idle_per_database = max_idle_per_database
+        self.max_idle = max_idle
+        self._idle: OrderedDict[PoolKey, list[PooledConnection]] = OrderedDict()
+        self._count = 0
+        self._lock = threading.Lock()
+        self.opened = 0
+        """Connections opened so far (how often no idle one was there to lend)."""
+
+    def __len__(self) -> int:
+        """Idle connections held now."""
+        return self._count
+
+    def acquire(self, db_path: str | Path, limits: SandboxLimits) -> PooledConnection:
+        """An idle connection to ``db_path`` with ``limits``, or a new one.
+
+        Raises:
+            SandboxError: ``unavailable`` when a new connection cannot be opened.
+        """
+        key = (os.fspath(db_path), limits)
+        with self._lock:
+            idle = self._idle.get(key)
+            if idle:
+                self._count -= 1
+                return idle.pop()
+        conn = open_connection(db_path, limits)
+        with self._lock:
+            self.opened += 1
+        return conn
+
+    def release(self, conn: PooledConnection) -> None:
+        """Give ``conn`` back for the next caller (closed instead when enough are idle)."""
+        surplus: list[PooledConnection] = []
+        with self._lock:
+            idle = self._idle.get(conn.key)
+            if idle is None:
+                idle = self._idle[conn.key] = []
+            else:
+                self._idle.move_to_end(conn.key)
+            if len(idle) >= self.max_idle_per_database:
+                surplus.append(conn)
+            else:
+                idle.append(conn)
+                self._count += 1
+            while self._count > self.max_idle:
+                oldest_key, oldest = next(iter(self._idle.items()))
+                if not oldest:
+                    del self._idle[oldest_key]
+                    continue
+                surplus.append(oldest.pop(0))
+                self._count -= 1
+        for extra in surplus:
+            extra.close()
+
+    def close(self) -> None:
+        """Close every idle connection; one lent out now comes back to the pool when its call ends."""
+        with self._lock:
+            idle = [conn for conns in self._idle.values() for conn in conns]
+            self._idle.clear()
+            self._count = 0
+        for conn in idle:
+            conn.close()
+
+
+#: The process's pool, shared by every environment (their sandboxes borrow from it per call).
+SHARED_POOL = ConnectionPool()
