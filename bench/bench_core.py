@@ -7,7 +7,8 @@ a unique comment, so no statement cache, no result cache and no normal-form cach
 An episode is ``reset``, three QUERYs (gold SQL of *other* questions on the same database, so
 the dense reward compares a result that does not match) and an ANSWER.
 
-Both sides run in this process, alternated query by query, so neither enjoys a warmer machine:
+Both sides run in this process, query by query, taking turns at going first, so that neither
+enjoys a warmer machine or page cache:
 
 * raw: ``sqlite3.connect("file:...?mode=ro", uri=True)`` per database (opened once, as any
   environment would), ``execute(sql).fetchall()``;
@@ -64,6 +65,7 @@ class CoreBench:
             db_id: sqlite3.connect(f"file:{dataset.db_path(db_id).resolve()}?mode=ro", uri=True) for db_id in self.by_db
         }
         self.counter = itertools.count()
+        self.turns = itertools.count()
         self.raw_q: list[float] = []
         self.ours_q: dict[str, list[float]] = {name: [] for name in self.envs}
         self.ratios: dict[str, list[float]] = {name: [] for name in self.envs}
@@ -99,20 +101,28 @@ class CoreBench:
             if name == "dense":
                 self.resets.append(perf() - t0)
         for sql in sqls:
-            raw_sql = self.unique(sql)
-            t0 = perf()
-            conn.execute(raw_sql).fetchall()
-            raw = perf() - t0
+            # The sides take turns going first: the first to read a database's pages pays for it.
+            sides = ["raw", *self.envs]
+            turn = next(self.turns) % len(sides)
+            spent: dict[str, float] = {}
+            for side in sides[turn:] + sides[:turn]:
+                text = self.unique(sql)
+                if side == "raw":
+                    t0 = perf()
+                    conn.execute(text).fetchall()
+                    spent[side] = perf() - t0
+                else:
+                    action = SQLAction(action_type="QUERY", argument=text)
+                    t0 = perf()
+                    self.envs[side].step(action)
+                    spent[side] = perf() - t0
+            raw = spent["raw"]
             self.raw_q.append(raw)
             raw_total += raw
-            for name, env in self.envs.items():
-                action = SQLAction(action_type="QUERY", argument=self.unique(sql))
-                t0 = perf()
-                env.step(action)
-                spent = perf() - t0
-                self.ours_q[name].append(spent)
-                self.ratios[name].append(spent / raw)
-                totals[name] += spent
+            for name in self.envs:
+                self.ours_q[name].append(spent[name])
+                self.ratios[name].append(spent[name] / raw)
+                totals[name] += spent[name]
         answer = SQLAction(action_type="ANSWER", argument="42")
         for name, env in self.envs.items():
             t0 = perf()

@@ -88,7 +88,10 @@ class SQLEnvironment:
         self._sandbox: Sandbox | None = None
         self._question: Question | None = None
         self._rewards: EpisodeRewards | None = None
-        self._state = SQLState()
+        # Episode bookkeeping in plain attributes (set on every step); ``state`` builds the model.
+        self._episode_id: str | None = None
+        self._steps = 0
+        self._done = False
         self._history: list[str] = []
         self._described: dict[str, str] = {}
         self._tables: list[str] = []
@@ -100,7 +103,15 @@ class SQLEnvironment:
     @property
     def state(self) -> SQLState:
         """Episode id, step count, question and database ids, done flag and return so far."""
-        return self._state.model_copy()
+        question = self._question
+        return SQLState(
+            episode_id=self._episode_id,
+            step_count=self._steps,
+            question_id=question.id if question is not None else None,
+            db_id=question.db_id if question is not None else None,
+            done=self._done,
+            total_reward=round(self._rewards.total, 10) if self._rewards is not None else 0.0,
+        )
 
     @property
     def question(self) -> Question | None:
@@ -134,7 +145,9 @@ class SQLEnvironment:
         self._described = {}
         self._schema_cache = (-1, "")
         self._tables = self.dataset.table_names(question.db_id)
-        self._state = SQLState(episode_id=uuid.uuid4().hex, question_id=question.id, db_id=question.db_id, step_count=0)
+        self._episode_id = uuid.uuid4().hex
+        self._steps = 0
+        self._done = False
         self._last = self._observe(result=f"Database {question.db_id!r} with {len(self._tables)} tables.")
         return self._last
 
@@ -147,7 +160,7 @@ class SQLEnvironment:
         """
         if self._question is None or self._rewards is None:
             return SQLObservation(error="no episode in progress: call reset() first")
-        if self._state.done:
+        if self._done:
             assert self._last is not None
             return self._last.model_copy(
                 update={"error": "the episode is over: call reset() to start a new one", "reward": 0.0}
@@ -258,7 +271,7 @@ class SQLEnvironment:
         self, outcome: ExploreOutcome, label: str, error: str, shown: _Shown | None = None
     ) -> SQLObservation:
         assert self._rewards is not None
-        self._state.step_count += 1
+        self._steps += 1
         self._history.append(label if not error else f"{label} -> error")
         terms = self._rewards.on_explore(outcome)
         info: dict[str, Any] = {"reward": terms}
@@ -304,8 +317,7 @@ class SQLEnvironment:
 
     def _finish(self, obs: SQLObservation) -> SQLObservation:
         assert self._rewards is not None
-        self._state.total_reward = round(self._rewards.total, 10)
-        self._state.done = obs.done
+        self._done = obs.done
         self._last = obs
         return obs
 
@@ -332,7 +344,7 @@ class SQLEnvironment:
             rows=rows or [],
             truncated=truncated,
             error=error,
-            step_count=self._state.step_count,
+            step_count=self._steps,
             budget_remaining=self._budget_left(),
             action_history=list(self._history),
             done=done,
@@ -343,7 +355,7 @@ class SQLEnvironment:
 
     def _budget_left(self) -> int:
         # Only exploring steps are counted in step_count (ANSWER is free), so the budget follows.
-        return max(self.step_budget - self._state.step_count, 0)
+        return max(self.step_budget - self._steps, 0)
 
     def _schema_text(self) -> str:
         # Rebuilt only when a DESCRIBE adds a table, not on every step.
@@ -381,5 +393,9 @@ def _describe_raw(action: object) -> str:
 
 
 def _clip(text: str) -> str:
-    flat = " ".join(text.split())
-    return flat if len(flat) <= _HISTORY_ARG_CHARS else flat[: _HISTORY_ARG_CHARS - 1] + "…"
+    # Collapsing whitespace never lengthens text, so a bounded prefix is enough for the label.
+    head = text[: _HISTORY_ARG_CHARS * 8]
+    flat = " ".join(head.split())
+    if len(flat) <= _HISTORY_ARG_CHARS and len(head) == len(text):
+        return flat
+    return flat[: _HISTORY_ARG_CHARS - 1] + "…"

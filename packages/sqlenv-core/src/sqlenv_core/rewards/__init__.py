@@ -123,6 +123,19 @@ class ExploreOutcome:
     columns: Sequence[str] = ()
 
 
+@dataclass(slots=True)
+class _SeenQuery:
+    """A query whose result the episode has seen, and its normal form once needed."""
+
+    sql: str
+    _normal: str | None = None
+
+    def normal(self) -> str:
+        if self._normal is None:
+            self._normal = normalize_sql(self.sql)
+        return self._normal
+
+
 @dataclass
 class EpisodeRewards:
     """Per-episode reward bookkeeping: call one ``on_*`` method per step, get its breakdown."""
@@ -132,7 +145,7 @@ class EpisodeRewards:
     total: float = 0.0
     potential: float = 0.0
     _seen_actions: set[tuple[str, str]] = field(default_factory=set[tuple[str, str]])
-    _queries_by_result: dict[int, list[str]] = field(default_factory=dict[int, list[str]])
+    _queries_by_result: dict[int, list[_SeenQuery]] = field(default_factory=dict[int, list["_SeenQuery"]])
 
     def on_explore(self, outcome: ExploreOutcome) -> dict[str, float]:
         """Breakdown for an exploring step (DESCRIBE, SAMPLE, QUERY or an invalid action)."""
@@ -166,17 +179,17 @@ class EpisodeRewards:
         """(is a repeat, is new information) for a query that returned ``result``.
 
         The database is read-only, so the same query always returns the same result: a result
-        never seen before proves the query is new, and the costly normal form of the SQL is only
-        computed when a result comes back a second time.
+        never seen before proves the query is new, and the normal form of a query's SQL is only
+        computed when its result comes back a second time (and then once).
         """
-        fingerprint = hash((tuple(result[0]), tuple(tuple(row) for row in result[1])))
+        fingerprint = hash((tuple(result[0]), tuple(map(tuple, result[1]))))
         earlier = self._queries_by_result.get(fingerprint)
         if earlier is None:
-            self._queries_by_result[fingerprint] = [sql]
+            self._queries_by_result[fingerprint] = [_SeenQuery(sql)]
             return False, True
         normal = normalize_sql(sql)
-        repeat = any(normalize_sql(prev) == normal for prev in earlier)
-        earlier.append(sql)
+        repeat = any(seen.normal() == normal for seen in earlier)
+        earlier.append(_SeenQuery(sql, normal))
         return repeat, False
 
     def on_answer(self, correct: bool) -> dict[str, float]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import re
 import sqlite3
 import threading
@@ -20,6 +21,10 @@ __all__ = ["Sandbox", "quote_identifier"]
 _ODD_SPACE = re.compile(r"[^\S\t\n\v\f\r ]|[\u200b\u200c\u200d\u2060\ufeff]")
 
 _MAX_ERROR_TEXT = 200
+# Rows fetched per batch at most, and the most bytes a batch may hold at worst (every cell of
+# every row at the value-length cap); the batch size follows from the result's width.
+_MAX_BATCH_ROWS = 256
+_BATCH_BYTES = 32 * 1024 * 1024
 _SQLITE_NOMEM = 7
 _SQLITE_READONLY = 8
 _SQLITE_INTERRUPT = 9
@@ -64,6 +69,7 @@ class Sandbox:
         self.limits = limits or SandboxLimits()
         self._own_pool = pool is None
         self._pool = pool if pool is not None else ConnectionPool(max_idle_per_database=1, max_idle=1)
+        self._slot = self._pool.slot(self._path_key, self.limits)
         self._lock = threading.Lock()
         # Guards _running/_cancelled so interrupt() never reaches a call that has already returned.
         self._interrupt_lock = threading.Lock()
@@ -108,7 +114,7 @@ class Sandbox:
             SandboxError: the SQL was refused, failed, or ran out of time or memory. Nothing else
                 escapes for any string an agent can send.
         """
-        if not isinstance(sql, str) or not sql.strip():  # pyright: ignore[reportUnnecessaryIsInstance]
+        if not isinstance(sql, str) or not sql or sql.isspace():  # pyright: ignore[reportUnnecessaryIsInstance]
             raise SandboxError("empty", "empty query: send one SELECT statement")
         lim = self.limits
         if len(sql) > lim.max_sql_chars:
@@ -122,11 +128,11 @@ class Sandbox:
         row_cap = lim.max_rows if max_rows is None else max_rows
         timeout = lim.timeout_s if timeout_s is None else timeout_s
         with self._lock:
-            lent = self._pool.acquire(self._path_key, lim)
+            lent = self._slot.acquire()
             try:
                 return self._execute(lent, sql, statement, row_cap, timeout)
             finally:
-                self._pool.release(lent)
+                self._slot.release(lent)
 
     def _execute(self, lent: PooledConnection, sql: str, statement: str, row_cap: int, timeout: float) -> QueryResult:
         conn, authorizer = lent.conn, lent.authorizer
@@ -190,38 +196,52 @@ class Sandbox:
         cursor = conn.execute(sql)
         try:
             columns = [d[0] for d in cursor.description or ()]
-            rows, truncated = self._fetch(cursor, row_cap)
+            rows, truncated = self._fetch(cursor, row_cap, len(columns))
         finally:
             cursor.close()
         return columns, rows, truncated
 
-    def _fetch(self, cursor: sqlite3.Cursor, row_cap: int) -> tuple[list[tuple[Cell, ...]], bool]:
+    def _fetch(self, cursor: sqlite3.Cursor, row_cap: int, width: int) -> tuple[list[tuple[Cell, ...]], bool]:
         lim = self.limits
+        cell_cap, max_bytes = lim.max_cell_chars, lim.max_result_bytes
+        deadline = self._deadline
+        # Rows come in batches small enough that the largest rows SQLite can return (every
+        # column at max_value_bytes) stay within _BATCH_BYTES; wide rows come one at a time.
+        batch = min(_MAX_BATCH_ROWS, _BATCH_BYTES // (max(width, 1) * max(lim.max_value_bytes, 1))) or 1
+        wanted = min(batch, row_cap + 1)
+        chunk = cursor.fetchmany(wanted)
         rows: list[tuple[Cell, ...]] = []
         size = 0
-        cell_cap = lim.max_cell_chars
-        deadline = self._deadline
-        # Row by row: one row can be hundreds of columns of max_value_bytes each, so a batch of
-        # them must never sit in memory at once.
-        for raw in cursor:
-            if len(rows) >= row_cap:
-                self._fetched_bytes = size
-                return rows, True
-            # One C-level repr bounds every cell's length at once; only rows that may hold a long
-            # cell or a blob take the per-cell path (this loop runs for every row of every step).
-            text = repr(raw)
-            if len(text) > cell_cap or "b'" in text or 'b"' in text:
-                row = tuple(_cell(value, cell_cap) for value in raw)
-                size += sum(len(c) if isinstance(c, str) else 8 for c in row) + 8
-            else:
-                row = raw
+        while chunk:
+            # One C-level repr and one pass over the cells' types check a whole batch: only
+            # batches holding a blob or a cell over the cap, or reaching a limit, go row by row.
+            text = repr(chunk)
+            kinds = set(map(type, itertools.chain.from_iterable(chunk)))
+            if (
+                bytes not in kinds
+                and (len(text) <= cell_cap or str not in kinds or _longest_text(chunk) <= cell_cap)
+                and len(rows) + len(chunk) <= row_cap
+                and size + len(text) <= max_bytes
+            ):
+                rows += chunk
                 size += len(text)
-            rows.append(row)
-            if size > lim.max_result_bytes:
-                self._fetched_bytes = size
-                return rows, True
+            else:
+                for raw in chunk:
+                    if len(rows) >= row_cap:
+                        self._fetched_bytes = size
+                        return rows, True
+                    row: tuple[Cell, ...] = tuple(_cell(value, cell_cap) for value in raw)
+                    rows.append(row)
+                    size += sum(len(c) if isinstance(c, str) else 8 for c in row) + 8
+                    if size > max_bytes:
+                        self._fetched_bytes = size
+                        return rows, True
             if time.monotonic() > deadline:
                 raise _Timeout
+            if len(chunk) < wanted:
+                break  # fetchmany comes back short only at the end
+            wanted = min(batch, row_cap + 1 - len(rows))
+            chunk = cursor.fetchmany(wanted)
         self._fetched_bytes = size
         return rows, False
 
@@ -269,11 +289,11 @@ class Sandbox:
         """User tables of the database, in schema order (internal ``sqlite_*`` tables left out)."""
         with self._lock:
             if self._tables is None:
-                lent = self._pool.acquire(self._path_key, self.limits)
+                lent = self._slot.acquire()
                 try:
                     self._table_names(lent.conn)
                 finally:
-                    self._pool.release(lent)
+                    self._slot.release(lent)
             assert self._tables is not None
             return list(self._tables)
 
@@ -321,6 +341,10 @@ def _timeout_error(timeout: float) -> SandboxError:
     return SandboxError(
         "timeout", f"query exceeded the {timeout:g} s time limit; simplify it, filter earlier or add a LIMIT"
     )
+
+
+def _longest_text(chunk: list[tuple[object, ...]]) -> int:
+    return max([len(c) for row in chunk for c in row if type(c) is str], default=0)
 
 
 def _cell(value: object, cap: int) -> Cell:

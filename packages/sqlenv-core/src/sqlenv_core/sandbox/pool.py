@@ -14,7 +14,6 @@ from __future__ import annotations
 import os
 import sqlite3
 import threading
-from collections import OrderedDict
 from pathlib import Path
 from urllib.parse import quote
 
@@ -23,7 +22,7 @@ from sqlenv_core.sandbox.functions import SafeFunctions
 from sqlenv_core.sandbox.heap import ensure_heap_limit
 from sqlenv_core.sandbox.limits import SandboxError, SandboxLimits
 
-__all__ = ["SHARED_POOL", "ConnectionPool", "PooledConnection", "open_connection"]
+__all__ = ["SHARED_POOL", "ConnectionPool", "PoolSlot", "PooledConnection", "open_connection"]
 
 #: Page cache per connection, in KiB. Databases are read-only and small; a server may hold
 #: hundreds of connections and every cached page counts against the process-wide heap cap.
@@ -35,7 +34,7 @@ PoolKey = tuple[str, SandboxLimits]
 class PooledConnection:
     """One sandboxed connection: the sqlite3 connection, its authorizer and its linear built-ins.
 
-    Used by one caller at a time (a pool hands it to one sandbox call, which gives it back).
+    Used by one caller at a time (a pool lends it to one sandbox call, which gives it back).
     """
 
     __slots__ = ("authorizer", "conn", "functions", "key")
@@ -96,6 +95,26 @@ def _apply_limits(conn: sqlite3.Connection, lim: SandboxLimits) -> None:
     conn.setlimit(sqlite3.SQLITE_LIMIT_WORKER_THREADS, 0)
 
 
+class PoolSlot:
+    """The idle connections of one (database, limits) in a pool; a sandbox keeps its slot."""
+
+    __slots__ = ("_pool", "idle", "key", "last_used")
+
+    def __init__(self, pool: ConnectionPool, key: PoolKey) -> None:
+        self._pool = pool
+        self.key = key
+        self.idle: list[PooledConnection] = []
+        self.last_used = 0
+
+    def acquire(self) -> PooledConnection:
+        """An idle connection of this slot, or a new one (see :meth:`ConnectionPool.acquire`)."""
+        return self._pool.acquire_from(self)
+
+    def release(self, conn: PooledConnection) -> None:
+        """Give ``conn`` back (see :meth:`ConnectionPool.release`)."""
+        self._pool.release_to(self, conn)
+
+
 class ConnectionPool:
     """Idle sandboxed connections per (database, limits), lent to one call at a time.
 
@@ -111,8 +130,9 @@ class ConnectionPool:
             raise ValueError("a pool keeps at least one idle connection")
         self.max_idle_per_database = max_idle_per_database
         self.max_idle = max_idle
-        self._idle: OrderedDict[PoolKey, list[PooledConnection]] = OrderedDict()
+        self._slots: dict[PoolKey, PoolSlot] = {}
         self._count = 0
+        self._clock = 0
         self._lock = threading.Lock()
         self.opened = 0
         """Connections opened so far (how often no idle one was there to lend)."""
@@ -121,52 +141,71 @@ class ConnectionPool:
         """Idle connections held now."""
         return self._count
 
+    def slot(self, db_path: str | Path, limits: SandboxLimits) -> PoolSlot:
+        """The slot of ``db_path`` with ``limits`` (a sandbox looks it up once, then uses it per call)."""
+        key = (os.fspath(db_path), limits)
+        with self._lock:
+            found = self._slots.get(key)
+            if found is None:
+                found = self._slots[key] = PoolSlot(self, key)
+            return found
+
     def acquire(self, db_path: str | Path, limits: SandboxLimits) -> PooledConnection:
         """An idle connection to ``db_path`` with ``limits``, or a new one.
 
         Raises:
             SandboxError: ``unavailable`` when a new connection cannot be opened.
         """
-        key = (os.fspath(db_path), limits)
+        return self.acquire_from(self.slot(db_path, limits))
+
+    def acquire_from(self, slot: PoolSlot) -> PooledConnection:
+        """An idle connection of ``slot``, or a new one."""
         with self._lock:
-            idle = self._idle.get(key)
-            if idle:
+            if slot.idle:
                 self._count -= 1
-                return idle.pop()
-        conn = open_connection(db_path, limits)
-        with self._lock:
+                return slot.idle.pop()
             self.opened += 1
-        return conn
+        return open_connection(slot.key[0], slot.key[1])
 
     def release(self, conn: PooledConnection) -> None:
         """Give ``conn`` back for the next caller (closed instead when enough are idle)."""
-        surplus: list[PooledConnection] = []
+        self.release_to(self.slot(*conn.key), conn)
+
+    def release_to(self, slot: PoolSlot, conn: PooledConnection) -> None:
+        """Give ``conn`` back to ``slot`` (closed instead when enough are idle)."""
+        surplus: PooledConnection | None = None
+        evicted: list[PooledConnection] = []
         with self._lock:
-            idle = self._idle.get(conn.key)
-            if idle is None:
-                idle = self._idle[conn.key] = []
+            self._clock += 1
+            slot.last_used = self._clock
+            if len(slot.idle) >= self.max_idle_per_database:
+                surplus = conn
             else:
-                self._idle.move_to_end(conn.key)
-            if len(idle) >= self.max_idle_per_database:
-                surplus.append(conn)
-            else:
-                idle.append(conn)
+                slot.idle.append(conn)
                 self._count += 1
-            while self._count > self.max_idle:
-                oldest_key, oldest = next(iter(self._idle.items()))
-                if not oldest:
-                    del self._idle[oldest_key]
-                    continue
-                surplus.append(oldest.pop(0))
+                if self._count > self.max_idle:
+                    evicted = self._evict_locked()
+        for extra in (surplus, *evicted):
+            if extra is not None:
+                extra.close()
+
+    def _evict_locked(self) -> list[PooledConnection]:
+        # Rare (only past max_idle): close the idle connections of the least recently used slots.
+        evicted: list[PooledConnection] = []
+        for slot in sorted(self._slots.values(), key=lambda s: s.last_used):
+            while slot.idle and self._count > self.max_idle:
+                evicted.append(slot.idle.pop(0))
                 self._count -= 1
-        for extra in surplus:
-            extra.close()
+            if self._count <= self.max_idle:
+                break
+        return evicted
 
     def close(self) -> None:
         """Close every idle connection; one lent out now comes back to the pool when its call ends."""
         with self._lock:
-            idle = [conn for conns in self._idle.values() for conn in conns]
-            self._idle.clear()
+            idle = [conn for slot in self._slots.values() for conn in slot.idle]
+            for slot in self._slots.values():
+                slot.idle.clear()
             self._count = 0
         for conn in idle:
             conn.close()

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from typing import TypeVar
 
 from sqlenv_core.protocol import Cell
 from sqlenv_core.verifier.cells import (
@@ -21,9 +22,10 @@ from sqlenv_core.verifier.cells import (
     is_float,
     row_sort_key,
     rows_equal,
+    similarity_columns,
     similarity_key,
 )
-from sqlenv_core.verifier.gold import GoldView, keyed
+from sqlenv_core.verifier.gold import GoldView
 
 __all__ = [
     "DEFAULT_COMPARISON_BUDGET",
@@ -36,6 +38,7 @@ __all__ = [
     "count_unmatched",
     "f1",
     "first_mismatch",
+    "multiset_overlap",
     "multisets_equal",
     "results_match",
     "sequences_equal",
@@ -46,6 +49,8 @@ __all__ = [
 #: comparison needs is ~53,000; only adversarial, highly symmetric results (ten 0/1 columns holding
 #: every pattern of one parity against the other) reach the bound, in about 0.2 s.
 DEFAULT_COMPARISON_BUDGET = 400_000
+_K = TypeVar("_K")
+
 # Rows in one group of the exact tolerant matching (quadratic); larger groups fall back to the
 # sorted comparison, which only differs on floats that are themselves within tolerance of each other.
 _MAX_MATCHING_GROUP = 400
@@ -455,25 +460,39 @@ def f1(overlap: int, predicted: int, expected: int) -> float:
 def best_alignment(pred: Sequence[CanonRow], view: GoldView) -> tuple[int, ...]:
     """For each gold column, the predicted column whose values overlap it most (greedy, distinct)."""
     width = len(pred[0]) if pred else 0
-    scores = column_overlaps(keyed(pred), view, width)
+    columns: list[Sequence[Canon]] = list(zip(*pred, strict=True)) if pred else []
+    scores = column_overlaps(similarity_columns(columns), len(pred), view)
     assignment = assign_columns(scores, view.width, width)
     return tuple(i if i >= 0 else j % max(width, 1) for j, i in enumerate(assignment))
 
 
-def column_overlaps(keyed_pred: Sequence[tuple[Canon, ...]], view: GoldView, width: int) -> list[list[float]]:
-    """For each gold column and each predicted column, the F1 overlap of their values."""
-    pred_keys = [Counter([row[i] for row in keyed_pred]) for i in range(width)]
-    pred = keyed_pred
-    total_pred = len(pred)
+def column_overlaps(
+    pred_columns: Sequence[Sequence[Canon]] | Sequence[Counter[Canon]], total_pred: int, view: GoldView
+) -> list[list[float]]:
+    """For each gold column and each predicted column (keyed, see :func:`similarity_columns`), their F1 overlap.
+
+    ``pred_columns`` may also be given as their value counts, when the caller has them already.
+    """
+    pred_keys = [column if isinstance(column, Counter) else Counter(column) for column in pred_columns]
     total_gold = len(view.rows)
     return [
-        [f1(sum((gold_keys & keys).values()), total_pred, total_gold) for keys in pred_keys]
+        [f1(multiset_overlap(gold_keys, keys), total_pred, total_gold) for keys in pred_keys]
         for gold_keys in view.column_keys
     ]
 
 
+def multiset_overlap(a: Counter[_K], b: Counter[_K]) -> int:
+    """The size of the multiset intersection of ``a`` and ``b`` (``(a & b).total()``, without building it)."""
+    if len(a) > len(b):
+        a, b = b, a
+    return sum([min(count, b[key]) for key, count in a.items() if key in b])
+
+
 def assign_columns(scores: list[list[float]], gold_width: int, pred_width: int) -> list[int]:
     """Greedy one-to-one assignment gold column -> predicted column (-1 when none overlaps)."""
+    if gold_width == 1:  # the commonest gold: its best column, the leftmost among equals
+        best = max(scores[0], default=0.0)
+        return [scores[0].index(best) if best > 0.0 else -1]
     pairs = sorted(
         ((scores[j][i], -abs(i - j), j, i) for j in range(gold_width) for i in range(pred_width)),
         reverse=True,
