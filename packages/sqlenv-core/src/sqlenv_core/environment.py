@@ -218,12 +218,11 @@ class SQLEnvironment:
         cache = self._cache
         if cache is None:
             return self._box().execute(sql)
-        key = (self._db_path, sql, self.limits)
-        hit = cache.get(key)
+        hit = cache.get(self._db_path, sql, self.limits)
         if hit is not None:
             return hit
         result = self._box().execute(sql)
-        cache.put(key, result)
+        cache.put(self._db_path, sql, self.limits, result)
         return result
 
     def _table_action(self, kind: ExploreKind, arg: str) -> SQLObservation:
