@@ -13,7 +13,7 @@ from sqlenv_core.protocol import Cell
 from sqlenv_core.sandbox.authorizer import Authorizer, statement_name
 from sqlenv_core.sandbox.limits import QueryResult, SandboxError, SandboxLimits
 from sqlenv_core.sandbox.pool import ConnectionPool, PooledConnection
-from sqlenv_core.sandbox.watchdog import WATCHDOG
+from sqlenv_core.sandbox.watchdog import WATCHDOG, TempBudget
 
 __all__ = ["Sandbox", "quote_identifier"]
 
@@ -24,7 +24,7 @@ _MAX_ERROR_TEXT = 200
 # Rows fetched per batch at most, and the most bytes a batch may hold at worst (every cell of
 # every row at the value-length cap); the batch size follows from the result's width.
 _MAX_BATCH_ROWS = 256
-_BATCH_BYTES = 32 * 1024 * 1024
+_BATCH_BYTES = 8 * 1024 * 1024
 _SQLITE_NOMEM = 7
 _SQLITE_READONLY = 8
 _SQLITE_INTERRUPT = 9
@@ -77,6 +77,7 @@ class Sandbox:
         self._cancelled = False
         self._deadline = 0.0
         self._timed_out = False
+        self._temp_exceeded = False
         self._fetched_bytes = 0
         self._tables: list[str] | None = None
 
@@ -138,8 +139,14 @@ class Sandbox:
         conn, authorizer = lent.conn, lent.authorizer
         start = time.monotonic()
         self._deadline = start + timeout
-        self._timed_out = False
-        token = WATCHDOG.arm(conn, self._deadline, self._on_deadline)
+        self._timed_out = self._temp_exceeded = False
+        lim = self.limits
+        budget: TempBudget | None = (
+            (threading.get_native_id(), lim.max_temp_bytes, self._on_temp_exceeded)
+            if lim.temp_store == "file"
+            else None
+        )
+        token = WATCHDOG.arm(conn, self._deadline, self._on_deadline, budget)
         with self._interrupt_lock:
             self._running, self._cancelled = token, False
         try:
@@ -215,14 +222,11 @@ class Sandbox:
         while chunk:
             # One C-level repr and one pass over the cells' types check a whole batch: only
             # batches holding a blob or a cell over the cap, or reaching a limit, go row by row.
-            text = repr(chunk)
             kinds = set(map(type, itertools.chain.from_iterable(chunk)))
-            if (
-                bytes not in kinds
-                and (len(text) <= cell_cap or str not in kinds or _longest_text(chunk) <= cell_cap)
-                and len(rows) + len(chunk) <= row_cap
-                and size + len(text) <= max_bytes
-            ):
+            text = "" if bytes in kinds else repr(chunk)  # blobs: repr would quadruple them
+            if len(text) > cell_cap and str in kinds and _longest_text(chunk) > cell_cap:
+                text = ""
+            if text and len(rows) + len(chunk) <= row_cap and size + len(text) <= max_bytes:
                 rows += chunk
                 size += len(text)
             else:
@@ -253,6 +257,12 @@ class Sandbox:
             return SandboxError("multiple_statements", "only one SQL statement per call; drop the extra ones")
         if self._cancelled:
             return SandboxError("cancelled", "query cancelled before it finished (its session was closed)")
+        if self._temp_exceeded:
+            return SandboxError(
+                "too_large",
+                f"query needed more than {self.limits.max_temp_bytes // (1024 * 1024):,} MiB of temporary storage "
+                "(a sort, GROUP BY or DISTINCT over too many rows); filter earlier or add a LIMIT",
+            )
         if self._timed_out or primary == _SQLITE_INTERRUPT:
             return _timeout_error(timeout)
         denied = lent.authorizer.denied
@@ -331,6 +341,9 @@ class Sandbox:
 
     def _on_deadline(self) -> None:
         self._timed_out = True  # read by _translate: an interrupt now means "out of time"
+
+    def _on_temp_exceeded(self) -> None:
+        self._temp_exceeded = True  # read by _translate before the timeout it comes with
 
 
 class _Timeout(Exception):
