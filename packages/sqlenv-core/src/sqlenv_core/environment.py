@@ -13,7 +13,7 @@ from pydantic import ValidationError
 
 from sqlenv_core.datasets.base import Dataset, Question
 from sqlenv_core.protocol import Cell, SQLAction, SQLObservation, SQLState
-from sqlenv_core.render import format_table, resolve_table_name
+from sqlenv_core.render import format_table, resolve_table_name, shown_rows
 from sqlenv_core.rewards import EpisodeRewards, ExploreKind, ExploreOutcome, RewardProfile, get_profile
 from sqlenv_core.sandbox import SHARED_POOL, QueryResult, Sandbox, SandboxError, SandboxLimits, quote_identifier
 from sqlenv_core.verifier import DEFAULT_FLOAT_TOLERANCE, verify
@@ -241,9 +241,7 @@ class SQLEnvironment:
                 shown = _Shown(text, ["column", "type"], [list(c) for c in columns])
             else:
                 result = self._execute(f"SELECT * FROM {quoted} LIMIT {SAMPLE_ROWS}")
-                shown = _Shown(
-                    format_table(result.columns, result.rows), result.columns, [list(r) for r in result.rows]
-                )
+                shown = _Shown(format_table(result.columns, result.rows), result.columns, shown_rows(result.rows))
         except SandboxError as exc:
             return self._explore_step(ExploreOutcome(kind, ok=False), label, str(exc))
         return self._explore_step(ExploreOutcome(kind, ok=True, table=table), label, "", shown)
@@ -260,7 +258,7 @@ class SQLEnvironment:
         shown = _Shown(
             text,
             result.columns,
-            [list(r) for r in result.rows[:DISPLAY_ROWS]],
+            shown_rows(result.rows[:DISPLAY_ROWS]),
             truncated=result.truncated or len(result.rows) > DISPLAY_ROWS,
         )
         outcome = ExploreOutcome("QUERY", ok=True, sql=sql, rows=result.rows, columns=result.columns)

@@ -60,10 +60,17 @@ def _canon_short_text(text: str) -> Canon:
     return _fold_text(text)
 
 
+# Non-finite numbers as observations spell them (``Infinity``) and as Python prints them (``inf``).
+_INFINITIES = {"infinity": math.inf, "+infinity": math.inf, "inf": math.inf, "+inf": math.inf}
+_INFINITIES.update({"-infinity": -math.inf, "-inf": -math.inf})
+
+
 def _fold_text(text: str) -> Canon:
     folded = " ".join(text.split()).casefold()
     if folded in ("none", "null"):
         return None
+    if folded in _INFINITIES:
+        return _INFINITIES[folded]
     if len(folded) < 400 and _NUMBER.fullmatch(folded):
         return _canon_number(int(folded) if folded.lstrip("+-").isdigit() else float(folded))
     return folded
