@@ -22,7 +22,7 @@ from sqlenv_core.sandbox.functions import SafeFunctions
 from sqlenv_core.sandbox.heap import ensure_heap_limit
 from sqlenv_core.sandbox.limits import SandboxError, SandboxLimits
 
-__all__ = ["SHARED_POOL", "ConnectionPool", "PoolSlot", "PooledConnection", "open_connection"]
+__all__ = ["SHARED_POOL", "ConnectionPool", "PoolSlot", "PooledConnection", "open_connection", "pending_changes"]
 
 #: Page cache per connection, in KiB. Databases are read-only and small; a server may hold
 #: hundreds of connections and every cached page counts against the process-wide heap cap.
@@ -60,6 +60,9 @@ def open_connection(db_path: str | Path, limits: SandboxLimits) -> PooledConnect
     path = Path(db_path)
     if not path.is_file():
         raise SandboxError("unavailable", f"database file not found: {path}")
+    problem = pending_changes(path)
+    if problem:
+        raise SandboxError("unavailable", problem)
     uri = f"file:{quote(str(path.resolve()))}?mode=ro&immutable=1"
     try:
         conn = sqlite3.connect(uri, uri=True, check_same_thread=False, isolation_level=None)
@@ -75,6 +78,39 @@ def open_connection(db_path: str | Path, limits: SandboxLimits) -> PooledConnect
     authorizer = Authorizer(limits.max_pattern_matches)
     conn.set_authorizer(authorizer)
     return PooledConnection((os.fspath(db_path), limits), conn, authorizer, functions)
+
+
+def pending_changes(path: Path) -> str:
+    """Why ``path`` cannot be read as it stands by an immutable connection ('' when it can).
+
+    An immutable connection reads the main file alone, as the databases are meant to be. A
+    WAL-mode database whose last transactions still sit in its ``-wal`` file, or a database with
+    a hot ``-journal`` (a write that never finished), would read as older or half-written data;
+    such files are refused with the command that settles them (reading them as they are would
+    need locks and a ``-shm`` file beside them, and the sandbox never writes).
+    """
+    wal = Path(f"{path}-wal")
+    journal = Path(f"{path}-journal")
+    try:
+        with path.open("rb") as handle:
+            header = handle.read(20)
+        wal_size = wal.stat().st_size if wal.exists() else 0
+        journal_size = journal.stat().st_size if journal.exists() else 0
+    except OSError as exc:
+        return f"cannot read database {path}: {exc.strerror or exc}"
+    quoted = str(path).replace("'", "'\\''")
+    if len(header) == 20 and header[18] == 2 and wal_size > 0:
+        return (
+            f"database {path} is in WAL mode and its latest changes are still in {wal.name} "
+            f"({wal_size:,} bytes), which a read-only connection cannot see; fold them into the file "
+            f"first: sqlite3 '{quoted}' 'PRAGMA wal_checkpoint(TRUNCATE); PRAGMA journal_mode=DELETE'"
+        )
+    if journal_size > 0:
+        return (
+            f"database {path} has a hot journal {journal.name} (a write that never finished); "
+            f"open it once with write access to roll it back: sqlite3 '{quoted}' 'PRAGMA integrity_check'"
+        )
+    return ""
 
 
 def _apply_limits(conn: sqlite3.Connection, lim: SandboxLimits) -> None:
