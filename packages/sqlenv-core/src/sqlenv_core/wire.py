@@ -490,15 +490,32 @@ def validation_message(error: ValidationError) -> str:
 
 
 def validation_details(error: ValidationError) -> list[dict[str, Any]]:
-    """A validation error's entries, JSON-safe, without documentation links or long echoed inputs."""
-    details: list[dict[str, Any]] = json.loads(error.json(include_url=False))
-    for entry in details:
-        # Echoing a huge rejected input back would defeat the size limits.
-        value = entry.get("input")
-        if isinstance(value, str) and len(value) > _ECHO_CHARS:
-            entry["input"] = value[:_ECHO_CHARS] + "…"
-        elif value is not None and not isinstance(value, str | int | float | bool):
-            text = json.dumps(value)
-            if len(text) > _ECHO_CHARS:
-                entry["input"] = text[:_ECHO_CHARS] + "…"
+    """A validation error's entries, JSON-safe, without documentation links or long echoed inputs.
+
+    Built from the entries themselves rather than pydantic's JSON, which fails outright on an
+    input holding a lone surrogate.
+    """
+    details: list[dict[str, Any]] = []
+    for entry in error.errors(include_url=False):
+        item: dict[str, Any] = {"type": entry["type"], "loc": list(entry["loc"]), "msg": entry["msg"]}
+        item["input"] = _echo(entry.get("input"))
+        context = entry.get("ctx")
+        if context:
+            item["ctx"] = {str(k): v if isinstance(v, str | int | float | bool) else str(v) for k, v in context.items()}
+        details.append(json_safe(item))
     return details
+
+
+def _echo(value: object) -> object:
+    # Echoing a huge rejected input back would defeat the size limits.
+    if isinstance(value, str):
+        return value if len(value) <= _ECHO_CHARS else value[:_ECHO_CHARS] + "…"
+    if value is None or isinstance(value, int | float | bool):
+        return value
+    try:
+        text = json.dumps(json_safe(value), allow_nan=False)
+    except (TypeError, ValueError, RecursionError):
+        text = repr(value)[: _ECHO_CHARS + 1]
+    if len(text) > _ECHO_CHARS:
+        return text[:_ECHO_CHARS] + "…"
+    return json.loads(text)

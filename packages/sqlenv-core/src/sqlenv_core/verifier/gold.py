@@ -12,7 +12,7 @@ from functools import cached_property
 from sqlenv_core.protocol import Cell
 from sqlenv_core.verifier.cells import Canon, CanonRow, canonical_rows, similarity_columns
 
-__all__ = ["GoldResult", "GoldView"]
+__all__ = ["CommaTrie", "GoldResult", "GoldView"]
 
 # Projections of one gold kept for reuse (each QUERY's partial credit projects on its aligned columns).
 _MAX_PROJECTIONS = 16
@@ -41,6 +41,16 @@ class GoldResult:
         return GoldView(columns, rows, width)
 
 
+class CommaTrie:
+    """A node of :attr:`GoldView.comma_trie`: the parts that may follow, and the gold value ending here."""
+
+    __slots__ = ("children", "value")
+
+    def __init__(self) -> None:
+        self.children: dict[str, CommaTrie] = {}
+        self.value: str | None = None
+
+
 @dataclass(frozen=True)
 class GoldView:
     """A gold result in canonical form (see :func:`~sqlenv_core.verifier.canonical_cell`).
@@ -56,11 +66,19 @@ class GoldView:
     width: int
 
     @cached_property
-    def comma_values(self) -> frozenset[str]:
-        """Text values holding a comma (spacing after commas removed), to re-join split answers."""
-        return frozenset(
-            _COMMA_SPACING.sub(",", c) for row in self.rows for c in row if isinstance(c, str) and "," in c
-        )
+    def comma_trie(self) -> CommaTrie:
+        """Text values holding a comma, split at their commas (spacing around them dropped), as a trie.
+
+        An answer written as a comma list may cut such a value apart; the trie finds the runs of
+        items to join again.
+        """
+        root = CommaTrie()
+        for value in {c for row in self.rows for c in row if isinstance(c, str) and "," in c}:
+            node = root
+            for part in _COMMA_SPACING.sub(",", value).split(","):
+                node = node.children.setdefault(part, CommaTrie())
+            node.value = value
+        return root
 
     @cached_property
     def columns_canonical(self) -> list[Sequence[Canon]]:
