@@ -73,8 +73,8 @@ _VERBATIM = re.compile(
     )""",
     re.VERBOSE | re.DOTALL,
 )
-# Every ASCII mark stands apart, so that ``a>=1`` and ``a >= 1`` split into the same words.
-_PAD_MARKS = str.maketrans({c: f" {c} " for c in "!%&()*+,-./:;<=>?@^|~"})
+# Words, and every ASCII mark on its own, so that ``a>=1`` and ``a >= 1`` give the same words.
+_WORDS = re.compile(r"[!%&()*+,\-./:;<=>?@^|~]|[^\s!%&()*+,\-./:;<=>?@^|~]+")
 
 
 def normalize_sql(sql: str) -> str:
@@ -84,12 +84,12 @@ def normalize_sql(sql: str) -> str:
     semicolons dropped, words and marks separated by single spaces, and literals and quoted
     names kept exactly. Two queries with the same normal form are the same query; the converse
     is not attempted (that would need a solver). Linear in the text for any text an agent
-    sends: one regular-expression split that cannot backtrack, then string methods.
+    sends: a regular-expression split and a scan into words, neither of which can backtrack.
     """
     words: list[str] = []
     for index, piece in enumerate(_VERBATIM.split(sql)):
         if not index % 2:
-            words.extend(piece.lower().translate(_PAD_MARKS).split())
+            words.extend(_WORDS.findall(piece.lower()))
         elif not piece.startswith(("--", "/*")):
             words.append(piece)  # a literal or a quoted name; comments only separate words
     while words and words[-1] == ";":

@@ -146,6 +146,9 @@ class EpisodeRewards:
     potential: float = 0.0
     _seen_actions: set[tuple[str, str]] = field(default_factory=set[tuple[str, str]])
     _queries_by_result: dict[int, list[_SeenQuery]] = field(default_factory=dict[int, list["_SeenQuery"]])
+    _similarity_by_result: dict[int, tuple[tuple[object, ...], float]] = field(
+        default_factory=dict[int, tuple[tuple[object, ...], float]]
+    )
 
     def on_explore(self, outcome: ExploreOutcome) -> dict[str, float]:
         """Breakdown for an exploring step (DESCRIBE, SAMPLE, QUERY or an invalid action)."""
@@ -155,8 +158,10 @@ class EpisodeRewards:
         ok = outcome.ok
         terms: dict[str, float] = {"step_cost": p.step_cost}
         terms["success" if ok else "error"] = p.success if ok else p.error
+        result: tuple[tuple[str, ...], tuple[tuple[Cell, ...], ...]] | None = None
         if outcome.sql is not None and outcome.rows is not None:
-            repeat, novel = self._query_seen(outcome.sql, (outcome.columns, outcome.rows))
+            result = (tuple(outcome.columns), tuple(map(tuple, outcome.rows)))
+            repeat, novel = self._query_seen(outcome.sql, result)
         else:
             # A failed query's identity is its normal form; a table action's, its table.
             key = normalize_sql(outcome.sql) if outcome.sql is not None else outcome.table
@@ -170,19 +175,31 @@ class EpisodeRewards:
         elif novel:
             terms["new_info"] = p.new_info
         if outcome.kind == "QUERY" and ok and outcome.rows is not None and p.progress_weight:
-            new_potential = p.progress_weight * result_similarity(outcome.rows, self.gold)
+            new_potential = p.progress_weight * self._similarity(outcome.rows, result)
             terms["progress"] = new_potential - self.potential
             self.potential = new_potential
         return self._record(terms)
 
-    def _query_seen(self, sql: str, result: tuple[Sequence[str], Sequence[Sequence[Cell]]]) -> tuple[bool, bool]:
+    def _similarity(self, rows: Sequence[Sequence[Cell]], result: tuple[object, ...] | None) -> float:
+        # The same result scores the same against the same gold: computed once per episode.
+        if result is None:
+            return result_similarity(rows, self.gold)
+        key = hash(result)
+        known = self._similarity_by_result.get(key)
+        if known is not None and known[0] == result:
+            return known[1]
+        score = result_similarity(rows, self.gold)
+        self._similarity_by_result[key] = (result, score)
+        return score
+
+    def _query_seen(self, sql: str, result: tuple[object, ...]) -> tuple[bool, bool]:
         """(is a repeat, is new information) for a query that returned ``result``.
 
         The database is read-only, so the same query always returns the same result: a result
         never seen before proves the query is new, and the normal form of a query's SQL is only
         computed when its result comes back a second time (and then once).
         """
-        fingerprint = hash((tuple(result[0]), tuple(map(tuple, result[1]))))
+        fingerprint = hash(result)
         earlier = self._queries_by_result.get(fingerprint)
         if earlier is None:
             self._queries_by_result[fingerprint] = [_SeenQuery(sql)]
@@ -211,7 +228,8 @@ class EpisodeRewards:
         return terms
 
     def _record(self, terms: dict[str, float]) -> dict[str, float]:
-        step_total = float(round(sum(terms.values()), 10))
+        # Rounded to 10 decimals, so sums of the weights print as written (-0.005, not -0.00499...).
+        step_total = round(sum(terms.values()) * 1e10) / 1e10
         terms["total"] = step_total
         self.total += step_total
         return terms

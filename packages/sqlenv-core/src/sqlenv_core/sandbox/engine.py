@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import itertools
 import re
 import sqlite3
 import threading
@@ -220,15 +219,12 @@ class Sandbox:
         rows: list[tuple[Cell, ...]] = []
         size = 0
         while chunk:
-            # One C-level repr and one pass over the cells' types check a whole batch: only
-            # batches holding a blob or a cell over the cap, or reaching a limit, go row by row.
-            kinds = set(map(type, itertools.chain.from_iterable(chunk)))
-            text = "" if bytes in kinds else repr(chunk)  # blobs: repr would quadruple them
-            if len(text) > cell_cap and str in kinds and _longest_text(chunk) > cell_cap:
-                text = ""
-            if text and len(rows) + len(chunk) <= row_cap and size + len(text) <= max_bytes:
+            # A whole batch is checked column by column: only batches holding a blob or a cell over
+            # the cap, or reaching a limit, go row by row.
+            measured = _measure(chunk, cell_cap)
+            if measured >= 0 and len(rows) + len(chunk) <= row_cap and size + measured <= max_bytes:
                 rows += chunk
-                size += len(text)
+                size += measured
             else:
                 for raw in chunk:
                     if len(rows) >= row_cap:
@@ -356,8 +352,28 @@ def _timeout_error(timeout: float) -> SandboxError:
     )
 
 
-def _longest_text(chunk: list[tuple[object, ...]]) -> int:
-    return max([len(c) for row in chunk for c in row if type(c) is str], default=0)
+_SCALAR_TYPES = frozenset({int, float, type(None)})
+
+
+def _measure(chunk: list[tuple[object, ...]], cell_cap: int) -> int:
+    """The size of a batch (text length, 8 bytes a number), or -1 when a cell needs rewriting.
+
+    Column by column, with C-level passes: a result's columns each hold one type, so most
+    columns are all numbers (8 bytes a cell) or all text (their lengths, checked against the cap).
+    """
+    size = 0
+    for column in zip(*chunk, strict=True):
+        kinds = set(map(type, column))
+        if kinds <= _SCALAR_TYPES:
+            size += 8 * len(column)
+            continue
+        if bytes in kinds:
+            return -1  # shown as "<blob N bytes>"
+        lengths = list(map(len, column)) if len(kinds) == 1 else [len(c) if type(c) is str else 8 for c in column]
+        if max(lengths) > cell_cap:
+            return -1  # cut and ended with an ellipsis
+        size += sum(lengths)
+    return size + 8 * len(chunk)
 
 
 def _cell(value: object, cap: int) -> Cell:
