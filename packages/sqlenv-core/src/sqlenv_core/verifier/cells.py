@@ -171,6 +171,9 @@ def canonical_column(values: Sequence[object]) -> Sequence[Canon]:
     if kinds <= _UNCHANGED_TYPES:
         return values  # pyright: ignore[reportReturnType]  (ints and NULLs are canonical)
     if len(kinds) == 1 and str in kinds:
+        if max(map(len, values)) <= _CACHED_TEXT_CHARS:  # pyright: ignore[reportArgumentType]
+            # Straight into the C-level cache: no Python frame per cell when the text is known.
+            return list(map(_canon_short_text, values))  # pyright: ignore[reportArgumentType]
         return list(map(_canon_text, values))  # pyright: ignore[reportArgumentType]
     return list(map(canonical_cell, values))
 
