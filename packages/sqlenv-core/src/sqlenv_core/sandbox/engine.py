@@ -63,7 +63,6 @@ class Sandbox:
     def __init__(
         self, db_path: str | Path, limits: SandboxLimits | None = None, *, pool: ConnectionPool | None = None
     ) -> None:
-        self.db_path = Path(db_path)
         self._path_key = db_path if isinstance(db_path, str) else str(db_path)
         self.limits = limits or SandboxLimits()
         self._own_pool = pool is None
@@ -79,6 +78,11 @@ class Sandbox:
         self._temp_exceeded = False
         self._fetched_bytes = 0
         self._tables: list[str] | None = None
+
+    @property
+    def db_path(self) -> Path:
+        """The database file."""
+        return Path(self._path_key)
 
     # -- lifecycle -----------------------------------------------------------------------------
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field, fields
 from typing import Literal
 
 from sqlenv_core.protocol import Cell
@@ -54,12 +54,19 @@ class SandboxLimits:
     files among the process's open files); when several such calls run at once, the total is
     shared in proportion to what each wrote in the last 50 ms. Where ``/proc`` is missing only
     the deadline bounds it."""
+    _hash: int = field(init=False, repr=False, compare=False, default=0)
+
+    def __hash__(self) -> int:
+        # Limits key the connection pool and the result cache on every call: hash once.
+        return self._hash
 
     def __post_init__(self) -> None:
         if self.temp_store not in ("memory", "file"):
             raise ValueError(f"temp_store must be 'memory' or 'file', not {self.temp_store!r}")
         if self.max_temp_bytes < 0:
             raise ValueError(f"max_temp_bytes must not be negative, got {self.max_temp_bytes}")
+        values = tuple(getattr(self, f.name) for f in fields(self) if f.compare)
+        object.__setattr__(self, "_hash", hash(values))
 
 
 @dataclass(frozen=True)
