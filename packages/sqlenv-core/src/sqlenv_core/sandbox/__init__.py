@@ -27,9 +27,9 @@ See ``docs/sandbox.md`` for the threat model and the measured bounds.
 
 Modules: :mod:`.engine` (:class:`Sandbox`), :mod:`.pool` (opening connections, and idle ones
 shared per database: :data:`SHARED_POOL`), :mod:`.authorizer`, :mod:`.functions` (the linear
-built-ins), :mod:`.watchdog` (the deadline and the temporary-storage cap), :mod:`.heap` (the process-wide heap cap, set once
-with :func:`set_heap_limit`), :mod:`.limits`. How results are shown to an agent is the
-environment's business (:mod:`sqlenv_core.render`).
+built-ins), :mod:`.watchdog` (the deadline and the temporary-storage cap), :mod:`.heap` (the
+process-wide heap cap, set once with :func:`set_heap_limit`), :mod:`.limits`. How results are
+shown to an agent is the environment's business (:mod:`sqlenv_core.render`).
 """
 
 from __future__ import annotations
