@@ -34,6 +34,32 @@ def two_db_dataset(tmp_path: Path) -> Dataset:
     return Dataset("towns", questions, {"town": first, "village": second})
 
 
+def two_sessions(dataset: Dataset, *, timeout_s: float) -> tuple[ConnectionPool, Sandbox, Sandbox]:
+    """Two sessions' sandboxes on one database, sharing a fresh pool."""
+    pool = ConnectionPool()
+    limits = SandboxLimits(timeout_s=timeout_s)
+    db = dataset.db_path("town")
+    return pool, Sandbox(db, limits, pool=pool), Sandbox(db, limits, pool=pool)
+
+
+def run_in_thread(box: Sandbox) -> tuple[threading.Thread, list[str]]:
+    """Start the endless query on ``box`` in a thread; its error code lands in the list."""
+    outcome: list[str] = []
+    started = threading.Event()
+
+    def run() -> None:
+        started.set()
+        try:
+            box.execute(SLOW)
+        except SandboxError as exc:
+            outcome.append(exc.code)
+
+    worker = threading.Thread(target=run)
+    worker.start()
+    started.wait(5)
+    return worker, outcome
+
+
 def query(env: SQLEnvironment, sql: str) -> list[list[object]]:
     obs = env.step(SQLAction(action_type="QUERY", argument=sql))
     assert obs.error == "", obs.error
@@ -68,23 +94,8 @@ def test_environments_share_the_process_pool_and_idle_ones_hold_nothing(two_db_d
 
 
 def test_concurrent_sessions_get_their_own_connections(two_db_dataset: Dataset) -> None:
-    pool = ConnectionPool()
-    db = two_db_dataset.db_path("town")
-    slow_box = Sandbox(db, SandboxLimits(timeout_s=1.0), pool=pool)
-    quick_box = Sandbox(db, SandboxLimits(timeout_s=1.0), pool=pool)
-    outcome: list[str] = []
-    started = threading.Event()
-
-    def slow() -> None:
-        started.set()
-        try:
-            slow_box.execute(SLOW)
-        except SandboxError as exc:
-            outcome.append(exc.code)
-
-    worker = threading.Thread(target=slow)
-    worker.start()
-    started.wait(5)
+    pool, slow_box, quick_box = two_sessions(two_db_dataset, timeout_s=1.0)
+    worker, outcome = run_in_thread(slow_box)
     time.sleep(0.1)
     t0 = time.monotonic()
     assert quick_box.execute("SELECT count(*) FROM people").rows == [(400,)]
@@ -99,20 +110,8 @@ def test_concurrent_sessions_get_their_own_connections(two_db_dataset: Dataset) 
 
 
 def test_interrupt_reaches_only_its_own_session_on_a_shared_connection(two_db_dataset: Dataset) -> None:
-    pool = ConnectionPool()
-    db = two_db_dataset.db_path("town")
-    victim = Sandbox(db, SandboxLimits(timeout_s=20.0), pool=pool)
-    bystander = Sandbox(db, SandboxLimits(timeout_s=20.0), pool=pool)
-    outcome: list[str] = []
-
-    def run() -> None:
-        try:
-            victim.execute(SLOW)
-        except SandboxError as exc:
-            outcome.append(exc.code)
-
-    worker = threading.Thread(target=run)
-    worker.start()
+    pool, victim, bystander = two_sessions(two_db_dataset, timeout_s=20.0)
+    worker, outcome = run_in_thread(victim)
     for _ in range(500):  # bounded: until the statement is running
         if victim.interrupt():
             break

@@ -158,18 +158,7 @@ def _tolerant_multisets_equal(
 
 def _perfect_matching(pred: Sequence[CanonRow], gold: Sequence[CanonRow], tolerance: float) -> bool:
     edges = [[j for j, g in enumerate(gold) if rows_equal(p, g, tolerance)] for p in pred]
-    match_of_gold: list[int] = [-1] * len(gold)
-
-    def augment(i: int, seen: list[bool]) -> bool:
-        for j in edges[i]:
-            if not seen[j]:
-                seen[j] = True
-                if match_of_gold[j] == -1 or augment(match_of_gold[j], seen):
-                    match_of_gold[j] = i
-                    return True
-        return False
-
-    return all(augment(i, [False] * len(gold)) for i in range(len(pred)))
+    return _match(edges, len(gold)) is not None
 
 
 @dataclass(frozen=True)
@@ -341,8 +330,11 @@ def _positional_order(
 
 
 def _match(edges: list[list[int]], width: int) -> list[int] | None:
-    """A perfect matching gold column -> predicted column over ``edges`` (Kuhn's augmenting paths)."""
-    owner: list[int] = [-1] * width  # predicted column -> gold column
+    """A perfect matching of ``edges``' left side (gold) into ``width`` right-side items (Kuhn's augmenting paths).
+
+    Returns, for each left item, its right item; None when no matching covers every left item.
+    """
+    owner: list[int] = [-1] * width  # right item -> left item
 
     def augment(j: int, seen: list[bool]) -> bool:
         for i in edges[j]:
