@@ -123,6 +123,12 @@ class ExploreOutcome:
     columns: Sequence[str] = ()
 
 
+# Results of at most this many cells have their similarity remembered within an episode.
+_MEMO_MAX_CELLS = 400
+# A QUERY's result as the rewards key it: its column names and its rows.
+_Result = tuple[tuple[str, ...], tuple[tuple[Cell, ...], ...]]
+
+
 @dataclass(slots=True)
 class _SeenQuery:
     """A query whose result the episode has seen, and its normal form once needed."""
@@ -146,9 +152,7 @@ class EpisodeRewards:
     potential: float = 0.0
     _seen_actions: set[tuple[str, str]] = field(default_factory=set[tuple[str, str]])
     _queries_by_result: dict[int, list[_SeenQuery]] = field(default_factory=dict[int, list["_SeenQuery"]])
-    _similarity_by_result: dict[int, tuple[tuple[object, ...], float]] = field(
-        default_factory=dict[int, tuple[tuple[object, ...], float]]
-    )
+    _similarity_by_result: dict[int, tuple[_Result, float]] = field(default_factory=dict[int, tuple["_Result", float]])
 
     def on_explore(self, outcome: ExploreOutcome) -> dict[str, float]:
         """Breakdown for an exploring step (DESCRIBE, SAMPLE, QUERY or an invalid action)."""
@@ -158,7 +162,7 @@ class EpisodeRewards:
         ok = outcome.ok
         terms: dict[str, float] = {"step_cost": p.step_cost}
         terms["success" if ok else "error"] = p.success if ok else p.error
-        result: tuple[tuple[str, ...], tuple[tuple[Cell, ...], ...]] | None = None
+        result: _Result | None = None
         if outcome.sql is not None and outcome.rows is not None:
             result = (tuple(outcome.columns), tuple(map(tuple, outcome.rows)))
             repeat, novel = self._query_seen(outcome.sql, result)
@@ -180,9 +184,10 @@ class EpisodeRewards:
             self.potential = new_potential
         return self._record(terms)
 
-    def _similarity(self, rows: Sequence[Sequence[Cell]], result: tuple[object, ...] | None) -> float:
-        # The same result scores the same against the same gold: computed once per episode.
-        if result is None:
+    def _similarity(self, rows: Sequence[Sequence[Cell]], result: _Result | None) -> float:
+        # The same result scores the same against the same gold: computed once per episode. Only
+        # small results are kept to check against (an idle session keeps its last episode).
+        if result is None or len(rows) * len(result[0]) > _MEMO_MAX_CELLS:
             return result_similarity(rows, self.gold)
         key = hash(result)
         known = self._similarity_by_result.get(key)
@@ -192,7 +197,7 @@ class EpisodeRewards:
         self._similarity_by_result[key] = (result, score)
         return score
 
-    def _query_seen(self, sql: str, result: tuple[object, ...]) -> tuple[bool, bool]:
+    def _query_seen(self, sql: str, result: _Result) -> tuple[bool, bool]:
         """(is a repeat, is new information) for a query that returned ``result``.
 
         The database is read-only, so the same query always returns the same result: a result
