@@ -30,6 +30,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Literal
 
 from sqlenv_core.protocol import Cell
@@ -62,7 +63,7 @@ class RewardProfile:
     repeat: float = 0.0
     progress_weight: float = 0.0
 
-    @property
+    @cached_property
     def shaped(self) -> bool:
         """Whether any per-step term is non-zero (sparse profiles skip all bookkeeping)."""
         return any((self.step_cost, self.success, self.error, self.new_info, self.repeat, self.progress_weight))

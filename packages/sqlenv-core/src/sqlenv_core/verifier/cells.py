@@ -213,7 +213,7 @@ def similarity_columns(columns: Sequence[Sequence[Canon]]) -> list[Sequence[Cano
 
 def common_width(rows: Sequence[Sequence[object]]) -> int | None:
     """The common row length, or None when rows differ in length."""
-    widths = {len(row) for row in rows}
+    widths = set(map(len, rows))
     if len(widths) > 1:
         return None
     return widths.pop() if widths else 0
