@@ -8,6 +8,7 @@ cancelled or timed-out call leaves a connection the next session can use.
 from __future__ import annotations
 
 import shutil
+import sqlite3
 import threading
 import time
 from pathlib import Path
@@ -137,3 +138,20 @@ def test_pool_keeps_a_bounded_number_of_idle_connections(two_db_dataset: Dataset
     assert len(pool) == 0
     with pytest.raises(ValueError):
         ConnectionPool(max_idle_per_database=0)
+
+
+def test_a_database_replaced_at_the_same_path_is_read_afresh(tmp_path: Path) -> None:
+    # `sqlenv data import --replace` renames a new file into place; a pooled immutable
+    # connection would go on reading the old one.
+    pool = ConnectionPool()
+    db = tmp_path / "n.sqlite"
+    for version in (1, 2):
+        fresh = tmp_path / f"v{version}.sqlite"
+        conn = sqlite3.connect(fresh)
+        conn.execute("CREATE TABLE t (v INTEGER)")
+        conn.execute("INSERT INTO t VALUES (?)", (version,))
+        conn.commit()
+        conn.close()
+        fresh.replace(db)
+        assert Sandbox(db, pool=pool).execute("SELECT v FROM t").rows == [(version,)]
+    assert pool.opened == 2

@@ -28,7 +28,7 @@ __all__ = ["SHARED_POOL", "ConnectionPool", "PoolSlot", "PooledConnection", "ope
 #: hundreds of connections and every cached page counts against the process-wide heap cap.
 CACHE_KIB = 512
 
-PoolKey = tuple[str, SandboxLimits]
+PoolKey = tuple[str, SandboxLimits, "tuple[int, int, int, int] | None"]
 
 
 class PooledConnection:
@@ -51,8 +51,10 @@ class PooledConnection:
         self.functions.close()
 
 
-def open_connection(db_path: str | Path, limits: SandboxLimits) -> PooledConnection:
+def open_connection(db_path: str | Path, limits: SandboxLimits, key: PoolKey | None = None) -> PooledConnection:
     """Open ``db_path`` read-only and immutable, with ``limits`` applied and the authorizer set.
+
+    ``key`` is the pool slot it belongs to (by default: the path and limits alone).
 
     Raises:
         SandboxError: ``unavailable`` when the file is missing or SQLite cannot open it.
@@ -77,7 +79,9 @@ def open_connection(db_path: str | Path, limits: SandboxLimits) -> PooledConnect
     functions.install(conn)
     authorizer = Authorizer(limits.max_pattern_matches)
     conn.set_authorizer(authorizer)
-    return PooledConnection((os.fspath(db_path), limits), conn, authorizer, functions)
+    if key is None:
+        key = (os.fspath(db_path), limits, None)
+    return PooledConnection(key, conn, authorizer, functions)
 
 
 def pending_changes(path: Path) -> str:
@@ -178,8 +182,19 @@ class ConnectionPool:
         return self._count
 
     def slot(self, db_path: str | Path, limits: SandboxLimits) -> PoolSlot:
-        """The slot of ``db_path`` with ``limits`` (a sandbox looks it up once, then uses it per call)."""
-        key = (os.fspath(db_path), limits)
+        """The slot of ``db_path`` with ``limits`` (a sandbox looks it up once, then uses it per call).
+
+        A file replaced at the same path (``sqlenv data import --replace``) gets a new slot: the
+        file's identity is part of the key, since an immutable connection would go on reading
+        the old one.
+        """
+        path = os.fspath(db_path)
+        try:
+            stat = os.stat(path)
+            identity: tuple[int, int, int, int] | None = (stat.st_dev, stat.st_ino, stat.st_size, stat.st_mtime_ns)
+        except OSError:
+            identity = None  # opening will say what is wrong
+        key = (path, limits, identity)
         with self._lock:
             found = self._slots.get(key)
             if found is None:
@@ -201,11 +216,16 @@ class ConnectionPool:
                 self._count -= 1
                 return slot.idle.pop()
             self.opened += 1
-        return open_connection(slot.key[0], slot.key[1])
+        return open_connection(slot.key[0], slot.key[1], slot.key)
 
     def release(self, conn: PooledConnection) -> None:
         """Give ``conn`` back for the next caller (closed instead when enough are idle)."""
-        self.release_to(self.slot(*conn.key), conn)
+        with self._lock:
+            slot = self._slots.get(conn.key)
+        if slot is None:
+            conn.close()
+        else:
+            self.release_to(slot, conn)
 
     def release_to(self, slot: PoolSlot, conn: PooledConnection) -> None:
         """Give ``conn`` back to ``slot`` (closed instead when enough are idle)."""
