@@ -85,3 +85,26 @@ def test_custom_profiles_and_unknown_names() -> None:
     assert not get_profile("SPARSE").shaped
     with pytest.raises(ValueError, match="dense"):
         get_profile("shaped")
+
+
+def test_a_result_seen_again_in_the_episode_reuses_its_similarity(
+    shop_dataset: Dataset, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import sqlenv_core.rewards as rewards
+
+    calls: list[int] = []
+    real = rewards.result_similarity
+
+    def counting(rows: object, gold: object) -> float:
+        calls.append(1)
+        return real(rows, gold)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(rewards, "result_similarity", counting)
+    env = SQLEnvironment(shop_dataset, step_budget=20)
+    env.reset(question_id="shop-2")
+    first = terms(env, "QUERY", "SELECT title FROM products WHERE price > 2")
+    other = terms(env, "QUERY", "SELECT name FROM customers")
+    again = terms(env, "QUERY", "SELECT title FROM products WHERE price >= 3")  # same rows, other SQL
+    assert len(calls) == 2  # the third result is the first one's: its score is reused
+    # Back to the first result: the potential returns to what it was after the first step.
+    assert first["progress"] > 0 and again["progress"] == pytest.approx(-other["progress"])

@@ -166,6 +166,24 @@ def test_rows_and_cells_are_capped(db: Path) -> None:
         assert cell[0] == "y" * 19 + "…" and cell[1] == "<blob 4 bytes>"
 
 
+def test_batched_fetch_treats_every_row_like_the_first(db: Path) -> None:
+    # Rows are fetched in batches; a long cell or a blob deep in the result, or a cap that falls
+    # inside a batch, must be handled exactly as on the first row.
+    limits = SandboxLimits(timeout_s=2.0, max_rows=700, max_cell_chars=20)
+    with Sandbox(db, limits) as box:
+        late = box.execute(
+            "SELECT id, CASE WHEN id = 333 THEN printf('%.*c', 50, 'z') WHEN id = 399 THEN x'0102' "
+            "ELSE name END FROM people ORDER BY id"
+        )
+        assert not late.truncated and len(late.rows) == 400
+        assert late.rows[332] == (333, "z" * 19 + "…") and late.rows[398] == (399, "<blob 2 bytes>")
+        assert late.rows[0] == (1, "person 1")
+        for cap in (256, 257, 399, 400):
+            capped = box.execute("SELECT id FROM people ORDER BY id", max_rows=cap)
+            assert [r[0] for r in capped.rows] == list(range(1, min(cap, 400) + 1))
+            assert capped.truncated == (cap < 400)
+
+
 def test_result_size_cap_stops_fetching(db: Path) -> None:
     limits = SandboxLimits(timeout_s=0.5, max_rows=100_000, max_result_bytes=50_000)
     with Sandbox(db, limits) as box:

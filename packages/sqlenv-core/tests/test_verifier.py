@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gc
 import json
+import math
 
 import pytest
 
@@ -236,7 +237,7 @@ def test_canonical_cell_is_what_is_compared() -> None:
     assert canonical_cell("null") is None
     assert canonical_cell(True) == 1
     assert canonical_cell(float("nan")) == "nan"
-    assert canonical_cell("Infinity") == "infinity"  # text, not a number: only digits make numbers
+    assert canonical_cell("Infinity") == math.inf  # how observations spell 1e999, read back as the number
 
 
 # -- reasons -----------------------------------------------------------------------------------

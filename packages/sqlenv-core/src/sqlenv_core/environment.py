@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import random
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -13,9 +13,9 @@ from pydantic import ValidationError
 
 from sqlenv_core.datasets.base import Dataset, Question
 from sqlenv_core.protocol import Cell, SQLAction, SQLObservation, SQLState
-from sqlenv_core.render import format_table, resolve_table_name
+from sqlenv_core.render import format_table, resolve_table_name, shown_rows
 from sqlenv_core.rewards import EpisodeRewards, ExploreKind, ExploreOutcome, RewardProfile, get_profile
-from sqlenv_core.sandbox import QueryResult, Sandbox, SandboxError, SandboxLimits, quote_identifier
+from sqlenv_core.sandbox import SHARED_POOL, QueryResult, Sandbox, SandboxError, SandboxLimits, quote_identifier
 from sqlenv_core.verifier import DEFAULT_FLOAT_TOLERANCE, verify
 
 __all__ = ["DISPLAY_ROWS", "SAMPLE_ROWS", "SQLEnvironment"]
@@ -88,7 +88,10 @@ class SQLEnvironment:
         self._sandbox: Sandbox | None = None
         self._question: Question | None = None
         self._rewards: EpisodeRewards | None = None
-        self._state = SQLState()
+        # Episode bookkeeping in plain attributes (set on every step); ``state`` builds the model.
+        self._episode_id: str | None = None
+        self._steps = 0
+        self._done = False
         self._history: list[str] = []
         self._described: dict[str, str] = {}
         self._tables: list[str] = []
@@ -100,7 +103,15 @@ class SQLEnvironment:
     @property
     def state(self) -> SQLState:
         """Episode id, step count, question and database ids, done flag and return so far."""
-        return self._state.model_copy()
+        question = self._question
+        return SQLState(
+            episode_id=self._episode_id,
+            step_count=self._steps,
+            question_id=question.id if question is not None else None,
+            db_id=question.db_id if question is not None else None,
+            done=self._done,
+            total_reward=round(self._rewards.total, 10) if self._rewards is not None else 0.0,
+        )
 
     @property
     def question(self) -> Question | None:
@@ -122,17 +133,21 @@ class SQLEnvironment:
             question = self.dataset.question(question_id)
         else:
             question = self.dataset.questions[self._rng.randrange(len(self.dataset))]
-        if self._sandbox is not None and self._sandbox.db_path != self.dataset.db_path(question.db_id):
-            self._sandbox.close()
+        db_path = str(self.dataset.db_path(question.db_id))
+        if db_path != self._db_path:
+            # Sandboxes borrow connections per call from the shared pool: moving to another
+            # database closes nothing, and that database's idle connection is reused.
             self._sandbox = None
         self._question = question
-        self._db_path = str(self.dataset.db_path(question.db_id))
+        self._db_path = db_path
         self._rewards = EpisodeRewards(self.reward_profile, self.dataset.gold(question.id))
         self._history = []
         self._described = {}
         self._schema_cache = (-1, "")
         self._tables = self.dataset.table_names(question.db_id)
-        self._state = SQLState(episode_id=uuid.uuid4().hex, question_id=question.id, db_id=question.db_id, step_count=0)
+        self._episode_id = uuid.uuid4().hex
+        self._steps = 0
+        self._done = False
         self._last = self._observe(result=f"Database {question.db_id!r} with {len(self._tables)} tables.")
         return self._last
 
@@ -145,7 +160,7 @@ class SQLEnvironment:
         """
         if self._question is None or self._rewards is None:
             return SQLObservation(error="no episode in progress: call reset() first")
-        if self._state.done:
+        if self._done:
             assert self._last is not None
             return self._last.model_copy(
                 update={"error": "the episode is over: call reset() to start a new one", "reward": 0.0}
@@ -175,10 +190,13 @@ class SQLEnvironment:
         return box.interrupt() if box is not None else False
 
     def close(self) -> None:
-        """Release the database connection. The environment can be reset again afterwards."""
-        if self._sandbox is not None:
-            self._sandbox.close()
-            self._sandbox = None
+        """End the episode's use of the database. The environment can be reset again afterwards.
+
+        Connections are borrowed per call from a pool shared by every environment in the
+        process (:data:`sqlenv_core.sandbox.SHARED_POOL`), so an environment holds none between
+        calls and there is nothing of its own to close.
+        """
+        self._sandbox = None
 
     def __enter__(self) -> SQLEnvironment:
         return self
@@ -191,7 +209,7 @@ class SQLEnvironment:
     def _box(self) -> Sandbox:
         assert self._question is not None
         if self._sandbox is None:
-            self._sandbox = Sandbox(self.dataset.db_path(self._question.db_id), self.limits)
+            self._sandbox = Sandbox(self._db_path, self.limits, pool=SHARED_POOL)
         return self._sandbox
 
     def _execute(self, sql: str) -> QueryResult:
@@ -200,12 +218,11 @@ class SQLEnvironment:
         cache = self._cache
         if cache is None:
             return self._box().execute(sql)
-        key = (self._db_path, sql, self.limits)
-        hit = cache.get(key)
+        hit = cache.get(self._db_path, sql, self.limits)
         if hit is not None:
             return hit
         result = self._box().execute(sql)
-        cache.put(key, result)
+        cache.put(self._db_path, sql, self.limits, result)
         return result
 
     def _table_action(self, kind: ExploreKind, arg: str) -> SQLObservation:
@@ -224,9 +241,7 @@ class SQLEnvironment:
                 shown = _Shown(text, ["column", "type"], [list(c) for c in columns])
             else:
                 result = self._execute(f"SELECT * FROM {quoted} LIMIT {SAMPLE_ROWS}")
-                shown = _Shown(
-                    format_table(result.columns, result.rows), result.columns, [list(r) for r in result.rows]
-                )
+                shown = _Shown(format_table(result.columns, result.rows), result.columns, shown_rows(result.rows))
         except SandboxError as exc:
             return self._explore_step(ExploreOutcome(kind, ok=False), label, str(exc))
         return self._explore_step(ExploreOutcome(kind, ok=True, table=table), label, "", shown)
@@ -243,7 +258,7 @@ class SQLEnvironment:
         shown = _Shown(
             text,
             result.columns,
-            [list(r) for r in result.rows[:DISPLAY_ROWS]],
+            shown_rows(result.rows[:DISPLAY_ROWS]),
             truncated=result.truncated or len(result.rows) > DISPLAY_ROWS,
         )
         outcome = ExploreOutcome("QUERY", ok=True, sql=sql, rows=result.rows, columns=result.columns)
@@ -253,7 +268,7 @@ class SQLEnvironment:
         self, outcome: ExploreOutcome, label: str, error: str, shown: _Shown | None = None
     ) -> SQLObservation:
         assert self._rewards is not None
-        self._state.step_count += 1
+        self._steps += 1
         self._history.append(label if not error else f"{label} -> error")
         terms = self._rewards.on_explore(outcome)
         info: dict[str, Any] = {"reward": terms}
@@ -299,8 +314,7 @@ class SQLEnvironment:
 
     def _finish(self, obs: SQLObservation) -> SQLObservation:
         assert self._rewards is not None
-        self._state.total_reward = round(self._rewards.total, 10)
-        self._state.done = obs.done
+        self._done = obs.done
         self._last = obs
         return obs
 
@@ -317,9 +331,9 @@ class SQLEnvironment:
         info: dict[str, Any] | None = None,
     ) -> SQLObservation:
         assert self._question is not None
-        # model_construct: every field is built here from trusted values; validation would only
-        # cost time on the hot path.
-        return SQLObservation.model_construct(
+        # Every field is built here from trusted values; validation would only cost time on the
+        # hot path (see _construct_observation).
+        return _construct_observation(
             question=self._question.prompt,
             schema_info=self._schema_text(),
             result=result,
@@ -327,7 +341,7 @@ class SQLEnvironment:
             rows=rows or [],
             truncated=truncated,
             error=error,
-            step_count=self._state.step_count,
+            step_count=self._steps,
             budget_remaining=self._budget_left(),
             action_history=list(self._history),
             done=done,
@@ -338,7 +352,7 @@ class SQLEnvironment:
 
     def _budget_left(self) -> int:
         # Only exploring steps are counted in step_count (ANSWER is free), so the budget follows.
-        return max(self.step_budget - self._state.step_count, 0)
+        return max(self.step_budget - self._steps, 0)
 
     def _schema_text(self) -> str:
         # Rebuilt only when a DESCRIBE adds a table, not on every step.
@@ -348,6 +362,36 @@ class SQLEnvironment:
             lines.extend(f"{table}: {cols}" for table, cols in self._described.items())
             self._schema_cache = (key, "\n".join(lines))
         return self._schema_cache[1]
+
+
+_OBSERVATION_FIELDS = frozenset(SQLObservation.model_fields)
+_set = object.__setattr__
+
+
+def _fast_observation(**values: Any) -> SQLObservation:
+    """``SQLObservation.model_construct(**values)`` for a complete set of fields, in a sixth of its time.
+
+    It sets what model_construct sets (pydantic v2's documented instance attributes);
+    :func:`_pick_constructor` compares the two at import and keeps model_construct if they differ.
+    """
+    observation = SQLObservation.__new__(SQLObservation)
+    _set(observation, "__dict__", values)
+    _set(observation, "__pydantic_fields_set__", set(_OBSERVATION_FIELDS))
+    _set(observation, "__pydantic_extra__", None)
+    _set(observation, "__pydantic_private__", None)
+    return observation
+
+
+def _pick_constructor() -> Callable[..., SQLObservation]:
+    fields = SQLObservation.model_fields
+    sample: dict[str, Any] = {name: info.get_default(call_default_factory=True) for name, info in fields.items()}
+    fast, slow = _fast_observation(**dict(sample)), SQLObservation.model_construct(**sample)
+    if fast == slow and vars(fast) == vars(slow) and fast.model_fields_set == slow.model_fields_set:
+        return _fast_observation
+    return SQLObservation.model_construct  # pragma: no cover - a pydantic that builds models differently
+
+
+_construct_observation = _pick_constructor()
 
 
 def _parse_action(action: object) -> tuple[SQLAction | None, str]:
@@ -376,5 +420,9 @@ def _describe_raw(action: object) -> str:
 
 
 def _clip(text: str) -> str:
-    flat = " ".join(text.split())
-    return flat if len(flat) <= _HISTORY_ARG_CHARS else flat[: _HISTORY_ARG_CHARS - 1] + "…"
+    # Collapsing whitespace never lengthens text, so a bounded prefix is enough for the label.
+    head = text[: _HISTORY_ARG_CHARS * 8]
+    flat = " ".join(head.split())
+    if len(flat) <= _HISTORY_ARG_CHARS and len(head) == len(text):
+        return flat
+    return flat[: _HISTORY_ARG_CHARS - 1] + "…"

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import itertools
+import math
 from collections.abc import Sequence
 
 from sqlenv_core.protocol import Cell
 from sqlenv_core.sandbox import SandboxError
+from sqlenv_core.wire import finite_or_word
 
-__all__ = ["format_table", "resolve_table_name"]
+__all__ = ["cell_text", "format_table", "resolve_table_name", "shown_rows"]
 
 
 def _short(text: str, limit: int) -> str:
@@ -33,6 +36,27 @@ def resolve_table_name(name: str, tables: Sequence[str]) -> str:
     raise SandboxError("unknown_table", _short(f"no table named {name.strip()!r}; tables: {shown}", 600))
 
 
+def cell_text(value: Cell) -> str:
+    """One cell as the text table shows it: ``NULL``, a non-finite number as ``Infinity``/``-Infinity``/``NaN``."""
+    if value is None:
+        return "NULL"
+    if type(value) is float and not math.isfinite(value):
+        return str(finite_or_word(value))
+    return str(value)
+
+
+def shown_rows(rows: Sequence[Sequence[Cell]]) -> list[list[Cell]]:
+    """Rows as the structured observation carries them: lists, non-finite numbers as their words.
+
+    ``Infinity``, ``-Infinity`` and ``NaN`` are what the text table shows too, and JSON has no
+    such numbers, so every transport carries the same value (see ``sqlenv_core.wire``).
+    """
+    shown = [list(row) for row in rows]
+    if float in set(map(type, itertools.chain.from_iterable(shown))):
+        shown = [[finite_or_word(c) if type(c) is float else c for c in row] for row in shown]
+    return shown
+
+
 def format_table(columns: Sequence[str], rows: Sequence[Sequence[Cell]], *, max_rows: int = 20) -> str:
     """Render rows as a compact pipe table for the agent (at most ``max_rows`` rows)."""
     if not columns:
@@ -40,7 +64,7 @@ def format_table(columns: Sequence[str], rows: Sequence[Sequence[Cell]], *, max_
     shown = rows[:max_rows]
     header = " | ".join(columns)
     lines = [header, "-" * min(len(header), 120)]
-    lines.extend(" | ".join("NULL" if v is None else str(v) for v in row) for row in shown)
+    lines.extend(" | ".join(map(cell_text, row)) for row in shown)
     if not rows:
         lines.append("(0 rows)")
     elif len(rows) > len(shown):

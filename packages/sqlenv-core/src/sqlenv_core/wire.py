@@ -17,6 +17,8 @@ request means the same thing on every transport. The client builds its requests 
 from __future__ import annotations
 
 import json
+import math
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
@@ -29,6 +31,7 @@ from sqlenv_core.protocol import SQLAction, SQLObservation, SQLState
 __all__ = [
     "HTTP_STATUS",
     "MCP_SESSION_HEADER",
+    "NON_FINITE_WORDS",
     "REQUEST_TYPES",
     "SESSION_COOKIE",
     "SESSION_HEADER",
@@ -47,7 +50,9 @@ __all__ = [
     "error_frame",
     "error_payload",
     "execute",
+    "finite_or_word",
     "handle_frame",
+    "json_safe",
     "key_error_message",
     "observation_frame",
     "observation_from_frame",
@@ -58,6 +63,7 @@ __all__ = [
     "state_frame",
     "state_from_frame",
     "step_frame",
+    "valid_text",
     "validation_details",
     "validation_message",
 ]
@@ -134,8 +140,8 @@ class WireError(Exception):
 
 
 def error_payload(code: ErrorCode, message: str, **details: Any) -> dict[str, Any]:
-    """The ``data`` of an error message: ``{"message": ..., "code": ...}`` plus any details."""
-    return {"message": message, "code": code.value, **details}
+    """The ``data`` of an error message: ``{"message": ..., "code": ...}`` plus any details (JSON-safe)."""
+    return json_safe({"message": message, "code": code.value, **details})
 
 
 def error_frame(code: ErrorCode, message: str, **details: Any) -> Frame:
@@ -329,15 +335,87 @@ def handle_frame(env: EnvironmentLike, message: Mapping[str, Any]) -> Frame:
 # -- replies ------------------------------------------------------------------------------------
 
 
+#: How a non-finite number is written everywhere an agent or a client sees it: in the text table,
+#: in the structured rows and in JSON (which has no such numbers; JavaScript's ``String()`` spells
+#: them so, and ``float()`` reads them back).
+NON_FINITE_WORDS: Final[Mapping[str, str]] = {"inf": "Infinity", "-inf": "-Infinity", "nan": "NaN"}
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+_OBSERVATION_TEXT_FIELDS = ("question", "schema_info", "result", "error")
+
+
+def finite_or_word(value: float) -> float | str:
+    """``value`` itself when finite, else its word (``Infinity``, ``-Infinity``, ``NaN``)."""
+    return value if math.isfinite(value) else NON_FINITE_WORDS[repr(value)]
+
+
+def valid_text(text: str) -> str:
+    """``text`` with lone surrogates (which no UTF-8 encoder accepts) replaced by U+FFFD."""
+    if text.isascii() or not _SURROGATE.search(text):
+        return text
+    return text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+
+
+def json_safe(value: object) -> Any:
+    """``value`` with every non-finite float spelled as a word and every string made valid UTF-8.
+
+    Containers are rebuilt only where something changes, so clean data comes back as it is.
+    """
+    kind = type(value)
+    if kind is str:
+        return valid_text(cast(str, value))
+    if kind is float:
+        return finite_or_word(cast(float, value))
+    if kind is list or kind is tuple:
+        items = cast("list[Any] | tuple[Any, ...]", value)
+        cleaned = [json_safe(item) for item in items]
+        return value if all(a is b for a, b in zip(cleaned, items, strict=True)) else cleaned
+    if kind is dict:
+        mapping = cast(dict[Any, Any], value)
+        changed = False
+        out: dict[Any, Any] = {}
+        for key, item in mapping.items():
+            safe_key, safe_item = json_safe(key), json_safe(item)
+            changed = changed or safe_key is not key or safe_item is not item
+            out[safe_key] = safe_item
+        return out if changed else value
+    return value
+
+
+def _safe_rows(rows: list[list[Any]]) -> list[list[Any]]:
+    # Rows hold scalars only; the environment has spelled non-finite numbers already, so this is
+    # a check that finds nothing unless the observation was built by hand.
+    for index, row in enumerate(rows):
+        for cell in row:
+            if (type(cell) is float and not math.isfinite(cell)) or (type(cell) is str and not cell.isascii()):
+                return rows[:index] + [[json_safe(c) for c in r] for r in rows[index:]]
+    return rows
+
+
 def observation_payload(observation: SQLObservation) -> dict[str, Any]:
-    """OpenEnv's step/reset envelope, JSON-safe: ``observation`` (without reward/done), ``reward``, ``done``."""
+    """OpenEnv's step/reset envelope, JSON-safe: ``observation`` (without reward/done), ``reward``, ``done``.
+
+    JSON-safe means any JSON encoder can write it, strictly: non-finite numbers are the words
+    ``Infinity``, ``-Infinity`` and ``NaN`` (as the text table shows them), never bare
+    ``Infinity`` (not JSON) nor ``null`` (which means NULL), and text holds no lone surrogates.
+    """
+    fields = observation.__dict__
+    inner: dict[str, Any] = {name: value for name, value in fields.items() if name not in ("reward", "done")}
+    for name in _OBSERVATION_TEXT_FIELDS:
+        inner[name] = valid_text(inner[name])
+    inner["columns"] = json_safe(inner["columns"])
+    inner["action_history"] = json_safe(inner["action_history"])
+    inner["rows"] = _safe_rows(inner["rows"])
+    inner["info"] = json_safe(inner["info"])
+    inner["metadata"] = json_safe(inner["metadata"])
+    reward = observation.reward
     payload: dict[str, Any] = {
-        "observation": observation.model_dump(mode="json", exclude={"reward", "done"}),
-        "reward": observation.reward,
+        "observation": inner,
+        "reward": finite_or_word(reward) if reward is not None else None,
         "done": observation.done,
     }
     if observation.metadata:
-        payload["metadata"] = observation.metadata
+        payload["metadata"] = inner["metadata"]
     return payload
 
 
@@ -347,8 +425,8 @@ def observation_frame(observation: SQLObservation) -> Frame:
 
 
 def state_frame(state: SQLState) -> Frame:
-    """The frame that carries a state."""
-    return {"type": "state", "data": state.model_dump(mode="json")}
+    """The frame that carries a state (JSON-safe)."""
+    return {"type": "state", "data": json_safe(state.model_dump(mode="json"))}
 
 
 _OBSERVATION_FIELDS = frozenset(SQLObservation.model_fields)
@@ -412,15 +490,32 @@ def validation_message(error: ValidationError) -> str:
 
 
 def validation_details(error: ValidationError) -> list[dict[str, Any]]:
-    """A validation error's entries, JSON-safe, without documentation links or long echoed inputs."""
-    details: list[dict[str, Any]] = json.loads(error.json(include_url=False))
-    for entry in details:
-        # Echoing a huge rejected input back would defeat the size limits.
-        value = entry.get("input")
-        if isinstance(value, str) and len(value) > _ECHO_CHARS:
-            entry["input"] = value[:_ECHO_CHARS] + "…"
-        elif value is not None and not isinstance(value, str | int | float | bool):
-            text = json.dumps(value)
-            if len(text) > _ECHO_CHARS:
-                entry["input"] = text[:_ECHO_CHARS] + "…"
+    """A validation error's entries, JSON-safe, without documentation links or long echoed inputs.
+
+    Built from the entries themselves rather than pydantic's JSON, which fails outright on an
+    input holding a lone surrogate.
+    """
+    details: list[dict[str, Any]] = []
+    for entry in error.errors(include_url=False):
+        item: dict[str, Any] = {"type": entry["type"], "loc": list(entry["loc"]), "msg": entry["msg"]}
+        item["input"] = _echo(entry.get("input"))
+        context = entry.get("ctx")
+        if context:
+            item["ctx"] = {str(k): v if isinstance(v, str | int | float | bool) else str(v) for k, v in context.items()}
+        details.append(json_safe(item))
     return details
+
+
+def _echo(value: object) -> object:
+    # Echoing a huge rejected input back would defeat the size limits.
+    if isinstance(value, str):
+        return value if len(value) <= _ECHO_CHARS else value[:_ECHO_CHARS] + "…"
+    if value is None or isinstance(value, int | float | bool):
+        return value
+    try:
+        text = json.dumps(json_safe(value), allow_nan=False)
+    except (TypeError, ValueError, RecursionError):
+        text = repr(value)[: _ECHO_CHARS + 1]
+    if len(text) > _ECHO_CHARS:
+        return text[:_ECHO_CHARS] + "…"
+    return json.loads(text)

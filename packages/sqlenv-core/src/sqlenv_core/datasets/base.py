@@ -21,7 +21,9 @@ Difficulty = Literal["easy", "medium", "hard", "extra"]
 DIFFICULTIES: tuple[str, ...] = ("easy", "medium", "hard", "extra")
 
 #: Gold queries are ours (or the benchmark's), not an agent's: they get more room than agents do.
-GOLD_LIMITS = SandboxLimits(timeout_s=30.0, max_rows=100_000, max_result_bytes=200_000_000, max_cell_chars=1_000_000)
+GOLD_LIMITS = SandboxLimits(
+    timeout_s=30.0, max_rows=100_000, max_result_bytes=200_000_000, max_cell_chars=1_000_000, max_temp_bytes=4 << 30
+)
 
 
 class DatasetError(ValueError):

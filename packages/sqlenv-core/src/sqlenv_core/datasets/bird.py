@@ -82,6 +82,8 @@ def load_bird(
         raise DatasetError(f"cannot read {questions_file}: {exc}") from exc
     except json.JSONDecodeError as exc:
         raise DatasetError(f"{questions_file}:{exc.lineno}: invalid JSON ({exc.msg})") from exc
+    except RecursionError:
+        raise DatasetError(f"{questions_file}: JSON nested too deeply to read") from None
     if not isinstance(records, list):
         raise DatasetError(f"{questions_file}: expected a JSON list of questions, got {type(records).__name__}")
 

@@ -87,6 +87,8 @@ def jsonl_records(path: Path, text: str) -> Iterator[tuple[str, dict[str, Any]]]
             record: Any = json.loads(line)
         except json.JSONDecodeError as exc:
             raise DatasetError(f"{path}:{line_no}: invalid JSON ({exc.msg} at column {exc.colno})") from exc
+        except RecursionError:
+            raise DatasetError(f"{path}:{line_no}: JSON nested too deeply to read; flatten it") from None
         if not isinstance(record, dict):
             raise DatasetError(f"{path}:{line_no}: expected a JSON object, got {type(record).__name__}")
         yield f"{path}:{line_no}", record  # pyright: ignore[reportUnknownArgumentType]
@@ -97,6 +99,8 @@ def _json_records(path: Path, text: str) -> Iterator[tuple[str, dict[str, Any]]]
         data: Any = json.loads(text)
     except json.JSONDecodeError as exc:
         raise DatasetError(f"{path}:{exc.lineno}: invalid JSON ({exc.msg} at column {exc.colno})") from exc
+    except RecursionError:
+        raise DatasetError(f"{path}: JSON nested too deeply to read; flatten it") from None
     # A {"questions": [...]} wrapper is accepted too: it is what many exports look like.
     items = cast(Any, data.get("questions") if isinstance(data, dict) else data)  # pyright: ignore[reportUnknownMemberType]
     if not isinstance(items, list):
@@ -109,15 +113,21 @@ def _json_records(path: Path, text: str) -> Iterator[tuple[str, dict[str, Any]]]
 
 def _csv_records(path: Path, text: str) -> Iterator[tuple[str, dict[str, Any]]]:
     reader = csv.DictReader(io.StringIO(text, newline=""))
-    header = reader.fieldnames or []
+    try:
+        header = reader.fieldnames or []
+    except csv.Error as exc:
+        raise DatasetError(f"{path}:1: unreadable CSV header ({exc})") from exc
     missing = [name for name in REQUIRED_FIELDS if name not in header]
     if missing:
         raise DatasetError(
             f"{path}:1: CSV header lacks {', '.join(missing)} "
             f"(found: {', '.join(header) or 'no header'}; required: {', '.join(REQUIRED_FIELDS)})"
         )
-    for row in reader:
-        yield f"{path}:{reader.line_num}", {k: v for k, v in row.items() if k is not None}
+    try:
+        for row in reader:
+            yield f"{path}:{reader.line_num}", {k: v for k, v in row.items() if k is not None}
+    except csv.Error as exc:
+        raise DatasetError(f"{path}:{reader.line_num}: unreadable CSV ({exc})") from exc
 
 
 def _question(where: str, record: dict[str, Any], index: int, databases: dict[str, Path]) -> Question:

@@ -172,6 +172,8 @@ def load_manifest(location: str | Path | None = None, *, timeout: float = 10.0) 
         raise DownloadError(f"cannot read the download manifest {where}: {exc}") from exc
     except json.JSONDecodeError as exc:
         raise DownloadError(f"{where}:{exc.lineno}: invalid JSON ({exc.msg})") from exc
+    except RecursionError:
+        raise DownloadError(f"{where}: JSON nested too deeply to read") from None
     entries = cast(Any, data.get("datasets", data) if isinstance(data, dict) else None)  # pyright: ignore[reportUnknownMemberType]
     if not isinstance(entries, dict):
         raise DownloadError(f"{where}: expected an object with a 'datasets' mapping of name to entry")
@@ -362,7 +364,7 @@ def _already_there(target: Path, name: str) -> bool:
         return False
     try:
         return json.loads(marker.read_text(encoding="utf-8")).get("name") == name
-    except (OSError, json.JSONDecodeError):
+    except (OSError, ValueError, AttributeError, RecursionError):
         return False
 
 

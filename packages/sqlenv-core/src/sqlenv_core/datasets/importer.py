@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import csv
 import json
 import os
 import re
+import sqlite3
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -15,7 +17,7 @@ from sqlite_utils.utils import Format, RowError, TypeTracker, rows_from_file
 from sqlenv_core.datasets.base import DatasetError
 from sqlenv_core.datasets.directory import jsonl_records
 
-__all__ = ["IMPORT_SUFFIXES", "import_files", "table_name_for"]
+__all__ = ["IMPORT_SUFFIXES", "MAX_IMPORT_COLUMNS", "import_files", "table_name_for"]
 
 IMPORT_SUFFIXES = {
     ".csv": Format.CSV,
@@ -25,23 +27,68 @@ IMPORT_SUFFIXES = {
     ".ndjson": Format.NL,
 }
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+#: Columns one imported table may have: sqlite-utils inserts a row with one SQL parameter per
+#: column, and SQLite's default parameter limit is 999.
+MAX_IMPORT_COLUMNS = 999
 
 
 def table_name_for(path: Path) -> str:
-    """The table a file becomes: its stem, with characters other than letters, digits and ``_`` as ``_``."""
+    """The table a file becomes: its stem, with characters other than letters, digits and ``_`` as ``_``.
+
+    A name SQLite would refuse (starting with a digit, or with ``sqlite_``, which SQLite keeps for
+    itself) gets a ``t_`` prefix.
+    """
     name = re.sub(r"\W+", "_", path.stem).strip("_") or "data"
-    return name if not name[0].isdigit() else f"t_{name}"
+    return f"t_{name}" if name[0].isdigit() or name.lower().startswith("sqlite_") else name
+
+
+def _check_columns(path: Path, names: list[str], where: str, *, named_in: str = "the header") -> None:
+    """Refuse column names SQLite or sqlite-utils would refuse, or that would silently lose data."""
+    if len(names) > MAX_IMPORT_COLUMNS:
+        raise DatasetError(
+            f"{where}: {len(names):,} columns; at most {MAX_IMPORT_COLUMNS} fit one table "
+            "(one SQL parameter per column per row): split the file into narrower ones"
+        )
+    first: dict[str, int] = {}
+    for index, name in enumerate(names, 1):
+        if not str(name).strip():
+            raise DatasetError(f"{where}: column {index} has no name; name every column in {named_in}")
+        key = str(name).strip().casefold()
+        if key in first:
+            raise DatasetError(
+                f"{where}: columns {first[key]} and {index} are both named {name!r} "
+                f"(SQLite compares column names ignoring case); rename one in {named_in}"
+            )
+        first[key] = index
+
+
+def _csv_header(path: Path, fmt: Format) -> list[str]:
+    dialect = "excel-tab" if fmt == Format.TSV else "excel"
+    try:
+        with path.open(encoding="utf-8-sig", newline="") as handle:
+            for header in csv.reader(handle, dialect=dialect):
+                return header
+            return []
+    except UnicodeDecodeError as exc:
+        raise DatasetError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from exc
+    except csv.Error as exc:
+        raise DatasetError(f"{path}:1: unreadable header ({exc})") from exc
 
 
 def _read_json_rows(path: Path, fmt: Format) -> list[dict[str, Any]]:
     """JSON / JSONL rows, with errors that name the line (sqlite-utils' own ones do not)."""
-    text = path.read_text(encoding="utf-8-sig")
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise DatasetError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from exc
     if fmt == Format.NL:
         return [record for _, record in jsonl_records(path, text)]
     try:
         data: Any = json.loads(text)
     except json.JSONDecodeError as exc:
         raise DatasetError(f"{path}:{exc.lineno}: invalid JSON ({exc.msg} at column {exc.colno})") from exc
+    except RecursionError:
+        raise DatasetError(f"{path}: JSON nested too deeply to read; flatten the nested values") from None
     if isinstance(data, dict):
         data = [data]
     if not isinstance(data, list) or not all(isinstance(r, dict) for r in data):  # pyright: ignore[reportUnknownVariableType]
@@ -51,12 +98,28 @@ def _read_json_rows(path: Path, fmt: Format) -> list[dict[str, Any]]:
 
 def _insert(db: sqlite_utils.Database, path: Path, table: str) -> int:
     fmt = IMPORT_SUFFIXES[path.suffix.lower()]
+    try:
+        return _insert_rows(db, path, table, fmt)
+    except DatasetError:
+        raise
+    except sqlite3.Error as exc:
+        raise DatasetError(f"{path}: SQLite refused the data ({exc}); check the column names and values") from exc
+    except (ValueError, OverflowError) as exc:
+        raise DatasetError(f"{path}: cannot import ({exc})") from exc
+
+
+def _insert_rows(db: sqlite_utils.Database, path: Path, table: str, fmt: Format) -> int:
     if fmt in (Format.JSON, Format.NL):
         rows = _read_json_rows(path, fmt)
         if not rows:
             raise DatasetError(f"{path}: no rows")
+        keys: dict[str, None] = {}
+        for row in rows:
+            keys.update(dict.fromkeys(str(k) for k in row))
+        _check_columns(path, list(keys), str(path), named_in="the objects' keys")
         db[table].insert_all(rows, alter=True)  # pyright: ignore[reportAttributeAccessIssue]
         return len(rows)
+    _check_columns(path, _csv_header(path, fmt), f"{path}:1")
     tracker = TypeTracker()
     with path.open("rb") as fh:
         reader, _ = rows_from_file(fh, fmt)
@@ -66,6 +129,8 @@ def _insert(db: sqlite_utils.Database, path: Path, table: str) -> int:
             raise DatasetError(f"{path}: {exc}") from exc
         except UnicodeDecodeError as exc:
             raise DatasetError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from exc
+        except csv.Error as exc:
+            raise DatasetError(f"{path}: unreadable CSV ({exc})") from exc
     count = db[table].count  # pyright: ignore[reportAttributeAccessIssue]
     if not count:
         raise DatasetError(f"{path}: no rows below the header")

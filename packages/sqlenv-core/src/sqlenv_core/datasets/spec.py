@@ -11,11 +11,13 @@ Grammar: ``KIND[:ARG][?key=value&key=value...]``
 
 Filters, for every kind: ``db=a,b`` (databases), ``difficulty=easy,medium``, ``limit=N`` (the first
 N questions after filtering). For ``dir:`` datasets ``split=`` filters on the questions' split.
+Each option is given once (``db=a&db=b`` is an error that suggests ``db=a,b``).
 Example: ``builtin:eval?db=transit,clinic&difficulty=easy,medium``.
 """
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,7 +30,7 @@ from sqlenv_core.datasets.directory import load_dir
 from sqlenv_core.datasets.gold_cache import GoldCache
 from sqlenv_core.datasets.spider import load_spider
 
-__all__ = ["DatasetSpec", "SPEC_HELP", "load", "parse_spec"]
+__all__ = ["DatasetSpec", "SPEC_HELP", "load", "no_usable_questions", "parse_spec"]
 
 SPEC_HELP = (
     "expected 'builtin', 'builtin:train', 'builtin:eval', 'spider:<path>?split=dev', "
@@ -85,7 +87,14 @@ def parse_spec(spec: str) -> DatasetSpec:
     unknown = sorted(set(parsed) - set(OPTIONS))
     if unknown:
         raise DatasetError(f"unknown option {', '.join(unknown)} in {spec!r}; options: {', '.join(OPTIONS)}")
-    options = {key: values[-1].strip() for key, values in parsed.items()}
+    repeated = sorted(key for key, values in parsed.items() if len(values) > 1)
+    if repeated:
+        key = repeated[0]
+        hint = f"give several values as one list, {key}={','.join(v.strip() for v in parsed[key])}"
+        if key in ("split", "limit"):
+            hint = "give it once"
+        raise DatasetError(f"option {key!r} given {len(parsed[key])} times in {spec!r}; {hint}")
+    options = {key: values[0].strip() for key, values in parsed.items()}
     limit: int | None = None
     if "limit" in options:
         try:
@@ -131,8 +140,9 @@ def load(
             databases reads them instead of running every gold query again.
 
     Raises:
-        DatasetError: the spec is malformed or names something that is not there; the message
-            says what was expected.
+        DatasetError: the spec is malformed or names something that is not there, its filters
+            select no question, or no question has a usable gold answer; the message says what
+            was expected (and, for the last, the commonest reasons questions were dropped).
     """
     parsed = parse_spec(spec)
     if parsed.kind == "builtin":
@@ -144,9 +154,25 @@ def load(
     else:
         dataset = load_dir(Path(parsed.target), compute_gold=False, gold_cache=gold_cache)
     dataset = _apply_filters(dataset, parsed, spec)
+    if not dataset.questions:
+        raise DatasetError(f"{spec!r} selects no questions; loosen its filters (see `sqlenv data list`)")
     if compute_gold:
         dataset.compute_gold(progress=progress)
+        if not dataset.questions:
+            raise DatasetError(no_usable_questions(spec, dataset))
     return dataset
+
+
+def no_usable_questions(spec: str, dataset: Dataset) -> str:
+    """The message for a dataset whose every question was dropped: how many, and the commonest reasons."""
+    reasons = Counter(s.reason for s in dataset.skipped)
+    shown = "; ".join(f"{count} x {reason}" for reason, count in reasons.most_common(3))
+    more = f"; and {len(reasons) - 3} other reasons" if len(reasons) > 3 else ""
+    return (
+        f"{spec!r} has no usable questions: all {len(dataset.skipped)} were dropped ({shown}{more}). "
+        "Every question needs gold SQL that runs and returns at least one non-NULL value; "
+        "`sqlenv data validate` checks each one"
+    )
 
 
 def _apply_filters(dataset: Dataset, parsed: DatasetSpec, spec: str) -> Dataset:

@@ -62,8 +62,10 @@ def load_spider(
     for path in files:
         try:
             records: list[dict[str, Any]] = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, json.JSONDecodeError) as exc:
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
             raise DatasetError(f"cannot read {path}: {exc}") from exc
+        except RecursionError:
+            raise DatasetError(f"cannot read {path}: JSON nested too deeply") from None
         for record in records:
             qid = f"spider-{split}-{index:05d}"
             index += 1

@@ -30,6 +30,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Literal
 
 from sqlenv_core.protocol import Cell
@@ -62,7 +63,7 @@ class RewardProfile:
     repeat: float = 0.0
     progress_weight: float = 0.0
 
-    @property
+    @cached_property
     def shaped(self) -> bool:
         """Whether any per-step term is non-zero (sparse profiles skip all bookkeeping)."""
         return any((self.step_cost, self.success, self.error, self.new_info, self.repeat, self.progress_weight))
@@ -123,6 +124,25 @@ class ExploreOutcome:
     columns: Sequence[str] = ()
 
 
+# Results of at most this many cells have their similarity remembered within an episode.
+_MEMO_MAX_CELLS = 400
+# A QUERY's result as the rewards key it: its column names and its rows.
+_Result = tuple[tuple[str, ...], tuple[tuple[Cell, ...], ...]]
+
+
+@dataclass(slots=True)
+class _SeenQuery:
+    """A query whose result the episode has seen, and its normal form once needed."""
+
+    sql: str
+    _normal: str | None = None
+
+    def normal(self) -> str:
+        if self._normal is None:
+            self._normal = normalize_sql(self.sql)
+        return self._normal
+
+
 @dataclass
 class EpisodeRewards:
     """Per-episode reward bookkeeping: call one ``on_*`` method per step, get its breakdown."""
@@ -132,7 +152,8 @@ class EpisodeRewards:
     total: float = 0.0
     potential: float = 0.0
     _seen_actions: set[tuple[str, str]] = field(default_factory=set[tuple[str, str]])
-    _queries_by_result: dict[int, list[str]] = field(default_factory=dict[int, list[str]])
+    _queries_by_result: dict[int, list[_SeenQuery]] = field(default_factory=dict[int, list["_SeenQuery"]])
+    _similarity_by_result: dict[int, tuple[_Result, float]] = field(default_factory=dict[int, tuple["_Result", float]])
 
     def on_explore(self, outcome: ExploreOutcome) -> dict[str, float]:
         """Breakdown for an exploring step (DESCRIBE, SAMPLE, QUERY or an invalid action)."""
@@ -142,8 +163,10 @@ class EpisodeRewards:
         ok = outcome.ok
         terms: dict[str, float] = {"step_cost": p.step_cost}
         terms["success" if ok else "error"] = p.success if ok else p.error
+        result: _Result | None = None
         if outcome.sql is not None and outcome.rows is not None:
-            repeat, novel = self._query_seen(outcome.sql, (outcome.columns, outcome.rows))
+            result = (tuple(outcome.columns), tuple(map(tuple, outcome.rows)))
+            repeat, novel = self._query_seen(outcome.sql, result)
         else:
             # A failed query's identity is its normal form; a table action's, its table.
             key = normalize_sql(outcome.sql) if outcome.sql is not None else outcome.table
@@ -157,26 +180,39 @@ class EpisodeRewards:
         elif novel:
             terms["new_info"] = p.new_info
         if outcome.kind == "QUERY" and ok and outcome.rows is not None and p.progress_weight:
-            new_potential = p.progress_weight * result_similarity(outcome.rows, self.gold)
+            new_potential = p.progress_weight * self._similarity(outcome.rows, result)
             terms["progress"] = new_potential - self.potential
             self.potential = new_potential
         return self._record(terms)
 
-    def _query_seen(self, sql: str, result: tuple[Sequence[str], Sequence[Sequence[Cell]]]) -> tuple[bool, bool]:
+    def _similarity(self, rows: Sequence[Sequence[Cell]], result: _Result | None) -> float:
+        # The same result scores the same against the same gold: computed once per episode. Only
+        # small results are kept to check against (an idle session keeps its last episode).
+        if result is None or len(rows) * len(result[0]) > _MEMO_MAX_CELLS:
+            return result_similarity(rows, self.gold)
+        key = hash(result)
+        known = self._similarity_by_result.get(key)
+        if known is not None and known[0] == result:
+            return known[1]
+        score = result_similarity(rows, self.gold)
+        self._similarity_by_result[key] = (result, score)
+        return score
+
+    def _query_seen(self, sql: str, result: _Result) -> tuple[bool, bool]:
         """(is a repeat, is new information) for a query that returned ``result``.
 
         The database is read-only, so the same query always returns the same result: a result
-        never seen before proves the query is new, and the costly normal form of the SQL is only
-        computed when a result comes back a second time.
+        never seen before proves the query is new, and the normal form of a query's SQL is only
+        computed when its result comes back a second time (and then once).
         """
-        fingerprint = hash((tuple(result[0]), tuple(tuple(row) for row in result[1])))
+        fingerprint = hash(result)
         earlier = self._queries_by_result.get(fingerprint)
         if earlier is None:
-            self._queries_by_result[fingerprint] = [sql]
+            self._queries_by_result[fingerprint] = [_SeenQuery(sql)]
             return False, True
         normal = normalize_sql(sql)
-        repeat = any(normalize_sql(prev) == normal for prev in earlier)
-        earlier.append(sql)
+        repeat = any(seen.normal() == normal for seen in earlier)
+        earlier.append(_SeenQuery(sql, normal))
         return repeat, False
 
     def on_answer(self, correct: bool) -> dict[str, float]:
@@ -198,7 +234,8 @@ class EpisodeRewards:
         return terms
 
     def _record(self, terms: dict[str, float]) -> dict[str, float]:
-        step_total = float(round(sum(terms.values()), 10))
+        # Rounded to 10 decimals, so sums of the weights print as written (-0.005, not -0.00499...).
+        step_total = round(sum(terms.values()) * 1e10) / 1e10
         terms["total"] = step_total
         self.total += step_total
         return terms

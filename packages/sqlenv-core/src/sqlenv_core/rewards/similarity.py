@@ -6,14 +6,29 @@ and a smooth score below that otherwise; see :func:`result_similarity`.
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections import Counter
 from collections.abc import Sequence
 
 from sqlenv_core.protocol import Cell
-from sqlenv_core.verifier.cells import DEFAULT_FLOAT_TOLERANCE, CanonRow, canonical_rows, common_width
-from sqlenv_core.verifier.compare import assign_columns, column_overlaps, compare_canonical, f1
-from sqlenv_core.verifier.gold import GoldResult, GoldView, keyed
+from sqlenv_core.verifier.cells import (
+    DEFAULT_FLOAT_TOLERANCE,
+    Canon,
+    canonical_columns,
+    common_width,
+    similarity_columns,
+)
+from sqlenv_core.verifier.compare import (
+    DEFAULT_COMPARISON_BUDGET,
+    Budget,
+    assign_columns,
+    column_overlaps,
+    compare_canonical,
+    f1,
+    multiset_overlap,
+)
+from sqlenv_core.verifier.gold import GoldResult, GoldView
 
 __all__ = ["result_similarity"]
 
@@ -28,6 +43,7 @@ def result_similarity(
     gold: GoldResult,
     *,
     float_tolerance: float = DEFAULT_FLOAT_TOLERANCE,
+    max_comparisons: int = DEFAULT_COMPARISON_BUDGET,
 ) -> float:
     """How close a query result is to the gold result, in [0, 1].
 
@@ -41,6 +57,8 @@ def result_similarity(
         predicted_rows: the rows a query returned.
         gold: the gold result.
         float_tolerance: relative tolerance for the exact-match test.
+        max_comparisons: cells the exact-match test's column-order search may visit (the same
+            bound as :func:`results_match`'s, so that 1.0 still means exactly a match).
     """
     if predicted_rows == gold.rows:  # the gold query itself, typically: nothing to normalise
         return 1.0
@@ -52,29 +70,54 @@ def result_similarity(
     width = common_width(head)
     if width is None or width == 0:
         return 0.0
-    pred = canonical_rows(head)
-    if total_pred == len(view.rows) and width == view.width:
-        comparison = compare_canonical(pred, view.rows, ordered=gold.ordered, tolerance=float_tolerance)
+    columns = canonical_columns(head)
+    exact = not view.has_float and not any(float in set(map(type, column)) for column in columns)
+    if exact and view.cell_counts.keys().isdisjoint(itertools.chain.from_iterable(columns)):
+        return 0.0  # no value in common: no column overlaps, no row matches
+    keyed = similarity_columns(columns) if not exact else columns
+    counts = [Counter(column) for column in keyed]
+    if total_pred == len(view.rows) and width == view.width and (not exact or _could_match(columns, counts, view)):
+        pred = list(zip(*columns, strict=True))
+        comparison = compare_canonical(
+            pred, view.rows, ordered=gold.ordered, tolerance=float_tolerance, budget=Budget(max_comparisons)
+        )
         if comparison.match:
             return 1.0
-    return _partial_credit(pred, total_pred, view, ordered=gold.ordered)
+    return _partial_credit(keyed, counts, len(head), total_pred, view, ordered=gold.ordered)
 
 
-def _partial_credit(pred: list[CanonRow], total_pred: int, view: GoldView, *, ordered: bool) -> float:
-    width = len(pred[0])
-    keyed_pred = keyed(pred)
-    scores = column_overlaps(keyed_pred, view, width)
+def _could_match(columns: list[Sequence[Canon]], counts: list[Counter[Canon]], view: GoldView) -> bool:
+    """A cheap necessary condition for a match without floats, so most results skip the search.
+
+    Equality is then exact: a match needs every cell of the gold once, and each gold column's
+    values in some predicted column.
+    """
+    if Counter(itertools.chain.from_iterable(columns)) != view.cell_counts:
+        return False
+    return Counter(frozenset(c.items()) for c in counts) == Counter(frozenset(c.items()) for c in view.column_keys)
+
+
+def _partial_credit(
+    keyed: list[Sequence[Canon]],
+    counts: list[Counter[Canon]],
+    rows_read: int,
+    total_pred: int,
+    view: GoldView,
+    *,
+    ordered: bool,
+) -> float:
+    width = len(keyed)
+    scores = column_overlaps(counts, rows_read, view)
     # Overlaps were computed on the rows read; the rest of the result only dilutes precision.
-    dilution = len(pred) / total_pred
+    dilution = rows_read / total_pred
     assignment = assign_columns(scores, view.width, width)
     pairs = [(j, i) for j, i in enumerate(assignment) if i >= 0]
     if not pairs:
         return 0.0
     column_credit = sum(scores[j][i] for j, i in pairs) / view.width * dilution
-    gold_sequence = [tuple([row[j] for j, _ in pairs]) for row in view.keyed_rows]
-    gold_projected = Counter(gold_sequence)
-    pred_projected = [tuple([row[i] for _, i in pairs]) for row in keyed_pred]
-    overlap = sum((gold_projected & Counter(pred_projected)).values())
+    gold_sequence, gold_counts = view.projection(tuple(j for j, _ in pairs))
+    pred_projected = list(zip(*[keyed[i] for _, i in pairs], strict=True))
+    overlap = multiset_overlap(gold_counts, Counter(pred_projected))
     coverage = len(pairs) / view.width
     row_credit = f1(overlap, total_pred, len(view.rows)) * coverage
     score = 0.5 * column_credit + 0.5 * row_credit

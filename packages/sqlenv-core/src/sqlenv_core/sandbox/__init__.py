@@ -13,10 +13,10 @@ Resources are bounded per call: a wall-clock deadline enforced by one watchdog t
 ``Connection.interrupt()`` (and checked again while rows are fetched), caps on rows fetched, cell
 length and result size, and SQLite's own limits (string/blob length, SQL length, expression
 depth, compound selects, LIKE pattern length) plus a process-wide heap cap
-(``sqlite3_hard_heap_limit64`` through ``PRAGMA hard_heap_limit``). Temporary storage is kept in
-memory so a query never creates a file; the price is that SQLite then allocates every sorted
-record separately (behind its global allocator mutex), so sort-heavy queries run about 1.5x
-slower and do not run in parallel across threads (see docs/sandbox.md).
+(``sqlite3_hard_heap_limit64`` through ``PRAGMA hard_heap_limit``). Temporary storage is in
+SQLite's own unlinked temporary files by default, so sorts run in small pieces an interrupt can
+stop and a query's memory stays small; what a query may keep there is capped
+(``SandboxLimits.max_temp_bytes``, measured by the watchdog). See docs/sandbox.md.
 
 SQLite notices an interrupt only between VM instructions, so a single built-in function that does
 a lot of work on one call could overrun the deadline. The built-ins whose cost grows faster than
@@ -25,10 +25,11 @@ their input (``instr``, ``replace``, two-argument ``trim``/``ltrim``/``rtrim``, 
 fast) but are bounded by the pattern length, the value length and a per-statement count.
 See ``docs/sandbox.md`` for the threat model and the measured bounds.
 
-Modules: :mod:`.engine` (:class:`Sandbox`), :mod:`.authorizer`, :mod:`.functions` (the linear
-built-ins), :mod:`.watchdog` (the deadline), :mod:`.heap` (the process-wide heap cap, set once
-with :func:`set_heap_limit`), :mod:`.limits`. How results are shown to an agent is the
-environment's business (:mod:`sqlenv_core.render`).
+Modules: :mod:`.engine` (:class:`Sandbox`), :mod:`.pool` (opening connections, and idle ones
+shared per database: :data:`SHARED_POOL`), :mod:`.authorizer`, :mod:`.functions` (the linear
+built-ins), :mod:`.watchdog` (the deadline and the temporary-storage cap), :mod:`.heap` (the
+process-wide heap cap, set once with :func:`set_heap_limit`), :mod:`.limits`. How results are
+shown to an agent is the environment's business (:mod:`sqlenv_core.render`).
 """
 
 from __future__ import annotations
@@ -38,12 +39,15 @@ from typing import TYPE_CHECKING, Any
 from sqlenv_core.sandbox.engine import Sandbox, quote_identifier
 from sqlenv_core.sandbox.heap import DEFAULT_HEAP_LIMIT_BYTES, heap_limit, set_heap_limit
 from sqlenv_core.sandbox.limits import QueryResult, SandboxError, SandboxLimits
+from sqlenv_core.sandbox.pool import SHARED_POOL, ConnectionPool
 
 if TYPE_CHECKING:
     from sqlenv_core.render import format_table, resolve_table_name
 
 __all__ = [
     "DEFAULT_HEAP_LIMIT_BYTES",
+    "SHARED_POOL",
+    "ConnectionPool",
     "QueryResult",
     "Sandbox",
     "SandboxError",

@@ -16,6 +16,8 @@ __all__ = ["Authorizer", "statement_name"]
 _ALLOWED_ACTIONS = {sqlite3.SQLITE_SELECT, sqlite3.SQLITE_READ, sqlite3.SQLITE_FUNCTION}
 _SQLITE_RECURSIVE = getattr(sqlite3, "SQLITE_RECURSIVE", 33)
 _ALLOWED_ACTIONS.add(_SQLITE_RECURSIVE)
+_FUNCTION = sqlite3.SQLITE_FUNCTION
+_OK = sqlite3.SQLITE_OK
 _READ_ONLY_PRAGMAS = frozenset(
     {"table_info", "table_xinfo", "table_list", "index_list", "index_info", "index_xinfo", "foreign_key_list"}
 )
@@ -97,8 +99,8 @@ class Authorizer:
     def __call__(self, action: int, arg1: str | None, arg2: str | None, db: str | None, _trigger: str | None) -> int:
         """Allow or deny one operation (``sqlite3.SQLITE_OK`` / ``SQLITE_DENY``)."""
         self.compiled = True
-        if action in _ALLOWED_ACTIONS:
-            if action == sqlite3.SQLITE_FUNCTION and arg2 is not None:
+        if action in _ALLOWED_ACTIONS:  # the common case, kept short: SQLite calls this per column read
+            if action == _FUNCTION and arg2 is not None:
                 name = arg2.lower()
                 if name in _NONDETERMINISTIC_FUNCTIONS:
                     self.nondeterministic = True
@@ -110,7 +112,7 @@ class Authorizer:
                         return self._deny(
                             f"more than {self.max_pattern_matches} LIKE/GLOB comparisons in one statement"
                         )
-            return sqlite3.SQLITE_OK
+            return _OK
         if action == sqlite3.SQLITE_PRAGMA and arg1 is not None and arg1.lower() in _READ_ONLY_PRAGMAS:
             return sqlite3.SQLITE_OK
         if action == sqlite3.SQLITE_UPDATE and arg1 == "sqlite_master" and db == "main":

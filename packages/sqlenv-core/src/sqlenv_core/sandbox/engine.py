@@ -7,24 +7,23 @@ import sqlite3
 import threading
 import time
 from pathlib import Path
-from urllib.parse import quote
 
 from sqlenv_core.protocol import Cell
 from sqlenv_core.sandbox.authorizer import Authorizer, statement_name
-from sqlenv_core.sandbox.functions import SafeFunctions
-from sqlenv_core.sandbox.heap import ensure_heap_limit
 from sqlenv_core.sandbox.limits import QueryResult, SandboxError, SandboxLimits
-from sqlenv_core.sandbox.watchdog import WATCHDOG
+from sqlenv_core.sandbox.pool import ConnectionPool, PooledConnection
+from sqlenv_core.sandbox.watchdog import WATCHDOG, TempBudget
 
 __all__ = ["Sandbox", "quote_identifier"]
 
-#: Page cache per connection, in KiB. Databases are read-only and small; a server may hold
-#: hundreds of connections and every cached page counts against the process-wide heap cap.
-_CACHE_KIB = 512
 # Whitespace SQLite does not treat as whitespace (no-break and other Unicode spaces, zero-width).
 _ODD_SPACE = re.compile(r"[^\S\t\n\v\f\r ]|[\u200b\u200c\u200d\u2060\ufeff]")
 
 _MAX_ERROR_TEXT = 200
+# Rows fetched per batch at most, and the most bytes a batch may hold at worst (every cell of
+# every row at the value-length cap); the batch size follows from the result's width.
+_MAX_BATCH_ROWS = 256
+_BATCH_BYTES = 8 * 1024 * 1024
 _SQLITE_NOMEM = 7
 _SQLITE_READONLY = 8
 _SQLITE_INTERRUPT = 9
@@ -48,8 +47,12 @@ def _short(text: str, limit: int = _MAX_ERROR_TEXT) -> str:
 class Sandbox:
     """A read-only, resource-capped view of one SQLite database file.
 
-    The connection opens lazily on first use and is reused; a ``Sandbox`` is safe to share
-    between threads (calls are serialised). Close it with :meth:`close` or a ``with`` block.
+    Each call borrows a connection from a :class:`~sqlenv_core.sandbox.pool.ConnectionPool` and
+    gives it back when it returns. By default the sandbox has a pool of its own (one connection,
+    opened on first use and kept); pass ``pool=SHARED_POOL`` to share idle connections with every
+    other sandbox on the same database and limits, as environments do. A ``Sandbox`` is safe to
+    share between threads (its calls are serialised). Close it with :meth:`close` or a ``with``
+    block.
 
     Example:
         >>> with Sandbox("shop.sqlite") as box:  # doctest: +SKIP
@@ -57,12 +60,14 @@ class Sandbox:
         [(42,)]
     """
 
-    def __init__(self, db_path: str | Path, limits: SandboxLimits | None = None) -> None:
-        self.db_path = Path(db_path)
+    def __init__(
+        self, db_path: str | Path, limits: SandboxLimits | None = None, *, pool: ConnectionPool | None = None
+    ) -> None:
+        self._path_key = db_path if isinstance(db_path, str) else str(db_path)
         self.limits = limits or SandboxLimits()
-        self._conn: sqlite3.Connection | None = None
-        self._functions: SafeFunctions | None = None
-        self._authorizer = Authorizer(self.limits.max_pattern_matches)
+        self._own_pool = pool is None
+        self._pool = pool if pool is not None else ConnectionPool(max_idle_per_database=1, max_idle=1)
+        self._slot = self._pool.slot(self._path_key, self.limits)
         self._lock = threading.Lock()
         # Guards _running/_cancelled so interrupt() never reaches a call that has already returned.
         self._interrupt_lock = threading.Lock()
@@ -70,8 +75,14 @@ class Sandbox:
         self._cancelled = False
         self._deadline = 0.0
         self._timed_out = False
+        self._temp_exceeded = False
         self._fetched_bytes = 0
         self._tables: list[str] | None = None
+
+    @property
+    def db_path(self) -> Path:
+        """The database file."""
+        return Path(self._path_key)
 
     # -- lifecycle -----------------------------------------------------------------------------
 
@@ -82,50 +93,13 @@ class Sandbox:
         self.close()
 
     def close(self) -> None:
-        """Close the connection. The sandbox reopens it if used again."""
+        """Close the sandbox's own connection (a shared pool keeps its idle ones for others).
+
+        The sandbox opens or borrows one again if used after this.
+        """
         with self._lock:
-            if self._conn is not None:
-                self._conn.close()
-                self._conn = None
-            if self._functions is not None:
-                self._functions.close()
-                self._functions = None
-
-    def _connect(self) -> sqlite3.Connection:
-        if self._conn is not None:
-            return self._conn
-        if not self.db_path.is_file():
-            raise SandboxError("unavailable", f"database file not found: {self.db_path}")
-        uri = f"file:{quote(str(self.db_path.resolve()))}?mode=ro&immutable=1"
-        try:
-            conn = sqlite3.connect(uri, uri=True, check_same_thread=False, isolation_level=None)
-            self._apply_limits(conn)
-        except sqlite3.Error as exc:
-            raise SandboxError("unavailable", f"cannot open database {self.db_path}: {exc}") from exc
-        self._functions = SafeFunctions(self.limits.max_value_bytes)
-        self._functions.install(conn)
-        conn.set_authorizer(self._authorizer)
-        self._conn = conn
-        return conn
-
-    def _apply_limits(self, conn: sqlite3.Connection) -> None:
-        lim = self.limits
-        ensure_heap_limit()  # process-wide: the default unless the application set its own
-        # Sorts and temp b-trees stay in memory (bounded by the heap cap): no temp files.
-        conn.execute(f"PRAGMA temp_store={lim.temp_store.upper()}")
-        conn.execute(f"PRAGMA cache_size=-{_CACHE_KIB}")
-        conn.execute("PRAGMA trusted_schema=OFF")
-        conn.setlimit(sqlite3.SQLITE_LIMIT_LENGTH, lim.max_value_bytes)
-        conn.setlimit(sqlite3.SQLITE_LIMIT_SQL_LENGTH, max(lim.max_sql_chars * 4, 1_000))
-        conn.setlimit(sqlite3.SQLITE_LIMIT_COLUMN, lim.max_columns)
-        conn.setlimit(sqlite3.SQLITE_LIMIT_EXPR_DEPTH, lim.max_expr_depth)
-        conn.setlimit(sqlite3.SQLITE_LIMIT_COMPOUND_SELECT, lim.max_compound_select)
-        conn.setlimit(sqlite3.SQLITE_LIMIT_LIKE_PATTERN_LENGTH, lim.max_like_pattern)
-        conn.setlimit(sqlite3.SQLITE_LIMIT_ATTACHED, 0)
-        conn.setlimit(sqlite3.SQLITE_LIMIT_FUNCTION_ARG, 64)
-        conn.setlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER, 0)
-        conn.setlimit(sqlite3.SQLITE_LIMIT_TRIGGER_DEPTH, 1)
-        conn.setlimit(sqlite3.SQLITE_LIMIT_WORKER_THREADS, 0)
+            if self._own_pool:
+                self._pool.close()
 
     # -- queries -------------------------------------------------------------------------------
 
@@ -144,7 +118,7 @@ class Sandbox:
             SandboxError: the SQL was refused, failed, or ran out of time or memory. Nothing else
                 escapes for any string an agent can send.
         """
-        if not isinstance(sql, str) or not sql.strip():  # pyright: ignore[reportUnnecessaryIsInstance]
+        if not isinstance(sql, str) or not sql or sql.isspace():  # pyright: ignore[reportUnnecessaryIsInstance]
             raise SandboxError("empty", "empty query: send one SELECT statement")
         lim = self.limits
         if len(sql) > lim.max_sql_chars:
@@ -158,101 +132,124 @@ class Sandbox:
         row_cap = lim.max_rows if max_rows is None else max_rows
         timeout = lim.timeout_s if timeout_s is None else timeout_s
         with self._lock:
-            conn = self._connect()
-            start = time.monotonic()
-            self._deadline = start + timeout
-            self._timed_out = False
-            token = WATCHDOG.arm(conn, self._deadline, self._on_deadline)
-            with self._interrupt_lock:
-                self._running, self._cancelled = token, False
+            lent = self._slot.acquire()
             try:
-                columns, rows, truncated = self._run(conn, statement, row_cap)
-            except sqlite3.Error as exc:
-                raise self._translate(exc, sql, timeout) from None
-            except MemoryError:
-                raise SandboxError("out_of_memory", "query used too much memory; narrow it down") from None
-            except UnicodeEncodeError:
-                raise SandboxError(
-                    "sql_error", "SQL contains a character that is not valid Unicode (a lone surrogate)"
-                ) from None
-            except UnicodeDecodeError:
-                raise SandboxError(
-                    "sql_error", "a result column name is not valid UTF-8; name the columns with AS"
-                ) from None
-            except _Timeout:
-                raise _timeout_error(timeout) from None
+                return self._execute(lent, sql, statement, row_cap, timeout)
             finally:
-                WATCHDOG.disarm(token)
-                with self._interrupt_lock:
-                    self._running = None
-                self._deadline = float("inf")
-            return QueryResult(
-                columns,
-                rows,
-                truncated,
-                time.monotonic() - start,
-                nbytes=self._fetched_bytes,
-                deterministic=self._authorizer.compiled and not self._authorizer.nondeterministic,
-            )
+                self._slot.release(lent)
 
-    def _run(self, conn: sqlite3.Connection, sql: str, row_cap: int) -> tuple[list[str], list[tuple[Cell, ...]], bool]:
+    def _execute(self, lent: PooledConnection, sql: str, statement: str, row_cap: int, timeout: float) -> QueryResult:
+        conn, authorizer = lent.conn, lent.authorizer
+        start = time.monotonic()
+        self._deadline = start + timeout
+        self._timed_out = self._temp_exceeded = False
+        lim = self.limits
+        budget: TempBudget | None = (
+            (threading.get_native_id(), lim.max_temp_bytes, self._on_temp_exceeded)
+            if lim.temp_store == "file"
+            else None
+        )
+        token = WATCHDOG.arm(conn, self._deadline, self._on_deadline, budget)
+        with self._interrupt_lock:
+            self._running, self._cancelled = token, False
         try:
-            return self._run_once(conn, sql, row_cap)
+            columns, rows, truncated = self._run(conn, authorizer, statement, row_cap)
+        except sqlite3.Error as exc:
+            raise self._translate(exc, sql, timeout, lent) from None
+        except MemoryError:
+            raise SandboxError("out_of_memory", "query used too much memory; narrow it down") from None
+        except UnicodeEncodeError:
+            raise SandboxError(
+                "sql_error", "SQL contains a character that is not valid Unicode (a lone surrogate)"
+            ) from None
+        except UnicodeDecodeError:
+            raise SandboxError(
+                "sql_error", "a result column name is not valid UTF-8; name the columns with AS"
+            ) from None
+        except _Timeout:
+            raise _timeout_error(timeout) from None
+        finally:
+            WATCHDOG.disarm(token)
+            with self._interrupt_lock:
+                self._running = None
+            self._deadline = float("inf")
+        return QueryResult(
+            columns,
+            rows,
+            truncated,
+            time.monotonic() - start,
+            nbytes=self._fetched_bytes,
+            deterministic=authorizer.compiled and not authorizer.nondeterministic,
+        )
+
+    def _run(
+        self, conn: sqlite3.Connection, authorizer: Authorizer, sql: str, row_cap: int
+    ) -> tuple[list[str], list[tuple[Cell, ...]], bool]:
+        try:
+            return self._run_once(conn, authorizer, sql, row_cap)
         except sqlite3.OperationalError as exc:
             if not str(exc).startswith("Could not decode to UTF-8"):
                 raise
         # Text that is not valid UTF-8 is rare; only then pay for a Python decoder per cell.
         conn.text_factory = _decode_text
         try:
-            return self._run_once(conn, sql, row_cap)
+            return self._run_once(conn, authorizer, sql, row_cap)
         finally:
             conn.text_factory = str
 
     def _run_once(
-        self, conn: sqlite3.Connection, sql: str, row_cap: int
+        self, conn: sqlite3.Connection, authorizer: Authorizer, sql: str, row_cap: int
     ) -> tuple[list[str], list[tuple[Cell, ...]], bool]:
         # The authorizer runs only when SQLite compiles the statement (not when sqlite3 reuses a
         # cached one), so determinism is known only for statements compiled in this call.
-        self._authorizer.start()
+        authorizer.start()
         cursor = conn.execute(sql)
         try:
             columns = [d[0] for d in cursor.description or ()]
-            rows, truncated = self._fetch(cursor, row_cap)
+            rows, truncated = self._fetch(cursor, row_cap, len(columns))
         finally:
             cursor.close()
         return columns, rows, truncated
 
-    def _fetch(self, cursor: sqlite3.Cursor, row_cap: int) -> tuple[list[tuple[Cell, ...]], bool]:
+    def _fetch(self, cursor: sqlite3.Cursor, row_cap: int, width: int) -> tuple[list[tuple[Cell, ...]], bool]:
         lim = self.limits
+        cell_cap, max_bytes = lim.max_cell_chars, lim.max_result_bytes
+        deadline = self._deadline
+        # Rows come in batches small enough that the largest rows SQLite can return (every
+        # column at max_value_bytes) stay within _BATCH_BYTES; wide rows come one at a time.
+        batch = min(_MAX_BATCH_ROWS, _BATCH_BYTES // (max(width, 1) * max(lim.max_value_bytes, 1))) or 1
+        wanted = min(batch, row_cap + 1)
+        chunk = cursor.fetchmany(wanted)
         rows: list[tuple[Cell, ...]] = []
         size = 0
-        cell_cap = lim.max_cell_chars
-        deadline = self._deadline
-        # Row by row: one row can be hundreds of columns of max_value_bytes each, so a batch of
-        # them must never sit in memory at once.
-        for raw in cursor:
-            if len(rows) >= row_cap:
-                self._fetched_bytes = size
-                return rows, True
-            # One C-level repr bounds every cell's length at once; only rows that may hold a long
-            # cell or a blob take the per-cell path (this loop runs for every row of every step).
-            text = repr(raw)
-            if len(text) > cell_cap or "b'" in text or 'b"' in text:
-                row = tuple(_cell(value, cell_cap) for value in raw)
-                size += sum(len(c) if isinstance(c, str) else 8 for c in row) + 8
+        while chunk:
+            # A whole batch is checked column by column: only batches holding a blob or a cell over
+            # the cap, or reaching a limit, go row by row.
+            measured = _measure(chunk, cell_cap)
+            if measured >= 0 and len(rows) + len(chunk) <= row_cap and size + measured <= max_bytes:
+                rows += chunk
+                size += measured
             else:
-                row = raw
-                size += len(text)
-            rows.append(row)
-            if size > lim.max_result_bytes:
-                self._fetched_bytes = size
-                return rows, True
+                for raw in chunk:
+                    if len(rows) >= row_cap:
+                        self._fetched_bytes = size
+                        return rows, True
+                    row: tuple[Cell, ...] = tuple(_cell(value, cell_cap) for value in raw)
+                    rows.append(row)
+                    size += sum(len(c) if isinstance(c, str) else 8 for c in row) + 8
+                    if size > max_bytes:
+                        self._fetched_bytes = size
+                        return rows, True
             if time.monotonic() > deadline:
                 raise _Timeout
+            if len(chunk) < wanted:
+                break  # fetchmany comes back short only at the end
+            wanted = min(batch, row_cap + 1 - len(rows))
+            chunk = cursor.fetchmany(wanted)
         self._fetched_bytes = size
         return rows, False
 
-    def _translate(self, exc: sqlite3.Error, sql: str, timeout: float) -> SandboxError:
+    def _translate(self, exc: sqlite3.Error, sql: str, timeout: float, lent: PooledConnection) -> SandboxError:
         text = _short(str(exc))
         code = getattr(exc, "sqlite_errorcode", None)
         primary = code & 0xFF if isinstance(code, int) else None
@@ -260,9 +257,15 @@ class Sandbox:
             return SandboxError("multiple_statements", "only one SQL statement per call; drop the extra ones")
         if self._cancelled:
             return SandboxError("cancelled", "query cancelled before it finished (its session was closed)")
+        if self._temp_exceeded:
+            return SandboxError(
+                "too_large",
+                f"query needed more than {self.limits.max_temp_bytes // (1024 * 1024):,} MiB of temporary storage "
+                "(a sort, GROUP BY or DISTINCT over too many rows); filter earlier or add a LIMIT",
+            )
         if self._timed_out or primary == _SQLITE_INTERRUPT:
             return _timeout_error(timeout)
-        denied = self._authorizer.denied
+        denied = lent.authorizer.denied
         if primary in {_SQLITE_AUTH, _SQLITE_READONLY} or denied is not None or text.endswith("may not be modified"):
             what = statement_name(sql) or denied or "that operation"
             if denied and denied.startswith("more than"):
@@ -283,7 +286,7 @@ class Sandbox:
         ) or ("pattern too complex" in lowered):
             return SandboxError("too_large", f"query exceeds a size limit ({text}); make it smaller")
         if lowered.startswith("no such table"):
-            tables = ", ".join(self.table_names_unlocked())
+            tables = ", ".join(self._table_names(lent.conn))
             return SandboxError("unknown_table", _short(f"{text}; tables: {tables}", 600))
         message = f"SQL error: {text}"
         if "syntax error" in lowered and (odd := _ODD_SPACE.search(sql)):
@@ -295,12 +298,17 @@ class Sandbox:
     def table_names(self) -> list[str]:
         """User tables of the database, in schema order (internal ``sqlite_*`` tables left out)."""
         with self._lock:
-            return self.table_names_unlocked()
+            if self._tables is None:
+                lent = self._slot.acquire()
+                try:
+                    self._table_names(lent.conn)
+                finally:
+                    self._slot.release(lent)
+            assert self._tables is not None
+            return list(self._tables)
 
-    def table_names_unlocked(self) -> list[str]:
-        """:meth:`table_names` for callers that already hold the sandbox lock."""
+    def _table_names(self, conn: sqlite3.Connection) -> list[str]:
         if self._tables is None:
-            conn = self._connect()
             saved = self._deadline
             self._deadline = time.monotonic() + self.limits.timeout_s
             try:
@@ -334,6 +342,9 @@ class Sandbox:
     def _on_deadline(self) -> None:
         self._timed_out = True  # read by _translate: an interrupt now means "out of time"
 
+    def _on_temp_exceeded(self) -> None:
+        self._temp_exceeded = True  # read by _translate before the timeout it comes with
+
 
 class _Timeout(Exception):
     """The deadline passed while rows were being fetched."""
@@ -343,6 +354,30 @@ def _timeout_error(timeout: float) -> SandboxError:
     return SandboxError(
         "timeout", f"query exceeded the {timeout:g} s time limit; simplify it, filter earlier or add a LIMIT"
     )
+
+
+_SCALAR_TYPES = frozenset({int, float, type(None)})
+
+
+def _measure(chunk: list[tuple[object, ...]], cell_cap: int) -> int:
+    """The size of a batch (text length, 8 bytes a number), or -1 when a cell needs rewriting.
+
+    Column by column, with C-level passes: a result's columns each hold one type, so most
+    columns are all numbers (8 bytes a cell) or all text (their lengths, checked against the cap).
+    """
+    size = 0
+    for column in zip(*chunk, strict=True):
+        kinds = set(map(type, column))
+        if kinds <= _SCALAR_TYPES:
+            size += 8 * len(column)
+            continue
+        if bytes in kinds:
+            return -1  # shown as "<blob N bytes>"
+        lengths = list(map(len, column)) if len(kinds) == 1 else [len(c) if type(c) is str else 8 for c in column]
+        if max(lengths) > cell_cap:
+            return -1  # cut and ended with an ellipsis
+        size += sum(lengths)
+    return size + 8 * len(chunk)
 
 
 def _cell(value: object, cap: int) -> Cell:

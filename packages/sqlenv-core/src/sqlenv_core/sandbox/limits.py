@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field, fields
 from typing import Literal
 
 from sqlenv_core.protocol import Cell
@@ -37,16 +37,36 @@ class SandboxLimits:
     max_pattern_matches: int = 32
     """``LIKE``/``GLOB`` operators allowed in one statement."""
     max_columns: int = 500
-    temp_store: Literal["memory", "file"] = "memory"
-    """Where sorts and temporary b-trees live. ``memory`` (default): never on disk, bounded by the
-    heap cap, but SQLite then allocates each sorted record separately behind its global allocator
-    mutex, so sort-heavy queries are slower and do not run in parallel across threads. ``file``:
-    SQLite's own default, in memory up to the cache size and spilled to unlinked temporary files
-    beyond it (a deliberately huge sort can write hundreds of MB before its deadline)."""
+    temp_store: Literal["memory", "file"] = "file"
+    """Where sorts, GROUP BY/DISTINCT b-trees and materialised subqueries live.
+
+    ``file`` (default): in memory up to a small cache, then in temporary files that SQLite
+    unlinks as it creates them. SQLite then sorts in runs of about 1 MiB, so the deadline
+    interrupts a sort within milliseconds, a query's memory stays a few MiB whatever it sorts,
+    and sorts run in parallel across threads. What it may write is capped by
+    ``max_temp_bytes``. ``memory``: nothing on disk, everything against the process-wide heap
+    cap, but SQLite sorts all of a statement's rows in one pass that no interrupt can stop (an
+    ORDER BY over three million rows overran a 5 s deadline by up to 5 s) and one query can
+    take the whole heap."""
+    max_temp_bytes: int = 256 * 1024 * 1024
+    """Temporary-file bytes one call may hold (``temp_store="file"``); past it the call fails with
+    ``too_large``. Measured every 50 ms once a call has run 50 ms (Linux: SQLite's temporary
+    files among the process's open files); when several such calls run at once, the total is
+    shared in proportion to what each wrote in the last 50 ms. Where ``/proc`` is missing only
+    the deadline bounds it."""
+    _hash: int = field(init=False, repr=False, compare=False, default=0)
+
+    def __hash__(self) -> int:
+        # Limits key the connection pool and the result cache on every call: hash once.
+        return self._hash
 
     def __post_init__(self) -> None:
         if self.temp_store not in ("memory", "file"):
             raise ValueError(f"temp_store must be 'memory' or 'file', not {self.temp_store!r}")
+        if self.max_temp_bytes < 0:
+            raise ValueError(f"max_temp_bytes must not be negative, got {self.max_temp_bytes}")
+        values = tuple(getattr(self, f.name) for f in fields(self) if f.compare)
+        object.__setattr__(self, "_hash", hash(values))
 
 
 @dataclass(frozen=True)

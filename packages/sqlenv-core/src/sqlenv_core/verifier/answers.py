@@ -14,13 +14,15 @@ import re
 from collections.abc import Sequence
 from typing import cast
 
-from sqlenv_core.verifier.gold import GoldView
+from sqlenv_core.verifier.gold import CommaTrie, GoldView
 
 __all__ = ["Rows", "answer_readings", "strip_wrappers"]
 
 # Python-literal parsing compiles the text, which costs far more than JSON; it is a courtesy for
 # answers copied from a Python REPL, so it only runs on answers of a reasonable size.
 _MAX_LITERAL_CHARS = 100_000
+# Trie steps one re-joining of comma-split items may take (a step per item tried at a position).
+_MAX_MERGE_STEPS = 200_000
 _FENCE = re.compile(r"^```[\w+-]*[ \t]*\n?(.*?)\n?```$", re.DOTALL)
 _PREFIX = re.compile(r"^(?:the\s+)?(?:final\s+)?answer\s*(?:is\s*)?[:=\-]\s*", re.IGNORECASE)
 _BULLET = re.compile(r"^\s*(?:[-*•]|\d+[.)])\s+")
@@ -141,20 +143,36 @@ def _rows_of_objects(objects: list[dict[object, object]]) -> Rows:
     return [tuple(_cell_of(obj.get(k)) for k in keys) for obj in objects]
 
 
-def _merge_comma_values(items: list[str], comma_values: frozenset[str]) -> list[str]:
-    """Re-join items split at commas that belong inside a gold value ("Smith, John")."""
-    if not comma_values or len(items) < 2:
+def _merge_comma_values(items: list[str], view: GoldView) -> list[str]:
+    """Re-join items split at commas that belong inside a gold value ("Smith, John").
+
+    At each item, the longest run of items that spells a gold value (spacing after its commas
+    aside) is joined. Runs are followed
+    in a trie of the gold values' parts, and the steps of one call are capped, so the work is
+    linear in the answer whatever the gold holds (past the cap, the remaining items stay apart).
+    """
+    trie = view.comma_trie
+    if not trie.children or len(items) < 2:
         return items
-    longest = max(v.count(",") for v in comma_values) + 1
+    keys = [" ".join(s.split()).casefold() for s in items]
     merged: list[str] = []
+    steps = _MAX_MERGE_STEPS
     i = 0
     while i < len(items):
-        for size in range(min(longest, len(items) - i), 1, -1):
-            joined = ",".join(" ".join(s.split()).casefold() for s in items[i : i + size])
-            if joined in comma_values:
-                merged.append(", ".join(items[i : i + size]))
-                i += size
-                break
+        node: CommaTrie | None = trie
+        size = best = 0
+        value = ""
+        while node is not None and i + size < len(items) and steps > 0:
+            node = node.children.get(keys[i + size])
+            steps -= 1
+            size += 1
+            if node is not None and node.value is not None and size >= 2:
+                best, value = size, node.value
+        if best:
+            # The gold's own spelling of the value: the items differ from it at most in the
+            # spacing around its commas (and in case, which the comparison ignores).
+            merged.append(value)
+            i += best
         else:
             merged.append(items[i])
             i += 1
@@ -177,7 +195,7 @@ def _split_cells(line: str, separator: str, view: GoldView) -> list[str]:
             cells = [c.strip() for c in next(csv.reader([line], skipinitialspace=True))]
         except (csv.Error, StopIteration):
             cells = [c.strip() for c in line.split(",")]
-        cells = _merge_comma_values(cells, view.comma_values)
+        cells = _merge_comma_values(cells, view)
     return [_strip_cell_quotes(c) for c in cells]
 
 

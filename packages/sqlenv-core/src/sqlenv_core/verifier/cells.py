@@ -20,6 +20,8 @@ __all__ = [
     "Canon",
     "CanonRow",
     "canonical_cell",
+    "canonical_column",
+    "canonical_columns",
     "canonical_rows",
     "cell_sort_key",
     "cells_equal",
@@ -27,6 +29,7 @@ __all__ = [
     "is_float",
     "row_sort_key",
     "rows_equal",
+    "similarity_columns",
     "similarity_key",
 ]
 
@@ -57,10 +60,17 @@ def _canon_short_text(text: str) -> Canon:
     return _fold_text(text)
 
 
+# Non-finite numbers as observations spell them (``Infinity``) and as Python prints them (``inf``).
+_INFINITIES = {"infinity": math.inf, "+infinity": math.inf, "inf": math.inf, "+inf": math.inf}
+_INFINITIES.update({"-infinity": -math.inf, "-inf": -math.inf})
+
+
 def _fold_text(text: str) -> Canon:
     folded = " ".join(text.split()).casefold()
     if folded in ("none", "null"):
         return None
+    if folded in _INFINITIES:
+        return _INFINITIES[folded]
     if len(folded) < 400 and _NUMBER.fullmatch(folded):
         return _canon_number(int(folded) if folded.lstrip("+-").isdigit() else float(folded))
     return folded
@@ -152,14 +162,58 @@ def similarity_key(cell: Canon) -> Canon:
     return cell
 
 
+_UNCHANGED_TYPES = frozenset({int, type(None)})
+
+
+def canonical_column(values: Sequence[object]) -> Sequence[Canon]:
+    """Every value of one column in canonical form (the column itself when nothing changes)."""
+    kinds = set(map(type, values))
+    if kinds <= _UNCHANGED_TYPES:
+        return values  # pyright: ignore[reportReturnType]  (ints and NULLs are canonical)
+    if len(kinds) == 1 and str in kinds:
+        if max(map(len, values)) <= _CACHED_TEXT_CHARS:  # pyright: ignore[reportArgumentType]
+            # Straight into the C-level cache: no Python frame per cell when the text is known.
+            return list(map(_canon_short_text, values))  # pyright: ignore[reportArgumentType]
+        return list(map(_canon_text, values))  # pyright: ignore[reportArgumentType]
+    return list(map(canonical_cell, values))
+
+
+def canonical_columns(rows: Sequence[Sequence[object]]) -> list[Sequence[Canon]]:
+    """The columns of rectangular ``rows``, each value in canonical form.
+
+    Works column by column: a result's columns each hold one type, and a column of integers
+    (the commonest) is canonical already, so most cells are never looked at one by one.
+
+    Raises:
+        ValueError: the rows differ in length.
+    """
+    return [canonical_column(column) for column in zip(*rows, strict=True)]
+
+
 def canonical_rows(rows: Sequence[Sequence[object]]) -> list[CanonRow]:
-    """Every cell of ``rows`` in canonical form."""
-    return [tuple(canonical_cell(cell) for cell in row) for row in rows]
+    """Every cell of ``rows`` in canonical form (column by column when the rows are rectangular)."""
+    if not rows:
+        return []
+    widths = set(map(len, rows))
+    if len(widths) > 1:
+        return [tuple([canonical_cell(cell) for cell in row]) for row in rows]
+    if not widths.pop():
+        return [() for _ in rows]
+    return list(zip(*canonical_columns(rows), strict=True))
+
+
+def similarity_columns(columns: Sequence[Sequence[Canon]]) -> list[Sequence[Canon]]:
+    """Canonical ``columns`` with floats folded to about seven digits (see :func:`similarity_key`)."""
+    folded = list(columns)
+    for index, column in enumerate(folded):
+        if float in set(map(type, column)):
+            folded[index] = list(map(similarity_key, column))
+    return folded
 
 
 def common_width(rows: Sequence[Sequence[object]]) -> int | None:
     """The common row length, or None when rows differ in length."""
-    widths = {len(row) for row in rows}
+    widths = set(map(len, rows))
     if len(widths) > 1:
         return None
     return widths.pop() if widths else 0

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from typing import TypeVar
 
 from sqlenv_core.protocol import Cell
 from sqlenv_core.verifier.cells import (
@@ -16,15 +17,19 @@ from sqlenv_core.verifier.cells import (
     Canon,
     CanonRow,
     canonical_rows,
+    cells_equal,
     common_width,
     is_float,
     row_sort_key,
     rows_equal,
+    similarity_columns,
     similarity_key,
 )
-from sqlenv_core.verifier.gold import GoldView, keyed
+from sqlenv_core.verifier.gold import GoldView
 
 __all__ = [
+    "DEFAULT_COMPARISON_BUDGET",
+    "Budget",
     "Comparison",
     "assign_columns",
     "best_alignment",
@@ -33,14 +38,19 @@ __all__ = [
     "count_unmatched",
     "f1",
     "first_mismatch",
+    "multiset_overlap",
     "multisets_equal",
     "results_match",
     "sequences_equal",
 ]
 
-# Partial column assignments visited before giving up; pruning by column and row multisets means
-# real results need a few, so the cap only bites on adversarial, highly symmetric input.
-_MAX_PERMUTATIONS = 5_000
+#: Cells one comparison (a ``results_match`` call, a ``verify`` call, a ``result_similarity`` call)
+#: may visit looking for a column order or a tolerant row matching. The most any Spider dev
+#: comparison needs is ~53,000; only adversarial, highly symmetric results (ten 0/1 columns holding
+#: every pattern of one parity against the other) reach the bound, in about 0.2 s.
+DEFAULT_COMPARISON_BUDGET = 400_000
+_K = TypeVar("_K")
+
 # Rows in one group of the exact tolerant matching (quadratic); larger groups fall back to the
 # sorted comparison, which only differs on floats that are themselves within tolerance of each other.
 _MAX_MATCHING_GROUP = 400
@@ -48,13 +58,46 @@ _MAX_MATCHING_GROUP = 400
 _NUMBER_SLOT = "\x00\t#"
 
 
+class Budget:
+    """Cell visits left to one comparison, shared by every step of it so that their sum is bounded.
+
+    Args:
+        cells: the cells that may be visited in all (see :data:`DEFAULT_COMPARISON_BUDGET`).
+
+    Attributes:
+        left: cells still to spend.
+        exhausted: some step was refused for lack of budget (its answer was "no match").
+    """
+
+    __slots__ = ("exhausted", "left")
+
+    def __init__(self, cells: int = DEFAULT_COMPARISON_BUDGET) -> None:
+        self.left = cells
+        self.exhausted = False
+
+    def spend(self, cells: int) -> bool:
+        """Take ``cells`` from the budget; False (and ``exhausted`` set) when too few are left."""
+        if cells > self.left:
+            self.left = 0
+            self.exhausted = True
+            return False
+        self.left -= cells
+        return True
+
+
 def sequences_equal(pred: Sequence[CanonRow], gold: Sequence[CanonRow], tolerance: float) -> bool:
     """Whether two row lists are equal in order."""
     return len(pred) == len(gold) and all(rows_equal(p, g, tolerance) for p, g in zip(pred, gold, strict=True))
 
 
-def multisets_equal(pred: Sequence[CanonRow], gold: Sequence[CanonRow], tolerance: float) -> bool:
-    """Whether two row lists are equal as multisets (floats within ``tolerance``)."""
+def multisets_equal(
+    pred: Sequence[CanonRow], gold: Sequence[CanonRow], tolerance: float, budget: Budget | None = None
+) -> bool:
+    """Whether two row lists are equal as multisets (floats within ``tolerance``).
+
+    With a ``budget``, the quadratic matching that floats within tolerance of each other may need
+    is charged to it, and refused (False) when it does not fit.
+    """
     if len(pred) != len(gold):
         return False
     if Counter(pred) == Counter(gold):
@@ -68,7 +111,11 @@ def multisets_equal(pred: Sequence[CanonRow], gold: Sequence[CanonRow], toleranc
     sorted_gold = sorted(gold, key=row_sort_key)
     if sequences_equal(sorted_pred, sorted_gold, tolerance):
         return True
-    return _tolerant_multisets_equal(pred, gold, tolerance)
+    if len(gold[0]) == 1:
+        # One value per row: each value's tolerance interval moves up with the value, so if the
+        # sorted pairing fails, no pairing succeeds.
+        return False
+    return _tolerant_multisets_equal(pred, gold, tolerance, budget)
 
 
 def _numeric_signature(row: CanonRow) -> tuple[Canon, ...]:
@@ -84,7 +131,9 @@ def _row_shape(row: CanonRow) -> tuple[int, int, tuple[str, ...]]:
     return (len(row) - len(texts) - nulls, nulls, tuple(texts))
 
 
-def _tolerant_multisets_equal(pred: Sequence[CanonRow], gold: Sequence[CanonRow], tolerance: float) -> bool:
+def _tolerant_multisets_equal(
+    pred: Sequence[CanonRow], gold: Sequence[CanonRow], tolerance: float, budget: Budget | None
+) -> bool:
     """Exact multiset equality under tolerance: a perfect bipartite matching, group by group."""
     groups_pred: dict[tuple[Canon, ...], list[CanonRow]] = {}
     groups_gold: dict[tuple[Canon, ...], list[CanonRow]] = {}
@@ -100,6 +149,8 @@ def _tolerant_multisets_equal(pred: Sequence[CanonRow], gold: Sequence[CanonRow]
             return False
         if len(pred_rows) > _MAX_MATCHING_GROUP:
             return False
+        if budget is not None and not budget.spend(len(pred_rows) ** 2 * len(key)):
+            return False
         if not _perfect_matching(pred_rows, gold_rows, tolerance):
             return False
     return True
@@ -107,127 +158,246 @@ def _tolerant_multisets_equal(pred: Sequence[CanonRow], gold: Sequence[CanonRow]
 
 def _perfect_matching(pred: Sequence[CanonRow], gold: Sequence[CanonRow], tolerance: float) -> bool:
     edges = [[j for j, g in enumerate(gold) if rows_equal(p, g, tolerance)] for p in pred]
-    match_of_gold: list[int] = [-1] * len(gold)
-
-    def augment(i: int, seen: list[bool]) -> bool:
-        for j in edges[i]:
-            if not seen[j]:
-                seen[j] = True
-                if match_of_gold[j] == -1 or augment(match_of_gold[j], seen):
-                    match_of_gold[j] = i
-                    return True
-        return False
-
-    return all(augment(i, [False] * len(gold)) for i in range(len(pred)))
-
-
-def _column(rows: Sequence[CanonRow], index: int) -> list[CanonRow]:
-    return [(row[index],) for row in rows]
+    return _match(edges, len(gold)) is not None
 
 
 @dataclass(frozen=True)
 class Comparison:
-    """The outcome of comparing two canonical results of the same shape."""
+    """The outcome of comparing two canonical results of the same shape.
+
+    Attributes:
+        match: some column order of the prediction gives the gold rows.
+        order_only: the rows match as a multiset but not in the gold's order.
+        permutation: for each gold column, the predicted column that stands for it.
+        exhausted: the column-order search ran out of budget before it could rule every order out.
+    """
 
     match: bool
-    order_only: bool = False  # the rows match as a multiset but not in the gold's order
+    order_only: bool = False
     permutation: tuple[int, ...] = ()
+    exhausted: bool = False
 
 
-def _column_candidates(
-    pred: Sequence[CanonRow], gold: Sequence[CanonRow], width: int, tolerance: float
-) -> list[list[int]]:
-    """For each gold column, the predicted columns holding the same multiset of values."""
-    pred_columns = [_column(pred, i) for i in range(width)]
-    gold_columns = [_column(gold, j) for j in range(width)]
-    return [
-        [i for i in range(width) if multisets_equal(pred_columns[i], gold_column, tolerance)]
-        for gold_column in gold_columns
-    ]
+def _has_float(rows: Sequence[CanonRow]) -> bool:
+    return any(type(c) is float for row in rows for c in row)
 
 
-def _permutations(
-    pred: Sequence[CanonRow], gold: Sequence[CanonRow], candidates: list[list[int]], tolerance: float
-) -> Iterator[tuple[int, ...]]:
-    """Assignments gold column -> distinct predicted column under which the rows agree as multisets.
+class _Search:
+    """The column-order search of one comparison: which predicted column stands for each gold column.
 
     Gold columns are assigned most constrained first, and a partial assignment is extended only
     while the predicted rows, projected on the columns assigned so far, equal the gold rows
-    projected likewise (a necessary condition), so even ten columns holding the same values are
-    resolved after a handful of steps. Among identical predicted columns only the first unused
-    one is tried, since swapping them yields the same rows. At most ``_MAX_PERMUTATIONS`` partial
-    assignments are visited.
+    projected likewise (a necessary condition). Among identical predicted columns only the first
+    unused one is tried, since swapping them yields the same rows. Every projection check is
+    charged to the budget, so the search ends in bounded time whatever the input.
+
+    Without non-integral floats, equality is exact and the projections are kept as row classes:
+    extending an assignment by one column costs one pass over the rows (not one per assigned
+    column), and candidate columns are grouped by their value multisets in one pass.
     """
-    width = len(candidates)
-    pred_columns = [tuple(row[i] for row in pred) for i in range(width)]
-    first_of: dict[tuple[Canon, ...], int] = {}
-    twins = [first_of.setdefault(col, i) for i, col in enumerate(pred_columns)]
-    order = sorted(range(width), key=lambda j: len(candidates[j]))
-    chosen: list[int] = [-1] * width
-    used = [False] * width
-    visits = 0
 
-    def consistent(depth: int) -> bool:
-        if depth < 2:
-            return True  # one column was already checked by the candidate filter
-        gold_cols = order[:depth]
-        projected_pred = [tuple(row[chosen[j]] for j in gold_cols) for row in pred]
-        projected_gold = [tuple(row[j] for j in gold_cols) for row in gold]
-        return multisets_equal(projected_pred, projected_gold, tolerance)
+    def __init__(self, pred: Sequence[CanonRow], gold: Sequence[CanonRow], tolerance: float, budget: Budget) -> None:
+        self.pred, self.gold, self.tolerance, self.budget = pred, gold, tolerance, budget
+        self.width = len(gold[0])
+        self.exact = not (_has_float(pred) or _has_float(gold))
+        self.pred_columns = [tuple([row[i] for row in pred]) for i in range(self.width)]
+        self.gold_columns = [tuple([row[j] for row in gold]) for j in range(self.width)]
 
-    def extend(depth: int) -> Iterator[tuple[int, ...]]:
-        nonlocal visits
-        if depth == width:
-            yield tuple(chosen)
-            return
-        j = order[depth]
-        tried_twins: set[int] = set()
-        for i in candidates[j]:
-            if used[i] or twins[i] in tried_twins:
-                continue
-            visits += 1
-            if visits > _MAX_PERMUTATIONS:
+    def candidates(self) -> list[list[int]] | None:
+        """For each gold column, the predicted columns holding the same multiset of values."""
+        width, n = self.width, len(self.gold)
+        if self.exact:
+            if not self.budget.spend(2 * width * n):
+                return None
+            by_values: dict[frozenset[tuple[Canon, int]], list[int]] = {}
+            for i, column in enumerate(self.pred_columns):
+                by_values.setdefault(frozenset(Counter(column).items()), []).append(i)
+            return [by_values.get(frozenset(Counter(column).items()), []) for column in self.gold_columns]
+        pred_cols = [[(c,) for c in column] for column in self.pred_columns]
+        found: list[list[int]] = []
+        for column in self.gold_columns:
+            gold_col = [(c,) for c in column]
+            row: list[int] = []
+            for i in range(width):
+                if not self.budget.spend(2 * n):
+                    return None
+                if multisets_equal(pred_cols[i], gold_col, self.tolerance, self.budget):
+                    row.append(i)
+            found.append(row)
+        return found
+
+    def orders(self, candidates: list[list[int]]) -> Iterator[tuple[int, ...]]:
+        """Assignments gold column -> distinct predicted column under which the rows agree as multisets."""
+        width = self.width
+        first_of: dict[tuple[Canon, ...], int] = {}
+        twins = [first_of.setdefault(col, i) for i, col in enumerate(self.pred_columns)]
+        order = sorted(range(width), key=lambda j: len(candidates[j]))
+        chosen: list[int] = [-1] * width
+        used = [False] * width
+        n = len(self.gold)
+        start: list[int] = [0] * n
+        budget = self.budget
+
+        def extend(depth: int, pred_class: list[int], gold_class: list[int]) -> Iterator[tuple[int, ...]]:
+            if depth == width:
+                yield tuple(chosen)
                 return
-            tried_twins.add(twins[i])
-            used[i] = True
-            chosen[j] = i
-            if consistent(depth + 1):
-                yield from extend(depth + 1)
-            used[i] = False
-            chosen[j] = -1
+            j = order[depth]
+            tried_twins: set[int] = set()
+            for i in candidates[j]:
+                if used[i] or twins[i] in tried_twins:
+                    continue
+                tried_twins.add(twins[i])
+                used[i] = True
+                chosen[j] = i
+                classes = self._classes(depth, pred_class, gold_class, i, j, order, chosen)
+                if classes is not None:
+                    yield from extend(depth + 1, *classes)
+                used[i] = False
+                chosen[j] = -1
+                if budget.exhausted:
+                    return
 
-    yield from extend(0)
+        yield from extend(0, start, start)
+
+    def _classes(
+        self,
+        depth: int,
+        pred_class: list[int],
+        gold_class: list[int],
+        i: int,
+        j: int,
+        order: list[int],
+        chosen: list[int],
+    ) -> tuple[list[int], list[int]] | None:
+        """The row classes after assigning gold column ``j`` to predicted ``i``; None when they disagree."""
+        n = len(self.gold)
+        if self.exact:
+            if not self.budget.spend(2 * n):
+                return None
+            ids: dict[tuple[int, Canon], int] = {}
+            pred_next = [ids.setdefault(key, len(ids)) for key in zip(pred_class, self.pred_columns[i], strict=True)]
+            gold_next = [ids.get(key, -1) for key in zip(gold_class, self.gold_columns[j], strict=True)]
+            if Counter(pred_next) != Counter(gold_next):
+                return None
+            return pred_next, gold_next
+        if depth == 0:
+            return pred_class, gold_class  # one column alone was checked by the candidate filter
+        gold_cols = order[: depth + 1]
+        if not self.budget.spend(2 * n * len(gold_cols)):
+            return None
+        projected_pred = [tuple([row[chosen[g]] for g in gold_cols]) for row in self.pred]
+        projected_gold = [tuple([row[g] for g in gold_cols]) for row in self.gold]
+        if not multisets_equal(projected_pred, projected_gold, self.tolerance, self.budget):
+            return None
+        return pred_class, gold_class
+
+
+def _positional_order(
+    pred: Sequence[CanonRow], gold: Sequence[CanonRow], tolerance: float, budget: Budget
+) -> tuple[int, ...] | None:
+    """A column order under which the rows are equal in order (ordered golds), or None.
+
+    In order, a gold column can only stand for a predicted column equal to it position by
+    position: a bipartite matching over those pairs (identical columns are found by hashing,
+    columns of floats compared cell by cell, each comparison charged to the budget).
+    """
+    width, n = len(gold[0]), len(gold)
+    pred_columns = [tuple([row[i] for row in pred]) for i in range(width)]
+    gold_columns = [tuple([row[j] for row in gold]) for j in range(width)]
+    exact = not (_has_float(pred) or _has_float(gold))
+    edges: list[list[int]] = []
+    if exact:
+        by_column: dict[tuple[Canon, ...], list[int]] = {}
+        for i, column in enumerate(pred_columns):
+            by_column.setdefault(column, []).append(i)
+        edges = [by_column.get(column, []) for column in gold_columns]
+    else:
+        for gold_column in gold_columns:
+            if not budget.spend(width * n):
+                return None
+            edges.append(
+                [
+                    i
+                    for i, column in enumerate(pred_columns)
+                    if all(cells_equal(a, b, tolerance) for a, b in zip(column, gold_column, strict=True))
+                ]
+            )
+    if any(not e for e in edges):
+        return None
+    matched = _match(edges, width)
+    return None if matched is None else tuple(matched)
+
+
+def _match(edges: list[list[int]], width: int) -> list[int] | None:
+    """A perfect matching of ``edges``' left side (gold) into ``width`` right-side items (Kuhn's augmenting paths).
+
+    Returns, for each left item, its right item; None when no matching covers every left item.
+    """
+    owner: list[int] = [-1] * width  # right item -> left item
+
+    def augment(j: int, seen: list[bool]) -> bool:
+        for i in edges[j]:
+            if not seen[i]:
+                seen[i] = True
+                if owner[i] == -1 or augment(owner[i], seen):
+                    owner[i] = j
+                    return True
+        return False
+
+    for j in range(len(edges)):
+        if not augment(j, [False] * width):
+            return None
+    order = [-1] * len(edges)
+    for i, j in enumerate(owner):
+        if j >= 0:
+            order[j] = i
+    return order
 
 
 def compare_canonical(
-    pred: Sequence[CanonRow], gold: Sequence[CanonRow], *, ordered: bool, tolerance: float
+    pred: Sequence[CanonRow],
+    gold: Sequence[CanonRow],
+    *,
+    ordered: bool,
+    tolerance: float,
+    budget: Budget | None = None,
 ) -> Comparison:
-    """Compare two rectangular canonical results of equal size and width."""
+    """Compare two rectangular canonical results of equal size and width.
+
+    Args:
+        pred: the predicted rows, canonical.
+        gold: the gold rows, canonical.
+        ordered: whether the gold's row order counts.
+        tolerance: relative tolerance for non-integral numbers.
+        budget: cells the column-order search may visit (default :data:`DEFAULT_COMPARISON_BUDGET`);
+            pass one :class:`Budget` to several comparisons to bound their sum.
+    """
+    if budget is None:
+        budget = Budget()
     if not gold:
         return Comparison(match=not pred)
     width = len(gold[0])
+    identity = tuple(range(width))
     if ordered and sequences_equal(pred, gold, tolerance):
-        return Comparison(match=True, permutation=tuple(range(width)))
-    if not ordered and multisets_equal(pred, gold, tolerance):
-        return Comparison(match=True, permutation=tuple(range(width)))
+        return Comparison(match=True, permutation=identity)
+    if not ordered and multisets_equal(pred, gold, tolerance, budget):
+        return Comparison(match=True, permutation=identity)
     if Counter(map(_row_shape, pred)) != Counter(map(_row_shape, gold)):
         return Comparison(match=False)  # no column order can mend differing text or NULLs
-    candidates = _column_candidates(pred, gold, width, tolerance)
-    if any(not c for c in candidates):
-        return Comparison(match=False)
-    order_only: tuple[int, ...] | None = None
-    for perm in _permutations(pred, gold, candidates, tolerance):
-        # Every permutation yielded already makes the rows equal as multisets.
-        if not ordered:
-            return Comparison(match=True, permutation=perm)
-        projected = [tuple(row[i] for i in perm) for row in pred]
-        if sequences_equal(projected, gold, tolerance):
-            return Comparison(match=True, permutation=perm)
-        if order_only is None:
-            order_only = perm
-    if order_only is not None:
-        return Comparison(match=False, order_only=True, permutation=order_only)
-    return Comparison(match=False)
+    if ordered and width > 1:
+        positional = _positional_order(pred, gold, tolerance, budget)
+        if positional is not None:
+            return Comparison(match=True, permutation=positional)
+    search = _Search(pred, gold, tolerance, budget)
+    candidates = search.candidates()
+    if candidates is None or any(not c for c in candidates):
+        return Comparison(match=False, exhausted=budget.exhausted)
+    for perm in search.orders(candidates):
+        # Every order yielded makes the rows equal as multisets; for an ordered gold, no order
+        # makes them equal in sequence (the positional search above would have found it).
+        return Comparison(match=not ordered, order_only=ordered, permutation=perm)
+    return Comparison(match=False, exhausted=budget.exhausted)
 
 
 def results_match(
@@ -236,6 +406,7 @@ def results_match(
     *,
     ordered: bool = False,
     float_tolerance: float = DEFAULT_FLOAT_TOLERANCE,
+    max_comparisons: int = DEFAULT_COMPARISON_BUDGET,
 ) -> bool:
     """Compare two result sets the way test-suite-sql-eval does.
 
@@ -248,6 +419,8 @@ def results_match(
         gold_rows: the reference rows.
         ordered: whether the gold's row order is significant (its SQL has an outer ``ORDER BY``).
         float_tolerance: relative tolerance for non-integral numbers.
+        max_comparisons: cells the column-order search may visit; past it the results count as
+            different (only adversarial, highly symmetric results get there).
 
     Returns:
         True when some column order of the prediction gives the gold rows.
@@ -258,7 +431,11 @@ def results_match(
     if pred_width is None or gold_width is None or (gold_rows and pred_width != gold_width):
         return False
     comparison = compare_canonical(
-        canonical_rows(predicted_rows), canonical_rows(gold_rows), ordered=ordered, tolerance=float_tolerance
+        canonical_rows(predicted_rows),
+        canonical_rows(gold_rows),
+        ordered=ordered,
+        tolerance=float_tolerance,
+        budget=Budget(max_comparisons),
     )
     return comparison.match
 
@@ -275,25 +452,39 @@ def f1(overlap: int, predicted: int, expected: int) -> float:
 def best_alignment(pred: Sequence[CanonRow], view: GoldView) -> tuple[int, ...]:
     """For each gold column, the predicted column whose values overlap it most (greedy, distinct)."""
     width = len(pred[0]) if pred else 0
-    scores = column_overlaps(keyed(pred), view, width)
+    columns: list[Sequence[Canon]] = list(zip(*pred, strict=True)) if pred else []
+    scores = column_overlaps(similarity_columns(columns), len(pred), view)
     assignment = assign_columns(scores, view.width, width)
     return tuple(i if i >= 0 else j % max(width, 1) for j, i in enumerate(assignment))
 
 
-def column_overlaps(keyed_pred: Sequence[tuple[Canon, ...]], view: GoldView, width: int) -> list[list[float]]:
-    """For each gold column and each predicted column, the F1 overlap of their values."""
-    pred_keys = [Counter([row[i] for row in keyed_pred]) for i in range(width)]
-    pred = keyed_pred
-    total_pred = len(pred)
+def column_overlaps(
+    pred_columns: Sequence[Sequence[Canon]] | Sequence[Counter[Canon]], total_pred: int, view: GoldView
+) -> list[list[float]]:
+    """For each gold column and each predicted column (keyed, see :func:`similarity_columns`), their F1 overlap.
+
+    ``pred_columns`` may also be given as their value counts, when the caller has them already.
+    """
+    pred_keys = [column if isinstance(column, Counter) else Counter(column) for column in pred_columns]
     total_gold = len(view.rows)
     return [
-        [f1(sum((gold_keys & keys).values()), total_pred, total_gold) for keys in pred_keys]
+        [f1(multiset_overlap(gold_keys, keys), total_pred, total_gold) for keys in pred_keys]
         for gold_keys in view.column_keys
     ]
 
 
+def multiset_overlap(a: Counter[_K], b: Counter[_K]) -> int:
+    """The size of the multiset intersection of ``a`` and ``b`` (``(a & b).total()``, without building it)."""
+    if len(a) > len(b):
+        a, b = b, a
+    return sum([min(count, b[key]) for key, count in a.items() if key in b])
+
+
 def assign_columns(scores: list[list[float]], gold_width: int, pred_width: int) -> list[int]:
     """Greedy one-to-one assignment gold column -> predicted column (-1 when none overlaps)."""
+    if gold_width == 1:  # the commonest gold: its best column, the leftmost among equals
+        best = max(scores[0], default=0.0)
+        return [scores[0].index(best) if best > 0.0 else -1]
     pairs = sorted(
         ((scores[j][i], -abs(i - j), j, i) for j in range(gold_width) for i in range(pred_width)),
         reverse=True,

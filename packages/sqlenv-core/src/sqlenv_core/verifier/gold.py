@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections import Counter
 from collections.abc import Sequence
@@ -9,10 +10,12 @@ from dataclasses import dataclass
 from functools import cached_property
 
 from sqlenv_core.protocol import Cell
-from sqlenv_core.verifier.cells import Canon, CanonRow, canonical_rows, similarity_key
+from sqlenv_core.verifier.cells import Canon, CanonRow, canonical_rows, similarity_columns
 
-__all__ = ["GoldResult", "GoldView", "keyed"]
+__all__ = ["CommaTrie", "GoldResult", "GoldView"]
 
+# Projections of one gold kept for reuse (each QUERY's partial credit projects on its aligned columns).
+_MAX_PROJECTIONS = 16
 # Canonical text has its whitespace collapsed to single spaces, so this never backtracks far.
 _COMMA_SPACING = re.compile(r"\s*,\s*")
 
@@ -38,6 +41,16 @@ class GoldResult:
         return GoldView(columns, rows, width)
 
 
+class CommaTrie:
+    """A node of :attr:`GoldView.comma_trie`: the parts that may follow, and the gold value ending here."""
+
+    __slots__ = ("children", "value")
+
+    def __init__(self) -> None:
+        self.children: dict[str, CommaTrie] = {}
+        self.value: str | None = None
+
+
 @dataclass(frozen=True)
 class GoldView:
     """A gold result in canonical form (see :func:`~sqlenv_core.verifier.canonical_cell`).
@@ -53,23 +66,60 @@ class GoldView:
     width: int
 
     @cached_property
-    def comma_values(self) -> frozenset[str]:
-        """Text values holding a comma (spacing after commas removed), to re-join split answers."""
-        return frozenset(
-            _COMMA_SPACING.sub(",", c) for row in self.rows for c in row if isinstance(c, str) and "," in c
-        )
+    def comma_trie(self) -> CommaTrie:
+        """Text values holding a comma, split at their commas (spacing around them dropped), as a trie.
+
+        An answer written as a comma list may cut such a value apart; the trie finds the runs of
+        items to join again.
+        """
+        root = CommaTrie()
+        for value in {c for row in self.rows for c in row if isinstance(c, str) and "," in c}:
+            node = root
+            for part in _COMMA_SPACING.sub(",", value).split(","):
+                node = node.children.setdefault(part, CommaTrie())
+            node.value = value
+        return root
 
     @cached_property
-    def keyed_rows(self) -> list[tuple[Canon, ...]]:
-        """Rows with floats folded to about seven digits (hashable stand-ins for overlap counts)."""
-        return keyed(self.rows)
+    def columns_canonical(self) -> list[Sequence[Canon]]:
+        """The canonical cells column by column."""
+        columns: list[Sequence[Canon]] = []
+        if len(set(map(len, self.rows))) > 1:  # a hand-made ragged gold: missing cells read as NULL
+            columns.extend([row[j] if j < len(row) else None for row in self.rows] for j in range(self.width))
+        elif self.rows:
+            columns.extend(list(zip(*self.rows, strict=True))[: self.width])
+        return columns + [() for _ in range(self.width - len(columns))]
+
+    @cached_property
+    def keyed_columns(self) -> list[Sequence[Canon]]:
+        """Columns with floats folded to about seven digits (hashable stand-ins for overlap counts)."""
+        return similarity_columns(self.columns_canonical)
 
     @cached_property
     def column_keys(self) -> list[Counter[Canon]]:
         """The multiset of keyed values in each column."""
-        return [Counter(row[j] for row in self.keyed_rows if j < len(row)) for j in range(self.width)]
+        return [Counter(column) for column in self.keyed_columns]
 
+    def projection(self, columns: tuple[int, ...]) -> tuple[list[tuple[Canon, ...]], Counter[tuple[Canon, ...]]]:
+        """The keyed rows projected on ``columns``, in order and as a multiset (kept for reuse)."""
+        found = self._projections.get(columns)
+        if found is None:
+            rows = list(zip(*[self.keyed_columns[j] for j in columns], strict=True))
+            found = (rows, Counter(rows))
+            if len(self._projections) < _MAX_PROJECTIONS:
+                self._projections[columns] = found
+        return found
 
-def keyed(rows: Sequence[CanonRow]) -> list[tuple[Canon, ...]]:
-    """Rows with floats folded to about seven digits (see :func:`~.cells.similarity_key`)."""
-    return [tuple([similarity_key(c) for c in row]) for row in rows]
+    @cached_property
+    def _projections(self) -> dict[tuple[int, ...], tuple[list[tuple[Canon, ...]], Counter[tuple[Canon, ...]]]]:
+        return {}
+
+    @cached_property
+    def has_float(self) -> bool:
+        """Whether any cell is a non-integral number (then equality needs the tolerance)."""
+        return any(float in set(map(type, column)) for column in self.columns_canonical)
+
+    @cached_property
+    def cell_counts(self) -> Counter[Canon]:
+        """The multiset of every cell: a result can match only if it holds the same (without floats)."""
+        return Counter(itertools.chain.from_iterable(self.columns_canonical))

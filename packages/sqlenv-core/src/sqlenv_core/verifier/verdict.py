@@ -6,7 +6,14 @@ from dataclasses import dataclass
 
 from sqlenv_core.verifier.answers import Rows, answer_readings, strip_wrappers
 from sqlenv_core.verifier.cells import DEFAULT_FLOAT_TOLERANCE, canonical_rows, common_width
-from sqlenv_core.verifier.compare import best_alignment, compare_canonical, count_unmatched, first_mismatch
+from sqlenv_core.verifier.compare import (
+    DEFAULT_COMPARISON_BUDGET,
+    Budget,
+    best_alignment,
+    compare_canonical,
+    count_unmatched,
+    first_mismatch,
+)
 from sqlenv_core.verifier.gold import GoldResult, GoldView
 
 __all__ = ["MAX_ANSWER_CHARS", "Verdict", "verify"]
@@ -33,7 +40,7 @@ class _Judgement:
     closeness: int  # how far the reading got: 0 wrong size, 1 wrong width, 2 same shape
 
 
-def _judge(rows: Rows, view: GoldView, ordered: bool, tolerance: float) -> _Judgement:
+def _judge(rows: Rows, view: GoldView, ordered: bool, tolerance: float, budget: Budget) -> _Judgement:
     expected_rows, got_rows = len(view.rows), len(rows)
     if got_rows != expected_rows:
         return _Judgement(Verdict(False, f"expected {_plural(expected_rows, 'row')}, got {got_rows}"), 0)
@@ -43,7 +50,7 @@ def _judge(rows: Rows, view: GoldView, ordered: bool, tolerance: float) -> _Judg
     if width != view.width:
         return _Judgement(Verdict(False, f"expected {_plural(view.width, 'column')}, got {width}"), 1)
     pred = canonical_rows(rows)
-    comparison = compare_canonical(pred, view.rows, ordered=ordered, tolerance=tolerance)
+    comparison = compare_canonical(pred, view.rows, ordered=ordered, tolerance=tolerance, budget=budget)
     if comparison.match:
         return _Judgement(Verdict(True, "correct"), 3)
     if comparison.order_only:
@@ -54,6 +61,8 @@ def _judge(rows: Rows, view: GoldView, ordered: bool, tolerance: float) -> _Judg
     wrong = count_unmatched(projected, view.rows)
     where = f"row {index}" if index else "the rows"
     detail = f" ({wrong} of {_plural(expected_rows, 'row')} differ)" if expected_rows > 1 and wrong else ""
+    if comparison.exhausted:
+        detail += "; the comparison stopped at its work limit"
     return _Judgement(Verdict(False, f"value mismatch in {where}{detail}"), 2)
 
 
@@ -63,6 +72,7 @@ def verify(
     *,
     float_tolerance: float = DEFAULT_FLOAT_TOLERANCE,
     max_answer_chars: int = MAX_ANSWER_CHARS,
+    max_comparisons: int = DEFAULT_COMPARISON_BUDGET,
 ) -> Verdict:
     """Judge ``answer_text`` against ``gold``.
 
@@ -78,18 +88,20 @@ def verify(
         gold: the gold result.
         float_tolerance: relative tolerance for non-integral numbers.
         max_answer_chars: answers longer than this are judged wrong without being read.
+        max_comparisons: cells the column-order searches of all readings together may visit
+            (see :func:`results_match`); it bounds the time of any verdict.
 
     Returns:
         The verdict and a short reason (``"expected 3 rows, got 2"``, ``"value mismatch in row
         1"``, ...). Never raises, whatever the text.
     """
     try:
-        return _verify(answer_text, gold, float_tolerance, max_answer_chars)
+        return _verify(answer_text, gold, float_tolerance, max_answer_chars, Budget(max_comparisons))
     except Exception as exc:  # a verdict must come back for any input, even after a bug
         return Verdict(False, f"the answer could not be judged ({type(exc).__name__})")
 
 
-def _verify(answer_text: str, gold: GoldResult, tolerance: float, max_chars: int) -> Verdict:
+def _verify(answer_text: str, gold: GoldResult, tolerance: float, max_chars: int, budget: Budget) -> Verdict:
     text = answer_text if isinstance(answer_text, str) else str(answer_text)  # pyright: ignore[reportUnnecessaryIsInstance]
     if len(text) > max_chars:
         return Verdict(False, f"answer too long ({len(text):,} characters; the limit is {max_chars:,})")
@@ -99,7 +111,7 @@ def _verify(answer_text: str, gold: GoldResult, tolerance: float, max_chars: int
     view = gold.view
     best: _Judgement | None = None
     for rows in answer_readings(text, view):
-        judgement = _judge(rows, view, gold.ordered, tolerance)
+        judgement = _judge(rows, view, gold.ordered, tolerance, budget)
         if judgement.verdict.correct:
             return judgement.verdict
         if best is None or judgement.closeness > best.closeness:
