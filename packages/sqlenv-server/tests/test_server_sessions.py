@@ -10,7 +10,8 @@ from server_helpers import SLOW_SQL, TestClient
 
 from sqlenv_core import SQLAction, SQLEnvironment
 from sqlenv_core.datasets import Dataset
-from sqlenv_server import CapacityReachedError, SessionManager, SessionNotFoundError, Settings, create_app
+from sqlenv_server import CapacityReachedError, Session, SessionManager, SessionNotFoundError, Settings, create_app
+from sqlenv_server.sessions import ClientLimitError
 
 pytestmark = pytest.mark.anyio
 
@@ -90,7 +91,7 @@ async def test_a_slow_query_does_not_hold_up_other_sessions(dataset: Dataset) ->
     assert events == ["fast step"] * 5 + ["slow done"]
 
 
-async def test_closing_a_session_mid_query_waits_for_the_query_then_frees_it(dataset: Dataset) -> None:
+async def test_closing_a_session_mid_query_cancels_the_query_and_frees_it(dataset: Dataset) -> None:
     manager = manager_for(dataset)
     session = manager.open("ws", attached=True)
     await manager.reset(session, question_id="q-count")
@@ -105,4 +106,57 @@ async def test_closing_a_session_mid_query_waits_for_the_query_then_frees_it(dat
         await anyio.sleep(0.05)
         assert await manager.close(session.id)
         assert manager.count() == 0  # the slot is free at once
-    assert results == ["ok"]
+    # The query was interrupted, not left to run to its end (it would have answered 5,000,000).
+    assert len(results) == 1 and "cancelled" in results[0]
+
+
+async def test_a_cancelled_request_interrupts_its_query(dataset: Dataset) -> None:
+    """A client that goes away (its task cancelled) stops its query; the session stays usable."""
+    manager = manager_for(dataset)
+    session = manager.open("http")
+    await manager.reset(session, question_id="q-count")
+    with anyio.move_on_after(0.1) as scope:
+        await manager.step(session, SQLAction(action_type="QUERY", argument=SLOW_SQL))
+    assert scope.cancelled_caught
+    assert not session.lock.locked()  # the worker came back before the cancellation went on
+    assert (await manager.step(session, QUICK)).rows == [[30]]
+    assert (await manager.state(session)).step_count == 2
+
+
+async def test_one_client_cannot_take_every_slot(dataset: Dataset) -> None:
+    manager = SessionManager(lambda: SQLEnvironment(dataset), max_sessions=4, ttl_s=60, max_per_client=2)
+    held = [manager.open("http", client="10.0.0.1") for _ in range(2)]
+    with pytest.raises(ClientLimitError, match=r"already holds 2 sessions.*\(2\)") as refused:
+        manager.open("ws", client="10.0.0.1")
+    assert refused.value.code == "CAPACITY_REACHED"
+    assert manager.open("mcp", client="10.0.0.2").client == "10.0.0.2"  # others still get in
+    await manager.close(held[0].id)
+    manager.open("http", client="10.0.0.1")  # a closed session gives its client a slot back
+
+
+async def test_slow_steps_give_their_worker_slot_to_quick_ones(dataset: Dataset) -> None:
+    """Every start slot busy with a slow query: a quick step elsewhere still runs before they end."""
+    manager = SessionManager(
+        lambda: SQLEnvironment(dataset), max_sessions=8, ttl_s=60, worker_threads=2, slow_step_s=0.02
+    )
+    bombs = [manager.open("ws", attached=True) for _ in range(4)]
+    quick = manager.open("ws", attached=True)
+    for session in [*bombs, quick]:
+        await manager.reset(session, question_id="q-count")
+    events: list[str] = []
+
+    async def bomb(session: Session) -> None:
+        await manager.step(session, SQLAction(action_type="QUERY", argument=SLOW_SQL))
+        events.append("bomb")
+
+    async def cheap() -> None:
+        await anyio.sleep(0.2)  # every bomb has started and holds a thread
+        assert manager.runner.running == 4
+        assert (await manager.step(quick, QUICK)).rows == [[30]]
+        events.append("quick")
+
+    async with anyio.create_task_group() as group:
+        for session in bombs:
+            group.start_soon(bomb, session)
+        group.start_soon(cheap)
+    assert events[0] == "quick" and events.count("bomb") == 4

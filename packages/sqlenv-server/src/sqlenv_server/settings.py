@@ -32,8 +32,15 @@ class Settings(BaseSettings):
     their connection instead."""
     reap_interval: float | None = Field(default=None, gt=0)
     """Seconds between two sweeps for idle sessions; default: a quarter of ``session_ttl``, at most 30."""
+    max_sessions_per_client: int | None = Field(default=None, ge=1)
+    """Sessions one client (one peer address; behind a trusted proxy, the forwarded address) may hold
+    at once, so that one client cannot lock everyone out; more are refused with CAPACITY_REACHED.
+    Default: half of ``max_sessions`` (at least 1)."""
     max_message_bytes: int = Field(default=1_000_000, ge=1_024)
-    """Largest WebSocket message or request body accepted; larger ones get an error, not a crash."""
+    """Largest WebSocket message or request body accepted, counted on the bytes actually received
+    (chunked bodies included); larger ones get an error (413 over HTTP), not a crash."""
+    max_batch: int = Field(default=32, ge=1, le=10_000)
+    """Most JSON-RPC messages in one ``/mcp`` batch; a longer batch is refused whole."""
     result_cache_mb: int = Field(default=64, ge=0)
     """Megabytes of query results shared between sessions (the databases are immutable, so the same
     deterministic SQL always gives the same result); 0 turns the cache off."""
@@ -41,9 +48,26 @@ class Settings(BaseSettings):
     """Where SQLite sorts: ``memory`` never touches disk (safer, slower on sort-heavy queries under
     concurrency); ``file`` is faster and spills big sorts to temporary files (see docs/sandbox.md)."""
     worker_threads: int = Field(default=32, ge=1, le=1_024)
-    """Threads running SQLite work, so that a slow query never blocks the event loop."""
+    """Steps that may start running at once in worker threads (a slow query never blocks the event
+    loop). A step still running after ``slow_step_s`` gives its slot back, so slow queries cannot
+    keep quick ones waiting."""
+    slow_step_s: float = Field(default=0.1, gt=0, le=60)
+    """Seconds after which a running step stops counting against ``worker_threads``."""
+    ws_compression: bool = False
+    """Offer per-message deflate on WebSocket connections: fewer bytes on a slow network, more CPU per
+    step on both ends (observations are small; off by default)."""
+    node_id: str | None = Field(default=None, pattern=r"^[A-Za-z0-9]{1,16}$")
+    """This server's name behind a load balancer: session ids start with ``<node_id>-`` so that the
+    balancer can route a session's requests to the server that holds it (see docs/scaling.md)."""
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=0, le=65_535, validation_alias=AliasChoices("SQLENV_PORT", "PORT"))
+
+    @property
+    def per_client_limit(self) -> int:
+        """The effective number of sessions one client may hold."""
+        if self.max_sessions_per_client is not None:
+            return min(self.max_sessions_per_client, self.max_sessions)
+        return max(1, self.max_sessions // 2)
 
     @property
     def reap_every_s(self) -> float:

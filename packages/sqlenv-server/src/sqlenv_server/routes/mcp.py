@@ -12,11 +12,9 @@ a malformed request -32600, an unknown method -32601, bad arguments -32602.
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from fastapi import APIRouter, Request, Response
-from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 
 from sqlenv_core.protocol import ActionType, SQLAction, SQLObservation
@@ -31,7 +29,9 @@ from sqlenv_core.wire import (
     validation_message,
 )
 from sqlenv_server.app_info import ENV_NAME
-from sqlenv_server.deps import ManagerDep
+from sqlenv_server.deps import ClientDep, ManagerDep, SettingsDep
+from sqlenv_server.disconnect import unless_disconnected
+from sqlenv_server.jsonio import SafeJSONResponse, loads
 from sqlenv_server.sessions import Session, SessionManager
 
 __all__ = ["TOOLS", "router"]
@@ -144,9 +144,10 @@ def _rpc_of(exc: WireError) -> tuple[int, str, dict[str, Any] | None]:
 class _McpCall:
     """One HTTP request's worth of JSON-RPC handling (it may carry a batch)."""
 
-    def __init__(self, manager: SessionManager, header_session: str | None) -> None:
+    def __init__(self, manager: SessionManager, header_session: str | None, client: str = "") -> None:
         self.manager = manager
         self.header_session = header_session
+        self.client = client
         self.session_used: str | None = None
 
     def _session(self, params: dict[str, Any], arguments: dict[str, Any]) -> Session:
@@ -162,7 +163,7 @@ class _McpCall:
         return self.manager.get(wanted)
 
     def _open(self) -> Session:
-        return self.manager.open("mcp")
+        return self.manager.open("mcp", client=self.client)
 
     async def _call_tool(self, params: dict[str, Any]) -> dict[str, Any]:
         name = params.get("name")
@@ -266,23 +267,42 @@ class _McpCall:
         return {"jsonrpc": "2.0", "id": request_id, "result": result}
 
 
-@router.post("/mcp", summary="MCP JSON-RPC 2.0 endpoint", response_class=JSONResponse)
-async def mcp_endpoint(request: Request, manager: ManagerDep) -> Response:
-    """Answer one JSON-RPC message or a batch of them."""
-    call = _McpCall(manager, request.headers.get(SESSION_HEADER))
+async def _answer(call: _McpCall, payload: Any) -> Any:
+    if not isinstance(payload, list):
+        return await call.handle(payload)
+    batch: list[Any] = payload  # pyright: ignore[reportUnknownVariableType]
+    return [reply for item in batch if (reply := await call.handle(item)) is not None]
+
+
+@router.post("/mcp", summary="MCP JSON-RPC 2.0 endpoint", response_class=SafeJSONResponse)
+async def mcp_endpoint(request: Request, manager: ManagerDep, settings: SettingsDep, client: ClientDep) -> Response:
+    """Answer one JSON-RPC message or a batch of them (at most ``max_batch``).
+
+    The messages of a batch run one after the other; if the client disconnects, the running one
+    is cancelled (its query interrupted) and the rest are not run.
+    """
+    call = _McpCall(manager, request.headers.get(SESSION_HEADER), client)
     body = await request.body()
     try:
-        payload = json.loads(body)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        return JSONResponse(_error(None, PARSE_ERROR, f"Parse error: {exc}"))
+        payload = loads(body)
+    except ValueError as exc:  # not JSON, not UTF-8, or nested too deeply
+        return SafeJSONResponse(_error(None, PARSE_ERROR, f"Parse error: {str(exc)[:200]}"))
     if isinstance(payload, list):
-        if not payload:
-            return JSONResponse(_error(None, INVALID_REQUEST, "Invalid Request: empty batch"))
-        replies = [reply for item in payload if (reply := await call.handle(item)) is not None]  # pyright: ignore[reportUnknownVariableType]
-        content: Any = replies
-    else:
-        content = await call.handle(payload)
+        size = len(payload)  # pyright: ignore[reportUnknownArgumentType]
+        if not size:
+            return SafeJSONResponse(_error(None, INVALID_REQUEST, "Invalid Request: empty batch"))
+        if size > settings.max_batch:
+            return SafeJSONResponse(
+                _error(
+                    None,
+                    INVALID_REQUEST,
+                    f"Invalid Request: a batch of {size} messages; the limit is {settings.max_batch} "
+                    "(SQLENV_MAX_BATCH): send several smaller batches",
+                    {"max_batch": settings.max_batch},
+                )
+            )
+    content = await unless_disconnected(request, lambda: _answer(call, payload))
     headers = {SESSION_HEADER: call.session_used} if call.session_used else None
     if content is None or content == []:
         return Response(status_code=202, headers=headers)
-    return JSONResponse(content, headers=headers)
+    return SafeJSONResponse(content, headers=headers)
