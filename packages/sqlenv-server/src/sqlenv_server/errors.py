@@ -8,6 +8,7 @@ The WebSocket route turns the same exceptions into error frames, MCP into JSON-R
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -21,7 +22,7 @@ from sqlenv_server.disconnect import ClientGoneError
 from sqlenv_server.jsonio import SafeJSONResponse
 from sqlenv_server.metrics import ServerMetrics
 
-__all__ = ["CLIENT_CLOSED_REQUEST", "count_error", "install_exception_handlers"]
+__all__ = ["CLIENT_CLOSED_REQUEST", "bounded_errors", "count_error", "install_exception_handlers"]
 
 _ECHO_CHARS = 200
 _MAX_ENTRIES = 20
@@ -50,6 +51,14 @@ def _bounded(entry: dict[str, Any]) -> dict[str, Any]:
     return jsonable_encoder(entry)
 
 
+def bounded_errors(errors: Sequence[Any]) -> list[dict[str, Any]]:
+    """Validation problems as a reply can carry them: few, short, and JSON-safe (lone surrogates too)."""
+    detail = [_bounded(dict(e)) for e in errors[:_MAX_ENTRIES]]
+    if len(errors) > _MAX_ENTRIES:
+        detail.append({"type": "truncated", "loc": [], "msg": f"{len(errors) - _MAX_ENTRIES} more problems"})
+    return detail
+
+
 async def _wire_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, WireError)
     count_error(request, exc.code)
@@ -59,11 +68,7 @@ async def _wire_error(request: Request, exc: Exception) -> Response:
 async def _request_validation_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, RequestValidationError)
     count_error(request, ErrorCode.VALIDATION_ERROR)
-    errors = exc.errors()
-    detail = [_bounded(dict(e)) for e in errors[:_MAX_ENTRIES]]
-    if len(errors) > _MAX_ENTRIES:
-        detail.append({"type": "truncated", "loc": [], "msg": f"{len(errors) - _MAX_ENTRIES} more problems"})
-    return SafeJSONResponse({"detail": detail}, status_code=422)
+    return SafeJSONResponse({"detail": bounded_errors(exc.errors())}, status_code=422)
 
 
 async def _client_gone(request: Request, exc: Exception) -> Response:

@@ -25,12 +25,12 @@ from sqlenv_core.wire import (
     ResetRequest,
     WireError,
     observation_payload,
-    validation_details,
     validation_message,
 )
 from sqlenv_server.app_info import environment_metadata
 from sqlenv_server.deps import ClientDep, ManagerDep
 from sqlenv_server.disconnect import unless_disconnected
+from sqlenv_server.errors import bounded_errors
 from sqlenv_server.sessions import Session, SessionNotFoundError
 
 __all__ = ["SESSION_COOKIE", "SESSION_HEADER", "router"]
@@ -225,7 +225,9 @@ async def step(
         action = SQLAction.model_validate(body.action)
     except ValidationError as exc:
         raise WireError(
-            ErrorCode.VALIDATION_ERROR, f"Invalid action: {validation_message(exc)}", errors=validation_details(exc)
+            ErrorCode.VALIDATION_ERROR,
+            f"Invalid action: {validation_message(exc)}",
+            errors=bounded_errors(exc.errors(include_url=False)),
         ) from None
     wanted = _chosen_session_id(request, body.session_id, x_session_id)
     if wanted is None:
