@@ -25,7 +25,8 @@ Needs ``openenv`` beside the workspace packages in a throwaway venv (never the w
     /tmp/oe-venv/bin/python bench/bench_server.py            # or: uv run nox -s bench_server
 
 Options: ``--ks 1,8,64,256``, ``--mixes distinct,grpo``, ``--seconds 8``, ``--idle 1000``,
-``--servers ours,openenv`` (``ours-nocache`` too), ``--ours-args "--workers 1"``, ``--quick``.
+``--servers ours,openenv`` (also ``ours-nocache``, and ``ours+--workers=2`` for ours with more
+options), ``--ours-args "--workers 1"`` (for every ``ours``), ``--quick``.
 """
 
 from __future__ import annotations
@@ -182,6 +183,7 @@ class ServerProcess:
         self.kind = kind
         self.port = free_port()
         env = dict(os.environ)
+        kind, _, more_args = kind.partition("+")  # "ours+--workers=2": ours with more options
         if kind == "openenv":
             command = [sys.executable, __file__, "--serve-openenv", "--port", str(self.port), "--max", str(max_sessions)]
         else:
@@ -198,6 +200,7 @@ class ServerProcess:
                 "--log-level",
                 "warning",
                 *shlex.split(ours_args),
+                *shlex.split(more_args.replace("=", " ")),
             ]
             if kind == "ours-nocache":
                 env["SQLENV_RESULT_CACHE_MB"] = "0"

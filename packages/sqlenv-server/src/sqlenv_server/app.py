@@ -21,6 +21,7 @@ from sqlenv_server.jsonio import SafeJSONResponse, encode
 from sqlenv_server.logs import redact_access_log
 from sqlenv_server.metrics import ServerMetrics
 from sqlenv_server.routes import env, mcp, metrics, web, ws
+from sqlenv_server.routing import WorkerRouter
 from sqlenv_server.sessions import SessionManager
 from sqlenv_server.settings import Settings
 
@@ -152,7 +153,11 @@ async def _reap_forever(manager: SessionManager, every_s: float) -> None:
 
 
 def create_app(
-    settings: Settings | None = None, *, dataset: Dataset | None = None, worker_index: int | None = None
+    settings: Settings | None = None,
+    *,
+    dataset: Dataset | None = None,
+    worker_index: int | None = None,
+    worker_sockets: list[str] | None = None,
 ) -> FastAPI:
     """Build the SQLEnv server.
 
@@ -163,6 +168,8 @@ def create_app(
         settings: server settings; default: read from the environment (``SQLENV_*``, ``PORT``).
         dataset: serve this dataset instead of loading ``settings.dataset``.
         worker_index: this process's number among ``--workers N`` (its session ids say so).
+        worker_sockets: every worker's Unix socket, by index: HTTP requests for a session held by
+            another worker are forwarded there (:class:`~sqlenv_server.routing.WorkerRouter`).
 
     Returns:
         The application, ready for uvicorn or an in-process transport.
@@ -213,6 +220,8 @@ def create_app(
     )
     app.state.settings = config
     app.state.metrics = server_metrics
+    if worker_sockets and worker_index is not None:  # inside the body limit, which bounds what it reads
+        app.add_middleware(WorkerRouter, index=worker_index, sockets=worker_sockets)
     app.add_middleware(BodySizeLimit, max_bytes=config.max_message_bytes)
     install_exception_handlers(app)
     for router in (env.router, ws.router, mcp.router, web.router, metrics.router):

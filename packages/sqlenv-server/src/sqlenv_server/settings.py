@@ -59,6 +59,10 @@ class Settings(BaseSettings):
     node_id: str | None = Field(default=None, pattern=r"^[A-Za-z0-9]{1,16}$")
     """This server's name behind a load balancer: session ids start with ``<node_id>-`` so that the
     balancer can route a session's requests to the server that holds it (see docs/scaling.md)."""
+    workers: int = Field(default=1, ge=1, le=256)
+    """Server processes (``sqlenv-server`` only): each serves WebSocket sessions on its own and
+    forwards HTTP/MCP requests for a session to the worker that holds it. Limits such as
+    ``max_sessions`` apply per worker."""
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=0, le=65_535, validation_alias=AliasChoices("SQLENV_PORT", "PORT"))
 
