@@ -15,8 +15,9 @@ command with its default settings (only the dataset, the port and ``--max-sessio
 K=256 runs need, are given; ``--ours-args`` adds more), and the peer is OpenEnv 0.10.0's
 ``create_app`` serving a bare SQL environment (a read-only ``sqlite3`` connection per session, no
 sandbox, no verifier, no reward) under uvicorn's defaults. This process is the load generator.
-It prints steps/s (every message is a step: reset and ANSWER included) and p50/p99 latency per
-K and mix, the ratio to OpenEnv, then the RSS that 1,000 idle sessions cost our server.
+It prints steps/s (every message is a step: reset and ANSWER included), p50/p99 latency and the
+server's CPU milliseconds per step (all its processes, user + system: steadier than steps/s on a
+busy machine) per K and mix, the ratio to OpenEnv, then the RSS that 1,000 idle sessions cost.
 
 Needs ``openenv`` beside the workspace packages in a throwaway venv (never the workspace's):
 
@@ -183,7 +184,10 @@ class ServerProcess:
         self.kind = kind
         self.port = free_port()
         env = dict(os.environ)
-        kind, _, more_args = kind.partition("+")  # "ours+--workers=2": ours with more options
+        # "ours+--workers=2" is ours with more options, "ours+SQLENV_WORKER_THREADS=4" with more settings.
+        kind, *more = kind.split("+")
+        more_args = [a for a in more if not a.startswith("SQLENV_")]
+        env.update(a.split("=", 1) for a in more if a.startswith("SQLENV_"))  # type: ignore[misc]
         if kind == "openenv":
             command = [sys.executable, __file__, "--serve-openenv", "--port", str(self.port), "--max", str(max_sessions)]
         else:
@@ -200,7 +204,7 @@ class ServerProcess:
                 "--log-level",
                 "warning",
                 *shlex.split(ours_args),
-                *shlex.split(more_args.replace("=", " ")),
+                *(part for arg in more_args for part in arg.split("=", 1)),
             ]
             if kind == "ours-nocache":
                 env["SQLENV_RESULT_CACHE_MB"] = "0"
@@ -229,6 +233,14 @@ class ServerProcess:
             if children.exists():
                 found.extend(int(c) for c in children.read_text().split())
         return found
+
+    def cpu_s(self) -> float:
+        """CPU seconds the server's processes have used so far (user + system)."""
+        ticks = 0
+        for pid in self.pids():
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            ticks += int(fields[11]) + int(fields[12])
+        return ticks / os.sysconf("SC_CLK_TCK")
 
     def rss_mb(self) -> float:
         total = 0
@@ -303,8 +315,8 @@ async def one_session(url: str, plan: Plan, seed: int, mix: str, clock: Clock, t
             tally.episodes += 1
 
 
-async def load(base: str, plan: Plan, sessions: int, mix: str, seconds: float) -> dict[str, float]:
-    url = base.replace("http://", "ws://") + "/ws"
+async def load(server: ServerProcess, plan: Plan, sessions: int, mix: str, seconds: float) -> dict[str, float]:
+    url = server.base.replace("http://", "ws://") + "/ws"
     tally, clock = Tally(), Clock(sessions)
     # In the grpo mix the sessions of one group share a seed, hence their questions and SQL.
     seeds = [(i // GROUP) * GROUP if mix == "grpo" else i for i in range(sessions)]
@@ -315,13 +327,17 @@ async def load(base: str, plan: Plan, sessions: int, mix: str, seconds: float) -
         if task.done() and task.exception() is not None:
             raise task.exception()  # type: ignore[misc]
     began = time.perf_counter()
+    cpu_before = server.cpu_s()
     clock.stop_at = began + seconds
     clock.go.set()
+    await asyncio.sleep(seconds)
+    cpu = server.cpu_s() - cpu_before
     await asyncio.gather(*tasks)
     if tally.errors:
         raise RuntimeError(f"{len(tally.errors)} error replies, first: {tally.errors[0]}")
     lat = sorted(tally.latencies)
     return {
+        "cpu_ms_per_step": 1000 * cpu / len(lat),
         "steps_per_s": len(lat) / seconds,
         "p50_ms": 1000 * lat[len(lat) // 2],
         "p99_ms": 1000 * lat[min(len(lat) - 1, int(len(lat) * 0.99))],
@@ -378,10 +394,10 @@ def main() -> int:
     for kind in servers:
         server = ServerProcess(kind, max_sessions=max(ks) + 16, ours_args=args.ours_args)
         try:
-            asyncio.run(load(server.base, plan, 4, "distinct", 1.0))  # warm-up: imports, first connections
+            asyncio.run(load(server, plan, 4, "distinct", 1.0))  # warm-up: imports, first connections
             for mix in mixes:
                 for k in ks:
-                    rows.setdefault((mix, k), {})[kind] = asyncio.run(load(server.base, plan, k, mix, args.seconds))
+                    rows.setdefault((mix, k), {})[kind] = asyncio.run(load(server, plan, k, mix, args.seconds))
                     print(f"  {kind:>12} {mix:>8} K={k:<4} {rows[mix, k][kind]}", file=sys.stderr)
         finally:
             server.stop()
@@ -389,13 +405,13 @@ def main() -> int:
         f"\nEpisode mix over WebSocket ({os.cpu_count()} CPUs; ours: sqlenv-server {args.ours_args or 'as shipped'}; "
         f"OpenEnv: create_app, one uvicorn process; {args.seconds:g} s per row; steps/s, latency in ms)"
     )
-    header = f"{'mix':>8} {'K':>4} |" + "".join(f" {k:>12} {'p50':>6} {'p99':>7} |" for k in servers)
+    header = f"{'mix':>8} {'K':>4} |" + "".join(f" {k:>12} {'p50':>6} {'p99':>7} {'cpu/step':>8} |" for k in servers)
     print(header + " ratio to OpenEnv")
     for (mix, k), by_kind in rows.items():
         line = f"{mix:>8} {k:>4} |"
         for kind in servers:
             r = by_kind[kind]
-            line += f" {r['steps_per_s']:>12.0f} {r['p50_ms']:>6.1f} {r['p99_ms']:>7.1f} |"
+            line += f" {r['steps_per_s']:>12.0f} {r['p50_ms']:>6.1f} {r['p99_ms']:>7.1f} {r['cpu_ms_per_step']:>8.2f} |"
         if "openenv" in by_kind:
             base = by_kind["openenv"]["steps_per_s"]
             line += " " + ", ".join(

@@ -15,6 +15,7 @@ from fastapi import FastAPI
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from sqlenv_core import Dataset, SQLEnvironment, load
+from sqlenv_core.sandbox import SandboxError
 from sqlenv_core.wire import ErrorCode, error_payload
 from sqlenv_server.errors import install_exception_handlers
 from sqlenv_server.jsonio import SafeJSONResponse, encode
@@ -32,6 +33,7 @@ __all__ = [
     "create_app",
     "server_version",
     "session_id_prefix",
+    "warm",
 ]
 
 logger = logging.getLogger("sqlenv_server")
@@ -140,6 +142,26 @@ def check_servable(dataset: Dataset) -> None:
         )
 
 
+def warm(dataset: Dataset) -> bool:
+    """Compute and cache what a reset needs (gold answers, table names), in the calling thread.
+
+    Returns:
+        Whether every question is ready, so that a reset runs no SQL (and may run on the event loop).
+    """
+    ready = True
+    for db_id in dataset.databases:
+        try:
+            dataset.table_names(db_id)
+        except SandboxError:
+            ready = False  # a reset on this database says why, in a worker thread
+    for question in dataset.questions:
+        try:
+            dataset.gold(question.id)
+        except SandboxError:
+            ready = False
+    return ready
+
+
 async def _reap_forever(manager: SessionManager, every_s: float) -> None:
     while True:
         await asyncio.sleep(every_s)
@@ -195,6 +217,7 @@ def create_app(
             slow_step_s=config.slow_step_s,
             id_prefix=id_prefix,
         )
+        manager.inline_resets = await anyio.to_thread.run_sync(warm, served)
         app.state.dataset = served
         app.state.sessions = manager
         reaper = asyncio.create_task(_reap_forever(manager, config.reap_every_s))

@@ -31,7 +31,8 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--workers",
         type=int,
-        help="server processes sharing the port (default: 1); HTTP sessions are routed to their worker",
+        help="server processes sharing the port (default: 0 = one per CPU core, at most 8); "
+        "HTTP sessions are routed to the worker that holds them",
     )
     parser.add_argument(
         "--node-id", help="this server's name behind a load balancer: session ids start with '<node-id>-'"
@@ -78,15 +79,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as exc:  # any failure to load is the user's configuration, not a crash
         print(f"sqlenv-server: cannot load dataset {settings.dataset!r}: {exc}", file=sys.stderr)
         return 2
-    workers = f", {settings.workers} workers" if settings.workers > 1 else ""
+    count = settings.worker_count
+    workers = f", {count} workers" if count > 1 else ""
     print(
         f"sqlenv-server: serving {dataset.name!r} ({len(dataset)} questions{workers}) on "
         f"http://{settings.host}:{settings.port} (playground: /web, docs: /docs)",
         file=sys.stderr,
     )
-    if settings.workers > 1:
+    if count > 1:
         del dataset  # each worker loads its own
-        return run_workers(settings, settings.workers, args.log_level)
+        return run_workers(settings, count, args.log_level)
     app = create_app(settings, dataset=dataset)
     uvicorn.run(app, host=settings.host, port=settings.port, **uvicorn_options(settings, args.log_level))
     return 0

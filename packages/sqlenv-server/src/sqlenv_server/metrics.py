@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
 __all__ = ["ServerMetrics"]
@@ -38,6 +40,19 @@ class ServerMetrics:
         )
         for transport in ("ws", "http", "mcp"):
             self.active_sessions.labels(transport).set(0)
+        # labels() takes a lock and builds a key on every call; a step resolves its children once.
+        self._per_action: dict[str, tuple[Any, Any]] = {}
+
+    def step_done(self, action_type: str, seconds: float) -> None:
+        """Count one step of ``action_type`` that took ``seconds``."""
+        children = self._per_action.get(action_type)
+        if children is None:
+            children = self._per_action[action_type] = (
+                self.steps.labels(action_type),
+                self.step_latency.labels(action_type),
+            )
+        children[0].inc()
+        children[1].observe(seconds)
 
     def render(self) -> bytes:
         """The metrics in Prometheus' text exposition format."""

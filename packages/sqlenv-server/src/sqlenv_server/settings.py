@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import os
 from typing import Literal
 
 from pydantic import AliasChoices, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-__all__ = ["Settings"]
+__all__ = ["MAX_AUTO_WORKERS", "Settings"]
+
+#: Most worker processes ``workers=0`` starts (each loads the dataset and holds its own sessions).
+MAX_AUTO_WORKERS = 8
 
 
 class Settings(BaseSettings):
@@ -59,12 +63,21 @@ class Settings(BaseSettings):
     node_id: str | None = Field(default=None, pattern=r"^[A-Za-z0-9]{1,16}$")
     """This server's name behind a load balancer: session ids start with ``<node_id>-`` so that the
     balancer can route a session's requests to the server that holds it (see docs/scaling.md)."""
-    workers: int = Field(default=1, ge=1, le=256)
-    """Server processes (``sqlenv-server`` only): each serves WebSocket sessions on its own and
-    forwards HTTP/MCP requests for a session to the worker that holds it. Limits such as
+    workers: int = Field(default=0, ge=0, le=256)
+    """Server processes of the ``sqlenv-server`` command, sharing its port: each serves WebSocket
+    sessions on its own and forwards HTTP/MCP requests for a session to the worker that holds it.
+    ``0`` (the default): one per CPU core this process may use, at most 8. Limits such as
     ``max_sessions`` apply per worker."""
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=0, le=65_535, validation_alias=AliasChoices("SQLENV_PORT", "PORT"))
+
+    @property
+    def worker_count(self) -> int:
+        """The effective number of worker processes."""
+        if self.workers:
+            return self.workers
+        usable = os.sched_getaffinity(0) if hasattr(os, "sched_getaffinity") else range(os.cpu_count() or 1)
+        return max(1, min(len(usable), MAX_AUTO_WORKERS))
 
     @property
     def per_client_limit(self) -> int:
