@@ -229,3 +229,24 @@ def test_session_ids_stay_out_of_the_access_log(
     logged = capfd.readouterr()
     assert "/state?session_id=<redacted>" in logged.out + logged.err
     assert session_id not in logged.out + logged.err
+
+
+def test_a_websocket_flooding_queries_is_cut_off_and_its_work_dropped(base_url: str) -> None:
+    from websockets.exceptions import ConnectionClosed
+
+    with connect(f"{base_url.replace('http', 'ws')}/ws") as ws:
+        ws.send(json.dumps({"type": "reset", "data": {}}))
+        ws.recv(timeout=10)
+        bomb = json.dumps({"type": "step", "data": {"action_type": "QUERY", "argument": BOMB}})
+        for _ in range(40):  # far more than may be in flight: the server hangs up instead of queueing them
+            try:
+                ws.send(bomb)
+            except ConnectionClosed:
+                break
+        with pytest.raises(ConnectionClosed) as closed:
+            for _ in range(50):
+                ws.recv(timeout=20)
+        assert closed.value.rcvd is not None and closed.value.rcvd.code == 1008
+    # The running bomb was interrupted and the queued ones dropped: the session is gone long
+    # before one bomb's 30 s deadline, let alone forty.
+    assert _wait_for(lambda: _metric(base_url, 'sqlenv_active_sessions{transport="ws"}') == 0)

@@ -39,7 +39,7 @@ class Settings(BaseSettings):
     max_sessions_per_client: int | None = Field(default=None, ge=1)
     """Sessions one client (one peer address; behind a trusted proxy, the forwarded address) may hold
     at once, so that one client cannot lock everyone out; more are refused with CAPACITY_REACHED.
-    Default: half of ``max_sessions`` (at least 1)."""
+    Default: all but an eighth of ``max_sessions`` (224 of 256), so that others can always get in."""
     max_message_bytes: int = Field(default=1_000_000, ge=1_024)
     """Largest WebSocket message or request body accepted, counted on the bytes actually received
     (chunked bodies included); larger ones get an error (413 over HTTP), not a crash."""
@@ -84,7 +84,7 @@ class Settings(BaseSettings):
         """The effective number of sessions one client may hold."""
         if self.max_sessions_per_client is not None:
             return min(self.max_sessions_per_client, self.max_sessions)
-        return max(1, self.max_sessions // 2)
+        return max(1, self.max_sessions - max(1, self.max_sessions // 8))
 
     @property
     def reap_every_s(self) -> float:

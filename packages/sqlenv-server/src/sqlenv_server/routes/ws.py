@@ -27,8 +27,10 @@ router = APIRouter()
 
 #: "Try again later": the close code a refused connection gets after its CAPACITY_REACHED message.
 CLOSE_TRY_AGAIN_LATER = 1013
-#: Frames a client may send ahead of the replies (pipelining); past that, reading waits.
+#: Frames a client may send ahead of its replies; a client that sends more is disconnected.
 PIPELINE_DEPTH = 8
+#: The close code for a client that pipelines past PIPELINE_DEPTH (policy violation).
+CLOSE_TOO_MANY_IN_FLIGHT = 1008
 
 
 class _Close(Exception):
@@ -43,19 +45,28 @@ async def _reply(manager: SessionManager, session: Session, raw: str | bytes, ma
 
 
 async def _read(websocket: WebSocket, inbox: asyncio.Queue[Message | None], session: Session) -> None:
-    """Receive frames into ``inbox``; on a disconnect, interrupt the session's running query at once."""
+    """Receive frames into ``inbox`` while steps run, so that a disconnect is seen at once.
+
+    On a disconnect, or a client with more than :data:`PIPELINE_DEPTH` frames in flight, the
+    session is marked closed (queued frames are dropped) and its running query is interrupted.
+    """
     try:
         while True:
             frame = await websocket.receive()
             if frame["type"] == "websocket.disconnect":
                 break
-            await inbox.put(frame)
+            if inbox.full():
+                with contextlib.suppress(Exception):
+                    await websocket.close(CLOSE_TOO_MANY_IN_FLIGHT, f"more than {PIPELINE_DEPTH} messages in flight")
+                break
+            inbox.put_nowait(frame)
     except (WebSocketDisconnect, RuntimeError, OSError):
         pass
     session.closed = True
     session.interrupt()  # nobody will read the reply: stop the query now, not at its deadline
-    if not inbox.full():  # wake the loop; a full inbox wakes it anyway, and it sees `closed`
-        inbox.put_nowait(None)
+    while not inbox.empty():  # drop what was queued; wake the loop, which sees `closed`
+        inbox.get_nowait()
+    inbox.put_nowait(None)
 
 
 @router.websocket("/ws")
