@@ -189,7 +189,15 @@ class ServerProcess:
         more_args = [a for a in more if not a.startswith("SQLENV_")]
         env.update(a.split("=", 1) for a in more if a.startswith("SQLENV_"))  # type: ignore[misc]
         if kind == "openenv":
-            command = [sys.executable, __file__, "--serve-openenv", "--port", str(self.port), "--max", str(max_sessions)]
+            command = [
+                sys.executable,
+                __file__,
+                "--serve-openenv",
+                "--port",
+                str(self.port),
+                "--max",
+                str(max_sessions),
+            ]
         else:
             command = [
                 sys.executable,

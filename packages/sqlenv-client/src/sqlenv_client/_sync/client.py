@@ -7,8 +7,6 @@ from collections.abc import Mapping, Sequence
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
-import httpx
-
 from sqlenv_client._shared.episode import EpisodeTracker, connect_failure, is_session_ending
 from sqlenv_client._shared.settings import DEFAULT_URL, ClientSettings, TransportName, headers_dict, spread
 from sqlenv_client._shared.wire import (
@@ -26,6 +24,8 @@ from sqlenv_core.protocol import SQLAction, SQLObservation, SQLState
 from sqlenv_core.wire import Frame
 
 if TYPE_CHECKING:
+    import httpx
+
     from sqlenv_core.datasets import Dataset
 
 __all__ = ["SQLEnvClient"]
@@ -289,6 +289,8 @@ class SQLEnvClient:
         s = self.settings
         if s.transport == "http":
             if self._http is None:
+                import httpx  # loaded with the first HTTP transport, not with the client
+
                 self._http = self._owned_http = httpx.Client(
                     base_url=s.base_url,
                     headers=s.headers,
