@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import concurrent.futures
 import itertools
 import json
 import os
@@ -273,36 +274,18 @@ class ServerProcess:
 @dataclass
 class Tally:
     latencies: list[float] = field(default_factory=list)
-    episodes: int = 0
     errors: list[str] = field(default_factory=list)
 
 
-class Clock:
-    """Every session connects first; counting starts when the last is in and stops after the window."""
-
-    def __init__(self, parties: int) -> None:
-        self.parties, self.ready = parties, 0
-        self.all_ready, self.go = asyncio.Event(), asyncio.Event()
-        self.stop_at = float("inf")
-
-    async def arrive(self) -> None:
-        self.ready += 1
-        if self.ready == self.parties:
-            self.all_ready.set()
-        await self.go.wait()
-
-    def counting(self) -> bool:
-        return time.perf_counter() < self.stop_at
-
-
-async def one_session(url: str, plan: Plan, seed: int, mix: str, clock: Clock, tally: Tally) -> None:
+async def one_session(url: str, plan: Plan, seed: int, mix: str, start_at: float, stop_at: float, tally: Tally) -> None:
+    """Connect, wait for the common start (wall clock), then play episodes until the stop."""
     from websockets.asyncio.client import connect
 
     rng = random.Random(seed)
     episode_no = itertools.count()
     async with connect(url, max_size=None, open_timeout=300, ping_interval=None) as ws:
-        await clock.arrive()
-        while clock.counting():
+        await asyncio.sleep(max(0.0, start_at - time.time()))
+        while time.time() < stop_at:
             n = next(episode_no)
             tag = f"s{seed}e{n}" if mix == "distinct" else f"g{seed // GROUP}e{n}"
             episode = plan.episode(rng, tag)
@@ -313,43 +296,68 @@ async def one_session(url: str, plan: Plan, seed: int, mix: str, clock: Clock, t
                 {"type": "step", "data": {"action_type": "ANSWER", "argument": "1"}},
             ]
             for message in messages:
-                began = time.perf_counter()
+                began = time.time()
                 await ws.send(json.dumps(message))
                 reply = json.loads(await ws.recv())
                 if reply.get("type") != "observation":
                     tally.errors.append(json.dumps(reply)[:300])
-                if began < clock.stop_at:
-                    tally.latencies.append(time.perf_counter() - began)
-            tally.episodes += 1
+                if began < stop_at:
+                    tally.latencies.append(time.time() - began)
 
 
-async def load(server: ServerProcess, plan: Plan, sessions: int, mix: str, seconds: float) -> dict[str, float]:
+async def drive(url: str, plan: Plan, seeds: list[int], mix: str, start_at: float, seconds: float) -> Tally:
+    """One generator process's sessions."""
+    tally = Tally()
+    stop_at = start_at + seconds
+    await asyncio.gather(*(one_session(url, plan, s, mix, start_at, stop_at, tally) for s in seeds))
+    return tally
+
+
+def _drive_in_process(url: str, plan: Plan, seeds: list[int], mix: str, start_at: float, seconds: float) -> Tally:
+    return asyncio.run(drive(url, plan, seeds, mix, start_at, seconds))
+
+
+def load(
+    server: ServerProcess, plan: Plan, sessions: int, mix: str, seconds: float, generators: int = 1
+) -> dict[str, float]:
+    """K sessions from ``generators`` processes; all start together once connected."""
     url = server.base.replace("http://", "ws://") + "/ws"
-    tally, clock = Tally(), Clock(sessions)
     # In the grpo mix the sessions of one group share a seed, hence their questions and SQL.
     seeds = [(i // GROUP) * GROUP if mix == "grpo" else i for i in range(sessions)]
-    tasks = [asyncio.create_task(one_session(url, plan, s, mix, clock, tally)) for s in seeds]
-    waiting = asyncio.create_task(clock.all_ready.wait())
-    await asyncio.wait([waiting, *tasks], return_when=asyncio.FIRST_COMPLETED)
-    for task in tasks:
-        if task.done() and task.exception() is not None:
-            raise task.exception()  # type: ignore[misc]
-    began = time.perf_counter()
-    cpu_before = server.cpu_s()
-    clock.stop_at = began + seconds
-    clock.go.set()
-    await asyncio.sleep(seconds)
-    cpu = server.cpu_s() - cpu_before
-    await asyncio.gather(*tasks)
-    if tally.errors:
-        raise RuntimeError(f"{len(tally.errors)} error replies, first: {tally.errors[0]}")
-    lat = sorted(tally.latencies)
+    start_at = time.time() + 2.0 + sessions / 40  # time for every session to connect first
+    parts = [seeds[i::generators] for i in range(generators) if seeds[i::generators]]
+    if len(parts) == 1:
+
+        async def drive_and_measure() -> tuple[Tally, float]:
+            return await asyncio.gather(
+                drive(url, plan, seeds, mix, start_at, seconds), _cpu_window(server, start_at, seconds)
+            )
+
+        tally, cpu = asyncio.run(drive_and_measure())
+        tallies = [tally]
+    else:
+        with concurrent.futures.ProcessPoolExecutor(len(parts)) as pool:
+            futures = [pool.submit(_drive_in_process, url, plan, part, mix, start_at, seconds) for part in parts]
+            cpu = asyncio.run(_cpu_window(server, start_at, seconds))
+            tallies = [f.result() for f in futures]
+    errors = [e for t in tallies for e in t.errors]
+    if errors:
+        raise RuntimeError(f"{len(errors)} error replies, first: {errors[0]}")
+    lat = sorted(x for t in tallies for x in t.latencies)
     return {
         "cpu_ms_per_step": 1000 * cpu / len(lat),
         "steps_per_s": len(lat) / seconds,
         "p50_ms": 1000 * lat[len(lat) // 2],
         "p99_ms": 1000 * lat[min(len(lat) - 1, int(len(lat) * 0.99))],
     }
+
+
+async def _cpu_window(server: ServerProcess, start_at: float, seconds: float) -> float:
+    """The server's CPU seconds between ``start_at`` and ``start_at + seconds`` (wall clock)."""
+    await asyncio.sleep(max(0.0, start_at - time.time()))
+    before = server.cpu_s()
+    await asyncio.sleep(seconds)
+    return server.cpu_s() - before
 
 
 async def _hold_idle(server: ServerProcess, count: int) -> float:
@@ -380,6 +388,7 @@ def main() -> int:
     parser.add_argument("--seconds", type=float, default=8.0, help="measured window per K and mix")
     parser.add_argument("--idle", type=int, default=1000, help="idle sessions for the memory figure (0: skip)")
     parser.add_argument("--ours-args", default="", help="extra sqlenv-server options, e.g. '--workers 2'")
+    parser.add_argument("--generators", type=int, default=1, help="load-generating processes (for many cores)")
     parser.add_argument("--quick", action="store_true", help="K=8,64, 4 s windows, 200 idle sessions")
     parser.add_argument("--serve-openenv", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
@@ -402,10 +411,11 @@ def main() -> int:
     for kind in servers:
         server = ServerProcess(kind, max_sessions=max(ks) + 16, ours_args=args.ours_args)
         try:
-            asyncio.run(load(server, plan, 4, "distinct", 1.0))  # warm-up: imports, first connections
+            load(server, plan, 4, "distinct", 1.0)  # warm-up: imports, first connections
             for mix in mixes:
                 for k in ks:
-                    rows.setdefault((mix, k), {})[kind] = asyncio.run(load(server, plan, k, mix, args.seconds))
+                    result = load(server, plan, k, mix, args.seconds, args.generators)
+                    rows.setdefault((mix, k), {})[kind] = result
                     print(f"  {kind:>12} {mix:>8} K={k:<4} {rows[mix, k][kind]}", file=sys.stderr)
         finally:
             server.stop()
