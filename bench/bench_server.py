@@ -187,8 +187,9 @@ class ServerProcess:
         env = dict(os.environ)
         # "ours+--workers=2" is ours with more options, "ours+SQLENV_WORKER_THREADS=4" with more settings.
         kind, *more = kind.split("+")
-        more_args = [a for a in more if not a.startswith("SQLENV_")]
-        env.update(a.split("=", 1) for a in more if a.startswith("SQLENV_"))  # type: ignore[misc]
+        settings = [a for a in more if a.startswith(("SQLENV_", "PYTHONPATH="))]  # e.g. an older checkout's src
+        more_args = [a for a in more if a not in settings]
+        env.update(a.split("=", 1) for a in settings)  # type: ignore[misc]
         if kind == "openenv":
             command = [
                 sys.executable,

@@ -136,10 +136,21 @@ def test_a_lone_surrogate_in_an_argument_gets_valid_json(base_url: str) -> None:
         assert client.get("/state").json()["step_count"] == 0  # a refused action costs no step
 
 
-def test_mcp_with_deeply_nested_brackets_is_a_parse_error(base_url: str) -> None:
-    response = httpx.post(f"{base_url}/mcp", content="[" * 30_000 + "]" * 30_000)
-    assert response.status_code == 200
-    assert response.json()["error"]["code"] == -32700
+def test_deeply_nested_brackets_are_a_parse_error(
+    tiny_dataset: Dataset, serve_app: Callable[..., AbstractContextManager[str]]
+) -> None:
+    nested = "[" * 100_000 + "]" * 100_000  # 200 KB: under the default body limit
+    with serve_app(create_app(Settings(), dataset=tiny_dataset)) as url:
+        response = httpx.post(f"{url}/mcp", content=nested)
+        assert response.status_code == 200
+        assert response.json()["error"]["code"] == -32700
+        for path in ("/reset", "/step"):
+            response = httpx.post(f"{url}{path}", content=nested, headers={"content-type": "application/json"})
+            assert 400 <= response.status_code < 500
+            _strict_json(response.text)
+        with connect(f"{url.replace('http', 'ws')}/ws") as ws:
+            ws.send(nested)
+            assert json.loads(ws.recv(timeout=10))["data"]["code"] == "INVALID_JSON"
 
 
 def test_infinity_never_leaves_the_server(base_url: str) -> None:
