@@ -3,15 +3,37 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 from typing import Literal
 
 from pydantic import AliasChoices, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-__all__ = ["MAX_AUTO_WORKERS", "Settings"]
+__all__ = ["MAX_AUTO_WORKERS", "Settings", "usable_cpus"]
 
 #: Most worker processes ``workers=0`` starts (each loads the dataset and holds its own sessions).
 MAX_AUTO_WORKERS = 8
+
+
+def usable_cpus(cgroup: Path = Path("/sys/fs/cgroup")) -> int:
+    """CPU cores this process may use: its affinity, capped by a container's CPU quota (cgroup v1 or v2).
+
+    A container limited to 2 CPUs on a 64-core host sees 64 cores in ``os.cpu_count()``; its quota
+    (``cpu.max`` = ``200000 100000``) says 2. Kubernetes CPU limits are such quotas.
+    """
+    usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    for quota_file, period_file in (("cpu.max", None), ("cpu/cpu.cfs_quota_us", "cpu/cpu.cfs_period_us")):
+        try:
+            fields = (cgroup / quota_file).read_text()[:64].split()
+            if period_file is not None:
+                fields += (cgroup / period_file).read_text()[:64].split()
+            quota, period = int(fields[0]), int(fields[1])
+        except (OSError, ValueError, IndexError):  # no such file, "max", or nothing readable
+            continue
+        if quota > 0 and period > 0:
+            usable = min(usable, max(1, -(-quota // period)))
+        break
+    return usable
 
 
 class Settings(BaseSettings):
@@ -66,7 +88,8 @@ class Settings(BaseSettings):
     workers: int = Field(default=0, ge=0, le=256)
     """Server processes of the ``sqlenv-server`` command, sharing its port: each serves WebSocket
     sessions on its own and forwards HTTP/MCP requests for a session to the worker that holds it.
-    ``0`` (the default): one per CPU core this process may use, at most 8. Limits such as
+    ``0`` (the default): one per CPU core this process may use (a container's CPU quota counts),
+    at most 8. Limits such as
     ``max_sessions`` apply per worker."""
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=0, le=65_535, validation_alias=AliasChoices("SQLENV_PORT", "PORT"))
@@ -76,8 +99,7 @@ class Settings(BaseSettings):
         """The effective number of worker processes."""
         if self.workers:
             return self.workers
-        usable = os.sched_getaffinity(0) if hasattr(os, "sched_getaffinity") else range(os.cpu_count() or 1)
-        return max(1, min(len(usable), MAX_AUTO_WORKERS))
+        return max(1, min(usable_cpus(), MAX_AUTO_WORKERS))
 
     @property
     def per_client_limit(self) -> int:
