@@ -64,8 +64,18 @@ def encode(value: Any) -> bytes:
 
 
 def dumps(value: Any) -> str:
-    """:func:`encode` as text (for WebSocket text frames)."""
-    return encode(value).decode("utf-8")
+    """``value`` as ASCII JSON text for WebSocket text frames: one pass, and safe for any string
+    (non-ASCII characters, lone surrogates included, are escaped; non-finite numbers are ``null``).
+
+    Raises:
+        TypeError: ``value`` holds something that is not JSON data (a bug, not client input).
+    """
+    try:
+        return json.dumps(value, allow_nan=False, separators=(",", ":"))
+    except ValueError:  # a non-finite number
+        return json.dumps(_finite(value), allow_nan=False, separators=(",", ":"))
+    except RecursionError:
+        raise TypeError("reply nested too deeply to encode") from None
 
 
 def loads(raw: str | bytes) -> Any:
