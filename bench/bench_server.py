@@ -26,8 +26,10 @@ Needs ``openenv`` beside the workspace packages in a throwaway venv (never the w
     /tmp/oe-venv/bin/python bench/bench_server.py            # or: uv run nox -s bench_server
 
 Options: ``--ks 1,8,64,256``, ``--mixes distinct,grpo``, ``--seconds 8``, ``--idle 1000``,
-``--servers ours,openenv`` (also ``ours-nocache``, and ``ours+--workers=2`` for ours with more
-options), ``--ours-args "--workers 1"`` (for every ``ours``), ``--quick``.
+``--servers ours,openenv`` (also ``ours-nocache``; ``ours+--workers=2`` is ours with more options,
+``ours+SQLENV_X=1`` with more settings, ``base@ours+PYTHONPATH=/old/src`` an older checkout in a
+column named ``base``), ``--rounds 2``, ``--generators 1``, ``--ours-args "--workers 1"`` (for
+every ``ours``), ``--quick``.
 """
 
 from __future__ import annotations
@@ -43,6 +45,7 @@ import resource
 import shlex
 import socket
 import sqlite3
+import statistics
 import subprocess
 import sys
 import time
@@ -185,8 +188,9 @@ class ServerProcess:
         self.kind = kind
         self.port = free_port()
         env = dict(os.environ)
-        # "ours+--workers=2" is ours with more options, "ours+SQLENV_WORKER_THREADS=4" with more settings.
-        kind, *more = kind.split("+")
+        # "ours+--workers=2" is ours with more options, "ours+SQLENV_WORKER_THREADS=4" with more settings;
+        # "name@..." names the column.
+        kind, *more = kind.rpartition("@")[2].split("+")
         settings = [a for a in more if a.startswith(("SQLENV_", "PYTHONPATH="))]  # e.g. an older checkout's src
         more_args = [a for a in more if a not in settings]
         env.update(a.split("=", 1) for a in settings)  # type: ignore[misc]
@@ -381,6 +385,36 @@ async def _hold_idle(server: ServerProcess, count: int) -> float:
     return rss
 
 
+def measure(
+    plan: Plan, servers: list[str], mixes: list[str], ks: list[int], args: argparse.Namespace
+) -> dict[tuple[str, int], dict[str, dict[str, float]]]:
+    """Every row (mix, K) for every server: the median of ``args.rounds`` measurements."""
+    rows: dict[tuple[str, int], dict[str, dict[str, float]]] = {}
+    # Every server runs for the whole benchmark (idle ones cost nothing) and each row measures them
+    # back to back, in alternating order over the rounds: load from elsewhere on the machine then
+    # hits all of them alike, instead of whichever server happened to run while it lasted.
+    running: dict[str, ServerProcess] = {}
+    try:
+        for kind in servers:
+            running[kind] = ServerProcess(kind, max_sessions=max(ks) + 16, ours_args=args.ours_args)
+            load(running[kind], plan, 4, "distinct", 1.0)  # warm-up: imports, first connections
+        for mix in mixes:
+            for k in ks:
+                samples: dict[str, list[dict[str, float]]] = {kind: [] for kind in servers}
+                for round_no in range(args.rounds):
+                    for kind in servers if round_no % 2 == 0 else servers[::-1]:
+                        samples[kind].append(load(running[kind], plan, k, mix, args.seconds, args.generators))
+                for kind, results in samples.items():
+                    rows.setdefault((mix, k), {})[kind] = {
+                        key: statistics.median(r[key] for r in results) for key in results[0]
+                    }
+                    print(f"  {kind:>12} {mix:>8} K={k:<4} {rows[mix, k][kind]}", file=sys.stderr)
+    finally:
+        for server in running.values():
+            server.stop()
+    return rows
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--ks", default="1,8,64,256")
@@ -389,6 +423,7 @@ def main() -> int:
     parser.add_argument("--seconds", type=float, default=8.0, help="measured window per K and mix")
     parser.add_argument("--idle", type=int, default=1000, help="idle sessions for the memory figure (0: skip)")
     parser.add_argument("--ours-args", default="", help="extra sqlenv-server options, e.g. '--workers 2'")
+    parser.add_argument("--rounds", type=int, default=2, help="measurements per row and server (median shown)")
     parser.add_argument("--generators", type=int, default=1, help="load-generating processes (for many cores)")
     parser.add_argument("--quick", action="store_true", help="K=8,64, 4 s windows, 200 idle sessions")
     parser.add_argument("--serve-openenv", action="store_true", help=argparse.SUPPRESS)
@@ -408,23 +443,15 @@ def main() -> int:
     mixes = args.mixes.split(",")
     servers = args.servers.split(",")
     plan = load_plan()
-    rows: dict[tuple[str, int], dict[str, dict[str, float]]] = {}
-    for kind in servers:
-        server = ServerProcess(kind, max_sessions=max(ks) + 16, ours_args=args.ours_args)
-        try:
-            load(server, plan, 4, "distinct", 1.0)  # warm-up: imports, first connections
-            for mix in mixes:
-                for k in ks:
-                    result = load(server, plan, k, mix, args.seconds, args.generators)
-                    rows.setdefault((mix, k), {})[kind] = result
-                    print(f"  {kind:>12} {mix:>8} K={k:<4} {rows[mix, k][kind]}", file=sys.stderr)
-        finally:
-            server.stop()
+    rows = measure(plan, servers, mixes, ks, args)
     print(
         f"\nEpisode mix over WebSocket ({os.cpu_count()} CPUs; ours: sqlenv-server {args.ours_args or 'as shipped'}; "
-        f"OpenEnv: create_app, one uvicorn process; {args.seconds:g} s per row; steps/s, latency in ms)"
+        f"OpenEnv: create_app, one uvicorn process; median of {args.rounds} x {args.seconds:g} s per row; "
+        "steps/s, latency in ms)"
     )
-    header = f"{'mix':>8} {'K':>4} |" + "".join(f" {k:>12} {'p50':>6} {'p99':>7} {'cpu/step':>8} |" for k in servers)
+    header = f"{'mix':>8} {'K':>4} |" + "".join(
+        f" {k.partition('@')[0]:>12} {'p50':>6} {'p99':>7} {'cpu/step':>8} |" for k in servers
+    )
     print(header + " ratio to OpenEnv")
     for (mix, k), by_kind in rows.items():
         line = f"{mix:>8} {k:>4} |"
@@ -434,7 +461,9 @@ def main() -> int:
         if "openenv" in by_kind:
             base = by_kind["openenv"]["steps_per_s"]
             line += " " + ", ".join(
-                f"{kind} {by_kind[kind]['steps_per_s'] / base:.2f}x" for kind in servers if kind != "openenv"
+                f"{kind.partition('@')[0]} {by_kind[kind]['steps_per_s'] / base:.2f}x"
+                for kind in servers
+                if kind != "openenv"
             )
         print(line)
     if args.idle and "ours" in servers:
