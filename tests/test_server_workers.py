@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -32,8 +33,13 @@ def two_workers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str,
     url = f"http://127.0.0.1:{port}"
     try:
         wait_healthy(url, timeout_s=60)
-        sockets = sorted(str(p) for p in rundir.glob("sqlenv-workers-*/worker-*.sock"))
-        assert len(sockets) == 2
+        deadline = time.monotonic() + 60  # the first worker may answer before the second is up
+        while len(sockets := sorted(str(p) for p in rundir.glob("sqlenv-workers-*/worker-*.sock"))) < 2:
+            assert time.monotonic() < deadline, "the second worker did not start"
+            time.sleep(0.1)
+        for path in sockets:
+            with _on(path) as worker:
+                assert worker.get("/health").json() == {"status": "healthy"}
         yield url, sockets
     finally:
         server.terminate()
@@ -112,3 +118,30 @@ def test_a_dataset_without_questions_refuses_to_start(tmp_path: Path) -> None:
     assert done.returncode == 2
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1 and "no usable question" in lines[0] and "does not start" in lines[0]
+
+
+def test_a_client_leaving_a_forwarded_step_interrupts_the_owner(two_workers: tuple[str, list[str]]) -> None:
+    import socket
+
+    _, sockets = two_workers
+    bomb = "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 2000000000) SELECT count(*) FROM c"
+    with _on(sockets[0]) as owner:
+        session_id = owner.post("/reset", json={"seed": 1}).json()["session_id"]
+        body = json.dumps({"session_id": session_id, "action": {"action_type": "QUERY", "argument": bomb}}).encode()
+        head = (
+            f"POST /step HTTP/1.1\r\nHost: w\r\nContent-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
+        )
+        with socket.socket(socket.AF_UNIX) as raw:  # reaches worker 1, which forwards to worker 0
+            raw.connect(sockets[1])
+            raw.sendall(head.encode() + body)
+            time.sleep(0.5)
+
+        def gone() -> bool:
+            text = owner.get("/metrics").text
+            return 'sqlenv_errors_total{code="CLIENT_GONE"} 1.0' in text
+
+        deadline = time.monotonic() + 15  # the bomb's own deadline is far longer
+        while not gone() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert gone()
+        assert owner.get("/state", headers={"X-Session-Id": session_id}).json()["step_count"] == 1

@@ -21,9 +21,11 @@ from typing import cast
 from urllib.parse import parse_qs
 
 import httpx
+from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from sqlenv_core.wire import MCP_SESSION_HEADER, SESSION_COOKIE, SESSION_HEADER, ErrorCode, error_payload
+from sqlenv_server.disconnect import ClientGoneError, unless_disconnected
 from sqlenv_server.jsonio import encode, loads
 
 __all__ = ["CLIENT_HEADER", "FORWARDED_HEADER", "WorkerRouter", "worker_of"]
@@ -123,7 +125,12 @@ class WorkerRouter:
         if owner is None or owner == self.index or not 0 <= owner < len(self.sockets):
             await self.app(scope, _replay(body, receive), send)
             return
-        await self._forward(owner, scope, body, send)
+        try:
+            # A client that leaves cancels the forwarded request, which closes the connection to
+            # the owner, whose own disconnect handling then interrupts the query.
+            await unless_disconnected(Request(scope, receive), lambda: self._forward(owner, scope, body, send))
+        except ClientGoneError:
+            pass  # nobody to answer
 
     async def _forward(self, owner: int, scope: Scope, body: bytes, send: Send) -> None:
         client = self._clients.get(owner)
