@@ -64,8 +64,10 @@ def encode(value: Any) -> bytes:
 
 
 def dumps(value: Any) -> str:
-    """``value`` as ASCII JSON text for WebSocket text frames: one pass, and safe for any string
-    (non-ASCII characters, lone surrogates included, are escaped; non-finite numbers are ``null``).
+    """``value`` as ASCII JSON text for WebSocket text frames, in one pass.
+
+    Safe for any string: non-ASCII characters, lone surrogates included, are escaped; non-finite
+    numbers are ``null``.
 
     Raises:
         TypeError: ``value`` holds something that is not JSON data (a bug, not client input).

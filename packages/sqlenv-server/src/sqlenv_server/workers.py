@@ -1,8 +1,9 @@
 """``sqlenv-server --workers N``: N server processes on one port, HTTP sessions routed to their worker.
 
-The parent binds the port, then starts N worker processes (``spawn``: each loads the dataset
-itself, so every worker has its own sandbox watchdog thread) that accept connections on the
-shared socket and on a Unix socket of their own. WebSocket sessions live on their connection;
+The parent reserves the port, then starts N worker processes (``spawn``: each loads the dataset
+itself, so every worker has its own sandbox watchdog thread) that accept connections on the port
+(on Linux each on its own ``SO_REUSEPORT`` socket, so the kernel spreads connections evenly;
+elsewhere on one shared socket) and on a Unix socket of their own. WebSocket sessions live on their connection;
 HTTP and MCP requests that name another worker's session are forwarded to it
 (:mod:`sqlenv_server.routing`). The parent restarts a worker that dies and stops them all on
 SIGINT/SIGTERM.
@@ -17,6 +18,7 @@ import multiprocessing.process
 import os
 import signal
 import socket
+import sys
 import tempfile
 import threading
 import time
@@ -45,7 +47,25 @@ def uvicorn_options(settings: Settings, log_level: str) -> dict[str, Any]:
     }
 
 
-def _worker_main(settings_json: str, index: int, shared: socket.socket, sockets: list[str], log_level: str) -> None:
+def _reuse_port_socket(host: str, port: int, *, listen: bool) -> socket.socket:
+    """A TCP socket on ``host:port`` with ``SO_REUSEPORT``.
+
+    Each worker listens on one of its own and the kernel spreads new connections evenly over them
+    (a shared socket gives them to whichever worker is waiting in ``accept``, often the same one).
+    """
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    sock.bind((host, port))
+    if listen:
+        sock.listen(2048)
+    return sock
+
+
+def _worker_main(
+    settings_json: str, index: int, shared: socket.socket | None, sockets: list[str], log_level: str
+) -> None:
     from sqlenv_core import load
     from sqlenv_server.app import create_app
 
@@ -57,15 +77,22 @@ def _worker_main(settings_json: str, index: int, shared: socket.socket, sockets:
         os.unlink(sockets[index])
     own.bind(sockets[index])
     own.listen(2048)
+    public = shared or _reuse_port_socket(settings.host, settings.port, listen=True)
     config = uvicorn.Config(app, **uvicorn_options(settings, log_level))
-    uvicorn.Server(config).run(sockets=[shared, own])
+    uvicorn.Server(config).run(sockets=[public, own])
 
 
 def run_workers(settings: Settings, workers: int, log_level: str) -> int:
     """Serve with ``workers`` processes until SIGINT/SIGTERM; returns the exit status."""
     context = multiprocessing.get_context("spawn")
-    config = uvicorn.Config("sqlenv_server.app:create_app", host=settings.host, port=settings.port)
-    shared = config.bind_socket()
+    shared: socket.socket | None = None
+    if sys.platform == "linux" and hasattr(socket, "SO_REUSEPORT"):
+        # Reserve the port (bound, never listening: it gets no connections) and learn it if 0.
+        reserved = _reuse_port_socket(settings.host, settings.port, listen=False)
+        settings = settings.model_copy(update={"port": reserved.getsockname()[1]})
+    else:
+        config = uvicorn.Config("sqlenv_server.app:create_app", host=settings.host, port=settings.port)
+        reserved = shared = config.bind_socket()
     rundir = Path(tempfile.mkdtemp(prefix="sqlenv-workers-"))
     sockets = [str(rundir / f"worker-{i}.sock") for i in range(workers)]
     payload = settings.model_dump_json()
@@ -100,7 +127,7 @@ def run_workers(settings: Settings, workers: int, log_level: str) -> int:
                 process.kill()
         for sig, handler in previous.items():
             signal.signal(sig, handler)
-        shared.close()
+        reserved.close()
         for path in sockets:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(path)
