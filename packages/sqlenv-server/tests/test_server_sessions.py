@@ -160,3 +160,46 @@ async def test_slow_steps_give_their_worker_slot_to_quick_ones(dataset: Dataset)
             group.start_soon(bomb, session)
         group.start_soon(cheap)
     assert events[0] == "quick" and events.count("bomb") == 4
+
+
+async def test_only_actions_seen_to_be_cheap_run_on_the_event_loop(dataset: Dataset) -> None:
+    manager = manager_for(dataset)
+    session = manager.open("ws", attached=True)
+    await manager.reset(session, question_id="q-count")
+    inline = manager.metrics.inline_steps
+
+    async def step(sql: str) -> None:
+        await manager.step(session, SQLAction(action_type="QUERY", argument=sql))
+
+    await step("SELECT count(*) FROM items")  # first time: measured in a worker thread
+    assert inline._value.get() == 0  # type: ignore[attr-defined]
+    await step("SELECT count(*) FROM items")  # seen to be cheap: runs inline
+    assert inline._value.get() == 1  # type: ignore[attr-defined]
+    for _ in range(2):  # a slow query never runs on the loop, however often it is sent
+        await step(SLOW_SQL)
+    assert inline._value.get() == 1  # type: ignore[attr-defined]
+    # Costs are per question for QUERY: the same SQL in another question's episode is measured anew.
+    await manager.reset(session, question_id="q-max")
+    await step("SELECT count(*) FROM items")
+    assert inline._value.get() == 1  # type: ignore[attr-defined]
+    assert (await manager.state(session)).step_count == 1
+
+
+def test_step_costs_stay_bounded_and_keep_the_worst_run() -> None:
+    from sqlenv_server.fastpath import StepCosts
+
+    costs = StepCosts(cheap_s=0.002, max_entries=3)
+    action = SQLAction(action_type="DESCRIBE", argument="items")
+    key = StepCosts.key(action, "shop", "q-count")
+    assert key is not None and key == StepCosts.key(action, "shop", "q-max")  # DESCRIBE: per database
+    assert StepCosts.key(QUICK, "shop", "q-count") != StepCosts.key(QUICK, "shop", "q-max")  # QUERY: per question
+    assert StepCosts.key(QUICK, "shop", None) is None
+    costs.record(key, 0.0001)
+    assert costs.is_cheap(key)
+    costs.record(key, 0.5)  # once slow...
+    costs.record(key, 0.0001)
+    assert not costs.is_cheap(key)  # ...never cheap again
+    for i in range(10):
+        costs.record(bytes([i]) * 16, 0.0)
+    assert len(costs) == 3
+    assert not StepCosts(cheap_s=0).is_cheap(bytes(16))

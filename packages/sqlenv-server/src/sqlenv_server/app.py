@@ -215,6 +215,7 @@ def create_app(
             worker_threads=config.worker_threads,
             max_per_client=config.per_client_limit,
             slow_step_s=config.slow_step_s,
+            inline_step_s=config.inline_step_ms / 1000,
             id_prefix=id_prefix,
         )
         manager.inline_resets = await anyio.to_thread.run_sync(warm, served)

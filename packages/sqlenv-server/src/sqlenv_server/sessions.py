@@ -18,6 +18,7 @@ from sqlenv_core.wire import (
     WireError,
     execute,
 )
+from sqlenv_server.fastpath import StepCosts
 from sqlenv_server.metrics import ServerMetrics
 from sqlenv_server.runner import StepRunner
 
@@ -90,7 +91,19 @@ class Session:
         last_active: monotonic time of the last request.
     """
 
-    __slots__ = ("id", "transport", "env", "attached", "client", "created_at", "last_active", "lock", "closed")
+    __slots__ = (
+        "id",
+        "transport",
+        "env",
+        "attached",
+        "client",
+        "created_at",
+        "last_active",
+        "lock",
+        "closed",
+        "db_id",
+        "question_id",
+    )
 
     def __init__(
         self, session_id: str, transport: Transport, env: EnvironmentLike, *, attached: bool, client: str = ""
@@ -104,6 +117,9 @@ class Session:
         # One step at a time per session: an environment is not meant to run two actions at once.
         self.lock = asyncio.Lock()
         self.closed = False
+        # The episode's database and question, which key the cost of its actions (fastpath).
+        self.db_id: str | None = None
+        self.question_id: str | None = None
 
     def touch(self) -> None:
         """Record activity (postpones reaping)."""
@@ -132,6 +148,8 @@ class SessionManager:
         worker_threads: steps that may start running at once.
         max_per_client: sessions one client (peer address) may hold at once; default: all of them.
         slow_step_s: seconds after which a running step gives its worker slot to others.
+        inline_step_s: a step whose every earlier run took less than this runs on the event loop
+            (:mod:`sqlenv_server.fastpath`); 0 sends every step to a worker thread.
         id_prefix: put in front of every session id (names the server or worker that holds it,
             so that a load balancer can route by id).
     """
@@ -146,6 +164,7 @@ class SessionManager:
         worker_threads: int = 32,
         max_per_client: int | None = None,
         slow_step_s: float = 0.1,
+        inline_step_s: float = 0.002,
         id_prefix: str = "",
     ) -> None:
         self._factory = env_factory
@@ -156,6 +175,8 @@ class SessionManager:
         self.metrics = metrics or ServerMetrics()
         self._sessions: dict[str, Session] = {}
         self._per_client: dict[str, int] = {}
+        self.costs = StepCosts(inline_step_s)
+        """What each action has cost so far: the cheap ones run on the event loop."""
         self.inline_resets = False
         """Run resets on the event loop: set once every question's gold answer and every database's
         tables are cached (:func:`sqlenv_server.app.warm`), so that a reset runs no SQL at all."""
@@ -232,15 +253,27 @@ class SessionManager:
             result = execute(session.env, request)
             return result, time.perf_counter() - started
 
+        key = None
         async with session.lock:
             session.touch()
-            if self.inline_resets and isinstance(request, ResetRequest):
-                result, elapsed = run()  # no SQL to run: cheaper than the hop to a thread
+            if isinstance(request, StepRequest):  # keyed under the lock: after any reset queued before it
+                key = self.costs.key(request.action, session.db_id, session.question_id)
+            if isinstance(request, ResetRequest):
+                inline = self.inline_resets  # no SQL to run: cheaper than the hop to a thread
+            else:
+                inline = key is not None and self.costs.is_cheap(key)  # seen to be cheap, every time
+            if inline:
+                result, elapsed = run()
             else:
                 result, elapsed = await self.runner.run(run, session.interrupt)
+            if isinstance(request, ResetRequest):
+                state = session.env.state
+                session.db_id, session.question_id = state.db_id, state.question_id
             session.touch()
+        if key is not None:
+            self.costs.record(key, elapsed)
         if isinstance(request, StepRequest):
-            self.metrics.step_done(request.action.action_type, elapsed)
+            self.metrics.step_done(request.action.action_type, elapsed, inline=inline)
         return result
 
     async def reset(

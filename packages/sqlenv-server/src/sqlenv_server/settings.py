@@ -79,6 +79,9 @@ class Settings(BaseSettings):
     keep quick ones waiting."""
     slow_step_s: float = Field(default=0.1, gt=0, le=60)
     """Seconds after which a running step stops counting against ``worker_threads``."""
+    inline_step_ms: float = Field(default=2.0, ge=0, le=50)
+    """A step whose every earlier run (same action, same database or question) took less than this
+    runs on the event loop instead of a worker thread; 0 sends every step to a thread."""
     ws_compression: bool = False
     """Offer per-message deflate on WebSocket connections: fewer bytes on a slow network, more CPU per
     step on both ends (observations are small; off by default)."""
