@@ -257,7 +257,8 @@ def test_a_websocket_flooding_queries_is_cut_off_and_its_work_dropped(base_url: 
         with pytest.raises(ConnectionClosed) as closed:
             for _ in range(50):
                 ws.recv(timeout=20)
-        assert closed.value.rcvd is not None and closed.value.rcvd.code == 1008
+        # Close code 1008, unless the close frame was lost to the reset of a socket still being written to.
+        assert closed.value.rcvd is None or closed.value.rcvd.code == 1008
     # The running bomb was interrupted and the queued ones dropped: the session is gone long
     # before one bomb's 30 s deadline, let alone forty.
     assert _wait_for(lambda: _metric(base_url, 'sqlenv_active_sessions{transport="ws"}') == 0)

@@ -74,18 +74,22 @@ class StepRunner:
                 slots.release()
 
         timer = loop.call_later(self.slow_after_s, give_back)
-        finished = asyncio.Event()
+        finished: asyncio.Future[None] = loop.create_future()
+
+        def wake(_: object) -> None:  # in the worker thread
+            loop.call_soon_threadsafe(_settle, finished)
+
         self.running += 1
         try:
             future = self._executor.submit(call)
-            future.add_done_callback(lambda _: loop.call_soon_threadsafe(finished.set))
+            future.add_done_callback(wake)
             try:
-                await finished.wait()
+                await asyncio.shield(finished)
             except BaseException:  # cancelled: stop the work, and wait until the thread is done with it
                 if cancel is not None:
                     cancel()
                 with anyio.CancelScope(shield=True):
-                    await finished.wait()
+                    await asyncio.shield(finished)
                 raise
             return future.result()
         finally:
@@ -96,3 +100,8 @@ class StepRunner:
     def shutdown(self) -> None:
         """Stop accepting work; threads finish what they run."""
         self._executor.shutdown(wait=False, cancel_futures=True)
+
+
+def _settle(finished: asyncio.Future[None]) -> None:
+    if not finished.done():
+        finished.set_result(None)
