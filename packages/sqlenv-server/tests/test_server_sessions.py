@@ -203,3 +203,13 @@ def test_step_costs_stay_bounded_and_keep_the_worst_run() -> None:
         costs.record(bytes([i]) * 16, 0.0)
     assert len(costs) == 3
     assert not StepCosts(cheap_s=0).is_cheap(bytes(16))
+
+
+def test_resets_move_to_the_event_loop_once_the_dataset_is_warm(dataset: Dataset) -> None:
+    with TestClient(create_app(Settings(), dataset=dataset)) as client:
+        manager = client.app.state.sessions  # type: ignore[attr-defined]
+        deadline = time.monotonic() + 10
+        while not manager.inline_resets and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert manager.inline_resets  # every gold answer and table list is cached: a reset runs no SQL
+        assert client.post("/reset", json={"question_id": "q-books"}).status_code == 200

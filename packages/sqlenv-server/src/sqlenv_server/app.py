@@ -162,6 +162,13 @@ def warm(dataset: Dataset) -> bool:
     return ready
 
 
+async def _warm_then_inline_resets(manager: SessionManager, dataset: Dataset) -> None:
+    try:
+        manager.inline_resets = await anyio.to_thread.run_sync(warm, dataset, abandon_on_cancel=True)
+    except Exception:  # resets then keep going to worker threads, where they always worked
+        logger.exception("warming the dataset failed; resets run in worker threads")
+
+
 async def _reap_forever(manager: SessionManager, every_s: float) -> None:
     while True:
         await asyncio.sleep(every_s)
@@ -218,16 +225,22 @@ def create_app(
             inline_step_s=config.inline_step_ms / 1000,
             id_prefix=id_prefix,
         )
-        manager.inline_resets = await anyio.to_thread.run_sync(warm, served)
         app.state.dataset = served
         app.state.sessions = manager
-        reaper = asyncio.create_task(_reap_forever(manager, config.reap_every_s))
+        # Warming runs beside serving (a dataset given without its gold answers computes them
+        # here); until it is done, resets go to worker threads like any step.
+        background = [
+            asyncio.create_task(_reap_forever(manager, config.reap_every_s)),
+            asyncio.create_task(_warm_then_inline_resets(manager, served)),
+        ]
         try:
             yield
         finally:
-            reaper.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await reaper
+            for task in background:
+                task.cancel()
+            for task in background:
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
             await manager.close_all()
 
     app = FastAPI(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import socket
 import sys
 from collections.abc import Sequence
 
@@ -87,6 +88,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         file=sys.stderr,
     )
     if count > 1:
+        if not hasattr(socket, "AF_UNIX"):
+            print("sqlenv-server: --workers above 1 needs Unix sockets, which this platform lacks", file=sys.stderr)
+            return 2
         del dataset  # each worker loads its own
         return run_workers(settings, count, args.log_level)
     app = create_app(settings, dataset=dataset)

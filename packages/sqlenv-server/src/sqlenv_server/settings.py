@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import socket
 from pathlib import Path
 from typing import Literal
 
@@ -102,6 +103,8 @@ class Settings(BaseSettings):
         """The effective number of worker processes."""
         if self.workers:
             return self.workers
+        if not hasattr(socket, "AF_UNIX"):  # workers reach each other over Unix sockets
+            return 1
         return max(1, min(usable_cpus(), MAX_AUTO_WORKERS))
 
     @property
