@@ -368,7 +368,10 @@ def openenv_compat(session: nox.Session) -> None:
 
 @nox.session(python=PYTHON, default=False)
 def bench_server(session: nox.Session) -> None:
-    """WebSocket load on sqlenv-server beside OpenEnv's own create_app (prints ratios, never fails on speed)."""
+    """The episode mix on sqlenv-server beside OpenEnv's own create_app, and import times (prints, never fails)."""
+    if not (Path(SPIDER_DIR) / "dev.json").is_file():
+        session.skip(f"the episode mix plays Spider; not found at {SPIDER_DIR} (set SQLENV_SPIDER_DIR)")
     sync(session, "--all-packages")
     run_with_cache_fallback(session, "uv", "pip", "install", "openenv==0.10.0", install=True, silent=True)
-    session.run("python", "bench/bench_server.py", *session.posargs)
+    session.run("python", "bench/bench_server.py", *session.posargs, env={"SQLENV_SPIDER_DIR": SPIDER_DIR})
+    session.run("python", "bench/bench_imports.py")

@@ -88,7 +88,8 @@ def build_tiny_dataset(root: Path) -> Dataset:
 def run_uvicorn(app: Any, **config: Any) -> Iterator[str]:
     """Serve ``app`` with a real uvicorn on loopback in a background thread; yield its base URL."""
     port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host=LOOPBACK, port=port, log_level="warning", lifespan="on", **config))
+    config.setdefault("log_level", "warning")
+    server = uvicorn.Server(uvicorn.Config(app, host=LOOPBACK, port=port, lifespan="on", **config))
     thread = threading.Thread(target=server.run, name=f"uvicorn-{port}", daemon=True)
     thread.start()
     base_url = f"http://{LOOPBACK}:{port}"

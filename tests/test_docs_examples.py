@@ -7,7 +7,7 @@ Blocks are found by their fences and run according to their language:
   that nothing is downloaded or installed: ``uv run [--package P] CMD`` runs ``CMD`` from this
   environment (which has every package installed), and ``pip install NAME`` checks that ``NAME``
   is the name of a package installed here.
-* ``json`` must parse; ``text`` (listings, formulas, output) is not run.
+* ``json`` and ``yaml`` must parse; ``text`` (listings, formulas, output) is not run.
 
 An HTML comment on the line before a fence changes that (it does not show on GitHub or PyPI):
 
@@ -52,7 +52,7 @@ DOCS = [
     *sorted(REPO.glob("docs/*.md")),
     REPO / "apps" / "space" / "README.md",
 ]
-LANGUAGES = {"python", "bash", "json", "text"}
+LANGUAGES = {"python", "bash", "json", "yaml", "text"}
 FENCE = re.compile(r"^(?P<indent> *)```(?P<lang>[A-Za-z0-9_+-]*)\s*$")
 MARKER = re.compile(r"^\s*<!--\s*docs-test:\s*(?P<mode>server|serves|skip|repo)\b\s*(?P<reason>.*?)\s*-->\s*$")
 DOCS_URLS = ("http://127.0.0.1:8000", "http://localhost:8000", "127.0.0.1:8000", "localhost:8000")
@@ -226,6 +226,10 @@ def test_code_block_runs(block: Block, request: pytest.FixtureRequest, cache_dir
         pytest.skip(f"{block.id}: {block.reason or 'marked skip'}")
     if block.lang == "json":
         json.loads(block.code)
+        return
+    if block.lang == "yaml":
+        yaml = pytest.importorskip("yaml", reason="PyYAML reads the yaml blocks")
+        assert list(yaml.safe_load_all(block.code)), f"{block.id}: an empty YAML block"
         return
     env = block_env(cache_dir)
     if block.mode == "serves":

@@ -72,6 +72,8 @@ def test_playground_plays_a_whole_episode(page: Any, server_url: str) -> None:
     page.select_option("#action-type", "QUERY")
     page.fill("#argument", "SELECT count(*) AS n FROM items")
     page.click("#send")
+    # The DESCRIBE above may have left a result table: wait for this step's reply, not for any table.
+    page.wait_for_function("document.querySelector('#step-count').textContent === '2'")
     page.wait_for_selector("#result-table")
     assert page.locator("#result-table th").all_text_contents() == ["n"]
     assert page.locator("#result-table td").all_text_contents() == ["30"]

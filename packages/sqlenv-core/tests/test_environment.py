@@ -178,3 +178,47 @@ def test_dataset_spec_string_is_accepted(shop_dataset: Dataset) -> None:
         SQLEnvironment(shop_dataset, step_budget=0)
     with pytest.raises(ValueError, match="unknown reward profile"):
         SQLEnvironment(shop_dataset, reward="nope")
+
+
+BOMB = "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 2000000000) SELECT count(*) FROM c"
+
+
+def test_interrupt_is_a_no_op_between_steps(shop_dataset: Dataset) -> None:
+    env = SQLEnvironment(shop_dataset)
+    env.reset(seed=0)
+    assert env.interrupt() is False
+    assert env.step(SQLAction(action_type="QUERY", argument="SELECT 1")).error == ""  # nothing left pending
+
+
+def test_an_interrupt_that_lands_before_the_query_starts_still_cancels_it(
+    shop_dataset: Dataset, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A client that leaves while its step is still getting ready (no statement running yet) must
+    # not leave the query to run to its deadline: the cancellation waits for it.
+    env = SQLEnvironment(shop_dataset)
+    env.reset(seed=0)
+    get_sandbox = env._box  # pyright: ignore[reportPrivateUsage]
+
+    def sandbox_after_the_client_left() -> Any:
+        assert env.interrupt() is True  # a step is in progress, its query not started
+        return get_sandbox()
+
+    monkeypatch.setattr(env, "_box", sandbox_after_the_client_left)
+    obs = env.step(SQLAction(action_type="QUERY", argument=BOMB))
+    assert "cancelled" in obs.error
+    monkeypatch.undo()
+    assert env.step(SQLAction(action_type="QUERY", argument="SELECT 2")).rows == [[2]]  # the next step runs
+
+
+def test_step_cached_takes_a_step_only_from_the_result_cache(shop_dataset: Dataset) -> None:
+    env = SQLEnvironment(shop_dataset)
+    env.reset(seed=0)
+    sql = "SELECT count(*) FROM products -- step_cached"
+    before = env.state
+    assert env.step_cached(SQLAction(action_type="QUERY", argument=sql)) is None  # needs the database
+    assert env.state == before  # and nothing changed
+    first = env.step(SQLAction(action_type="QUERY", argument=sql))
+    again = env.step_cached(SQLAction(action_type="QUERY", argument=sql))
+    assert again is not None and again.rows == first.rows and again.step_count == first.step_count + 1
+    answer = env.step_cached(SQLAction(action_type="ANSWER", argument="3"))  # no SQL at all
+    assert answer is not None and answer.done

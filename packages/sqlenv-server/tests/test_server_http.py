@@ -115,7 +115,7 @@ def test_an_unknown_question_is_a_clear_422_and_leaks_no_session(client: TestCli
 
 
 def test_capacity_is_refused_with_capacity_reached(dataset: Dataset) -> None:
-    with TestClient(create_app(Settings(max_sessions=2), dataset=dataset)) as client:
+    with TestClient(create_app(Settings(max_sessions=2, max_sessions_per_client=2), dataset=dataset)) as client:
         for _ in range(2):
             client.cookies.clear()
             assert client.post("/reset").status_code == 200

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 from server_helpers import TestClient
@@ -75,3 +76,27 @@ def test_cli_rejects_bad_settings_readably() -> None:
     result = run_cli("--max-sessions", "0")
     assert result.returncode == 2
     assert "max_sessions" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_auto_workers_respect_a_container_cpu_quota(tmp_path: Path) -> None:
+    from sqlenv_server.settings import MAX_AUTO_WORKERS, usable_cpus
+
+    affinity = usable_cpus(tmp_path / "no-cgroup")
+    (tmp_path / "cpu.max").write_text("100000 100000\n")  # a 1-CPU limit (Kubernetes: limits.cpu: 1)
+    assert usable_cpus(tmp_path) == 1
+    (tmp_path / "cpu.max").write_text("max 100000\n")  # no limit
+    assert usable_cpus(tmp_path) == affinity
+    v1 = tmp_path / "v1"
+    (v1 / "cpu").mkdir(parents=True)
+    (v1 / "cpu" / "cpu.cfs_quota_us").write_text("50000\n")
+    (v1 / "cpu" / "cpu.cfs_period_us").write_text("100000\n")
+    assert usable_cpus(v1) == 1
+    assert Settings(workers=3).worker_count == 3
+    assert 1 <= Settings().worker_count <= MAX_AUTO_WORKERS
+
+
+def test_per_client_limit_defaults_leave_room_for_others() -> None:
+    assert Settings().per_client_limit == 224
+    assert Settings(max_sessions=16).per_client_limit == 14
+    assert Settings(max_sessions=1).per_client_limit == 1
+    assert Settings(max_sessions=8, max_sessions_per_client=50).per_client_limit == 8

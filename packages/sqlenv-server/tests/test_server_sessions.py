@@ -10,7 +10,8 @@ from server_helpers import SLOW_SQL, TestClient
 
 from sqlenv_core import SQLAction, SQLEnvironment
 from sqlenv_core.datasets import Dataset
-from sqlenv_server import CapacityReachedError, SessionManager, SessionNotFoundError, Settings, create_app
+from sqlenv_server import CapacityReachedError, Session, SessionManager, SessionNotFoundError, Settings, create_app
+from sqlenv_server.sessions import ClientLimitError
 
 pytestmark = pytest.mark.anyio
 
@@ -90,7 +91,7 @@ async def test_a_slow_query_does_not_hold_up_other_sessions(dataset: Dataset) ->
     assert events == ["fast step"] * 5 + ["slow done"]
 
 
-async def test_closing_a_session_mid_query_waits_for_the_query_then_frees_it(dataset: Dataset) -> None:
+async def test_closing_a_session_mid_query_cancels_the_query_and_frees_it(dataset: Dataset) -> None:
     manager = manager_for(dataset)
     session = manager.open("ws", attached=True)
     await manager.reset(session, question_id="q-count")
@@ -105,4 +106,140 @@ async def test_closing_a_session_mid_query_waits_for_the_query_then_frees_it(dat
         await anyio.sleep(0.05)
         assert await manager.close(session.id)
         assert manager.count() == 0  # the slot is free at once
-    assert results == ["ok"]
+    # The query was interrupted, not left to run to its end (it would have answered 5,000,000).
+    assert len(results) == 1 and "cancelled" in results[0]
+
+
+async def test_a_cancelled_request_interrupts_its_query(dataset: Dataset) -> None:
+    """A client that goes away (its task cancelled) stops its query; the session stays usable."""
+    manager = manager_for(dataset)
+    session = manager.open("http")
+    await manager.reset(session, question_id="q-count")
+    with anyio.move_on_after(0.1) as scope:
+        await manager.step(session, SQLAction(action_type="QUERY", argument=SLOW_SQL))
+    assert scope.cancelled_caught
+    assert not session.lock.locked()  # the worker came back before the cancellation went on
+    assert (await manager.step(session, QUICK)).rows == [[30]]
+    assert (await manager.state(session)).step_count == 2
+
+
+async def test_one_client_cannot_take_every_slot(dataset: Dataset) -> None:
+    manager = SessionManager(lambda: SQLEnvironment(dataset), max_sessions=4, ttl_s=60, max_per_client=2)
+    held = [manager.open("http", client="10.0.0.1") for _ in range(2)]
+    with pytest.raises(ClientLimitError, match=r"already holds 2 sessions.*\(2\)") as refused:
+        manager.open("ws", client="10.0.0.1")
+    assert refused.value.code == "CAPACITY_REACHED"
+    assert manager.open("mcp", client="10.0.0.2").client == "10.0.0.2"  # others still get in
+    await manager.close(held[0].id)
+    manager.open("http", client="10.0.0.1")  # a closed session gives its client a slot back
+
+
+async def test_slow_steps_give_their_worker_slot_to_quick_ones(dataset: Dataset) -> None:
+    """Every start slot busy with a slow query: a quick step elsewhere still runs before they end."""
+    manager = SessionManager(
+        lambda: SQLEnvironment(dataset), max_sessions=8, ttl_s=60, worker_threads=2, slow_step_s=0.02
+    )
+    bombs = [manager.open("ws", attached=True) for _ in range(4)]
+    quick = manager.open("ws", attached=True)
+    for session in [*bombs, quick]:
+        await manager.reset(session, question_id="q-count")
+    events: list[str] = []
+
+    async def bomb(session: Session) -> None:
+        await manager.step(session, SQLAction(action_type="QUERY", argument=SLOW_SQL))
+        events.append("bomb")
+
+    async def cheap() -> None:
+        await anyio.sleep(0.2)  # every bomb has started and holds a thread
+        assert manager.runner.running == 4
+        assert (await manager.step(quick, QUICK)).rows == [[30]]
+        events.append("quick")
+
+    async with anyio.create_task_group() as group:
+        for session in bombs:
+            group.start_soon(bomb, session)
+        group.start_soon(cheap)
+    assert events[0] == "quick" and events.count("bomb") == 4
+
+
+async def test_only_actions_seen_to_be_cheap_run_on_the_event_loop(dataset: Dataset) -> None:
+    manager = manager_for(dataset)
+    session = manager.open("ws", attached=True)
+    await manager.reset(session, question_id="q-count")
+    inline = manager.metrics.inline_steps
+
+    async def step(sql: str) -> None:
+        await manager.step(session, SQLAction(action_type="QUERY", argument=sql))
+
+    await step("SELECT count(*) FROM items")  # first time: measured in a worker thread
+    assert inline._value.get() == 0  # type: ignore[attr-defined]
+    await step("SELECT count(*) FROM items")  # seen to be cheap: runs inline
+    assert inline._value.get() == 1  # type: ignore[attr-defined]
+    for _ in range(2):  # a slow query never runs on the loop, however often it is sent
+        await step(SLOW_SQL)
+    assert inline._value.get() == 1  # type: ignore[attr-defined]
+    # Costs are per question for QUERY: the same SQL in another question's episode is measured anew.
+    await manager.reset(session, question_id="q-max")
+    await step("SELECT count(*) FROM items")
+    assert inline._value.get() == 1  # type: ignore[attr-defined]
+    assert (await manager.state(session)).step_count == 1
+
+
+async def test_a_cheap_action_whose_result_left_the_cache_runs_its_sql_in_a_worker(dataset: Dataset) -> None:
+    # Cheap once because its result was cached; after the cache lets it go, running it inline would
+    # put the database on the event loop. It must go to a worker thread instead.
+    import threading
+
+    manager = manager_for(dataset)
+    session = manager.open("ws", attached=True)
+    await manager.reset(session, question_id="q-count")
+    inline = manager.metrics.inline_steps
+    query = SQLAction(action_type="QUERY", argument="SELECT count(*) FROM items")
+    await manager.step(session, query)
+    await manager.step(session, query)
+    assert inline._value.get() == 1  # type: ignore[attr-defined]
+    dataset.result_cache.clear()
+    threads: list[str] = []
+    env = session.env
+    assert isinstance(env, SQLEnvironment)
+    real_step = env.step
+
+    def watched_step(action: SQLAction) -> object:
+        threads.append(threading.current_thread().name)
+        return real_step(action)
+
+    env.step = watched_step  # type: ignore[method-assign]
+    observation = await manager.step(session, query)
+    assert observation.rows == [[30]] and observation.error == ""
+    assert threads[-1] != threading.main_thread().name  # the SQL ran in a worker thread
+    assert inline._value.get() == 1  # type: ignore[attr-defined]
+
+
+def test_step_costs_stay_bounded_and_keep_the_worst_run() -> None:
+    from sqlenv_server.fastpath import StepCosts
+
+    costs = StepCosts(cheap_s=0.002, max_entries=3)
+    action = SQLAction(action_type="DESCRIBE", argument="items")
+    key = StepCosts.key(action, "shop", "q-count")
+    assert key is not None and key == StepCosts.key(action, "shop", "q-max")  # DESCRIBE: per database
+    assert StepCosts.key(QUICK, "shop", "q-count") != StepCosts.key(QUICK, "shop", "q-max")  # QUERY: per question
+    assert StepCosts.key(QUICK, "shop", None) is None
+    costs.record(key, 0.0001)
+    assert costs.is_cheap(key)
+    costs.record(key, 0.5)  # once slow...
+    costs.record(key, 0.0001)
+    assert not costs.is_cheap(key)  # ...never cheap again
+    for i in range(10):
+        costs.record(bytes([i]) * 16, 0.0)
+    assert len(costs) == 3
+    assert not StepCosts(cheap_s=0).is_cheap(bytes(16))
+
+
+def test_resets_move_to_the_event_loop_once_the_dataset_is_warm(dataset: Dataset) -> None:
+    with TestClient(create_app(Settings(), dataset=dataset)) as client:
+        manager = client.app.state.sessions  # type: ignore[attr-defined]
+        deadline = time.monotonic() + 10
+        while not manager.inline_resets and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert manager.inline_resets  # every gold answer and table list is cached: a reset runs no SQL
+        assert client.post("/reset", json={"question_id": "q-books"}).status_code == 200

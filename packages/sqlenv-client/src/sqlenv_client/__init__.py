@@ -14,10 +14,9 @@ Quick start::
 """
 
 from importlib.metadata import PackageNotFoundError, version
+from typing import TYPE_CHECKING, Any
 
-from sqlenv_client._async.client import AsyncSQLEnvClient
 from sqlenv_client._shared.settings import TransportName
-from sqlenv_client._sync.client import SQLEnvClient
 from sqlenv_client.errors import (
     CapacityError,
     EpisodeLostError,
@@ -30,6 +29,33 @@ from sqlenv_client.errors import (
     SQLEnvError,
 )
 from sqlenv_core.protocol import SQLAction, SQLObservation, SQLState
+
+if TYPE_CHECKING:
+    from sqlenv_client._async.client import AsyncSQLEnvClient
+    from sqlenv_client._sync.client import SQLEnvClient
+
+# Each twin loads on first use: a sync program never imports the asyncio WebSocket client, nor
+# an async one the blocking one.
+_LAZY = {
+    "SQLEnvClient": "sqlenv_client._sync.client",
+    "AsyncSQLEnvClient": "sqlenv_client._async.client",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'sqlenv_client' has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)
+
 
 try:
     __version__ = version("sqlenv-client")

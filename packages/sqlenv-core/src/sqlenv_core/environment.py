@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import random
+import threading
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -15,7 +16,15 @@ from sqlenv_core.datasets.base import Dataset, Question
 from sqlenv_core.protocol import Cell, SQLAction, SQLObservation, SQLState
 from sqlenv_core.render import format_table, resolve_table_name, shown_rows
 from sqlenv_core.rewards import EpisodeRewards, ExploreKind, ExploreOutcome, RewardProfile, get_profile
-from sqlenv_core.sandbox import SHARED_POOL, QueryResult, Sandbox, SandboxError, SandboxLimits, quote_identifier
+from sqlenv_core.sandbox import (
+    SHARED_POOL,
+    CancelToken,
+    QueryResult,
+    Sandbox,
+    SandboxError,
+    SandboxLimits,
+    quote_identifier,
+)
 from sqlenv_core.verifier import DEFAULT_FLOAT_TOLERANCE, verify
 
 __all__ = ["DISPLAY_ROWS", "SAMPLE_ROWS", "SQLEnvironment"]
@@ -35,6 +44,10 @@ class _Shown:
     columns: list[str] = field(default_factory=list[str])
     rows: list[list[Cell]] = field(default_factory=list[list[Cell]])
     truncated: bool = False
+
+
+class _NeedsSQL(Exception):
+    """A step asked to run from the cache alone needs to run SQL (raised before any state changes)."""
 
 
 class SQLEnvironment:
@@ -86,6 +99,10 @@ class SQLEnvironment:
         self._db_path = ""
         self._rng = random.Random()
         self._sandbox: Sandbox | None = None
+        # The step in progress can be cancelled from another thread (interrupt()).
+        self._step_lock = threading.Lock()
+        self._cancel: CancelToken | None = None
+        self._cached_only = False
         self._question: Question | None = None
         self._rewards: EpisodeRewards | None = None
         # Episode bookkeeping in plain attributes (set on every step); ``state`` builds the model.
@@ -165,6 +182,15 @@ class SQLEnvironment:
             return self._last.model_copy(
                 update={"error": "the episode is over: call reset() to start a new one", "reward": 0.0}
             )
+        with self._step_lock:
+            self._cancel = CancelToken()
+        try:
+            return self._step(action)
+        finally:
+            with self._step_lock:
+                self._cancel = None
+
+    def _step(self, action: object) -> SQLObservation:
         parsed, problem = _parse_action(action)
         if parsed is None:
             return self._explore_step(ExploreOutcome("INVALID", ok=False), _describe_raw(action), problem)
@@ -178,16 +204,38 @@ class SQLEnvironment:
             return self._query(arg)
         return self._table_action(kind, arg)
 
+    def step_cached(self, action: SQLAction) -> SQLObservation | None:
+        """Take the step only if it runs no SQL: every statement it needs is in the result cache.
+
+        A server may run such a step on its event loop (it costs microseconds and cannot block);
+        ``None`` means the step needs the database, and nothing was changed: send it to
+        :meth:`step`.
+        """
+        self._cached_only = True
+        try:
+            return self.step(action)
+        except _NeedsSQL:
+            return None
+        finally:
+            self._cached_only = False
+
     def interrupt(self) -> bool:
         """Cancel the query this environment is running, from any thread (e.g. its client left).
 
         The step running it returns with an error instead of waiting for the query's deadline.
 
         Returns:
-            Whether a query was running.
+            Whether a step was running (its query, running or about to run, is cancelled).
         """
+        with self._step_lock:
+            token = self._cancel
+            if token is None:
+                return False
+            token.cancel()
         box = self._sandbox
-        return box.interrupt() if box is not None else False
+        if box is not None:
+            box.interrupt()
+        return True
 
     def close(self) -> None:
         """End the episode's use of the database. The environment can be reset again afterwards.
@@ -216,12 +264,14 @@ class SQLEnvironment:
         # Databases are immutable: a deterministic statement's result can be shared by every
         # session on the dataset (GRPO groups send many identical actions).
         cache = self._cache
-        if cache is None:
-            return self._box().execute(sql)
-        hit = cache.get(self._db_path, sql, self.limits)
+        hit = cache.get(self._db_path, sql, self.limits) if cache is not None else None
         if hit is not None:
             return hit
-        result = self._box().execute(sql)
+        if self._cached_only:
+            raise _NeedsSQL  # before the step has changed anything: see step_cached()
+        if cache is None:
+            return self._box().execute(sql, cancel=self._cancel)
+        result = self._box().execute(sql, cancel=self._cancel)
         cache.put(self._db_path, sql, self.limits, result)
         return result
 

@@ -288,6 +288,14 @@ class EnvironmentLike(Protocol):
         """Release the database connection."""
         ...
 
+    def interrupt(self) -> bool:
+        """Cancel the query running now, from any thread (``False`` when none was running)."""
+        ...
+
+    def step_cached(self, action: SQLAction) -> SQLObservation | None:
+        """Take the step only if it needs no SQL beyond the result cache (``None``: nothing done)."""
+        ...
+
 
 def key_error_message(exc: BaseException) -> str:
     """The readable text of an exception (a ``KeyError``'s message without its quotes)."""

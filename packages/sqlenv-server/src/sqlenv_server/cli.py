@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import socket
 import sys
 from collections.abc import Sequence
 
@@ -18,14 +19,25 @@ def _parser() -> argparse.ArgumentParser:
         prog="sqlenv-server",
         description="Serve SQLEnv over the OpenEnv wire protocol (HTTP, WebSocket /ws, MCP /mcp, playground /web).",
         epilog="Every option also reads an environment variable: SQLENV_DATASET, SQLENV_HOST, PORT or SQLENV_PORT, "
-        "SQLENV_MAX_SESSIONS, SQLENV_STEP_BUDGET, SQLENV_REWARD, SQLENV_SESSION_TTL.",
+        "SQLENV_MAX_SESSIONS, SQLENV_WORKERS, SQLENV_NODE_ID; and more settings only from the environment "
+        "(SQLENV_STEP_BUDGET, SQLENV_REWARD, SQLENV_SESSION_TTL, SQLENV_MAX_SESSIONS_PER_CLIENT, ...: "
+        "see docs/server.md).",
     )
     parser.add_argument(
         "--dataset", help="dataset spec: builtin, builtin:eval, spider:/path?split=dev (default: builtin)"
     )
     parser.add_argument("--host", help="interface to bind (default: 127.0.0.1; use 0.0.0.0 in a container)")
     parser.add_argument("--port", type=int, help="port (default: $PORT or 8000)")
-    parser.add_argument("--max-sessions", type=int, help="sessions open at once (default: 256)")
+    parser.add_argument("--max-sessions", type=int, help="sessions open at once, per worker (default: 256)")
+    parser.add_argument(
+        "--workers",
+        type=int,
+        help="server processes sharing the port (default: 0 = one per CPU core, at most 8); "
+        "HTTP sessions are routed to the worker that holds them",
+    )
+    parser.add_argument(
+        "--node-id", help="this server's name behind a load balancer: session ids start with '<node-id>-'"
+    )
     parser.add_argument("--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"])
     return parser
 
@@ -40,6 +52,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             "host": args.host,
             "port": args.port,
             "max_sessions": args.max_sessions,
+            "workers": args.workers,
+            "node_id": args.node_id,
         }.items()
         if value is not None
     }
@@ -54,29 +68,33 @@ def main(argv: Sequence[str] | None = None) -> int:
     import uvicorn
 
     from sqlenv_core import load
-    from sqlenv_server.app import create_app
+    from sqlenv_server.app import UnservableDatasetError, check_servable, create_app
+    from sqlenv_server.workers import run_workers, uvicorn_options
 
     try:
         dataset = load(settings.dataset)
+        check_servable(dataset)
+    except UnservableDatasetError as exc:
+        print(f"sqlenv-server: {exc}", file=sys.stderr)
+        return 2
     except Exception as exc:  # any failure to load is the user's configuration, not a crash
         print(f"sqlenv-server: cannot load dataset {settings.dataset!r}: {exc}", file=sys.stderr)
         return 2
+    count = settings.worker_count
+    workers = f", {count} workers" if count > 1 else ""
     print(
-        f"sqlenv-server: serving {dataset.name!r} ({len(dataset)} questions) on http://{settings.host}:{settings.port}"
-        " (playground: /web, docs: /docs)",
+        f"sqlenv-server: serving {dataset.name!r} ({len(dataset)} questions{workers}) on "
+        f"http://{settings.host}:{settings.port} (playground: /web, docs: /docs)",
         file=sys.stderr,
     )
+    if count > 1:
+        if not hasattr(socket, "AF_UNIX"):
+            print("sqlenv-server: --workers above 1 needs Unix sockets, which this platform lacks", file=sys.stderr)
+            return 2
+        del dataset  # each worker loads its own
+        return run_workers(settings, count, args.log_level)
     app = create_app(settings, dataset=dataset)
-    # A little above the app's own limit, so an oversized message gets the app's readable error
-    # and only absurd frames are cut off by the protocol layer.
-    uvicorn.run(
-        app,
-        host=settings.host,
-        port=settings.port,
-        log_level=args.log_level,
-        ws_max_size=settings.max_message_bytes * 4,
-        timeout_graceful_shutdown=5,
-    )
+    uvicorn.run(app, host=settings.host, port=settings.port, **uvicorn_options(settings, args.log_level))
     return 0
 
 

@@ -11,7 +11,16 @@ from sqlenv_server.metrics import ServerMetrics
 from sqlenv_server.sessions import SessionManager
 from sqlenv_server.settings import Settings
 
-__all__ = ["ManagerDep", "MetricsDep", "SettingsDep", "get_manager", "get_metrics", "get_settings"]
+__all__ = [
+    "ClientDep",
+    "ManagerDep",
+    "MetricsDep",
+    "SettingsDep",
+    "client_of",
+    "get_manager",
+    "get_metrics",
+    "get_settings",
+]
 
 
 def get_settings(connection: HTTPConnection) -> Settings:
@@ -29,6 +38,17 @@ def get_metrics(connection: HTTPConnection) -> ServerMetrics:
     return cast(ServerMetrics, connection.app.state.metrics)
 
 
+def client_of(connection: HTTPConnection) -> str:
+    """Who is asking, for the per-client session limit: the peer's address.
+
+    Behind a proxy that uvicorn trusts (``--forwarded-allow-ips``, loopback by default), uvicorn
+    has already put the forwarded client address here.
+    """
+    client = connection.client
+    return client.host if client is not None else "unknown"
+
+
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 ManagerDep = Annotated[SessionManager, Depends(get_manager)]
 MetricsDep = Annotated[ServerMetrics, Depends(get_metrics)]
+ClientDep = Annotated[str, Depends(client_of)]

@@ -8,20 +8,26 @@ The WebSocket route turns the same exceptions into error frames, MCP into JSON-R
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import Response
 from starlette.requests import HTTPConnection
 
 from sqlenv_core.wire import HTTP_STATUS, ErrorCode, WireError
+from sqlenv_server.disconnect import ClientGoneError
+from sqlenv_server.jsonio import SafeJSONResponse
 from sqlenv_server.metrics import ServerMetrics
 
-__all__ = ["count_error", "install_exception_handlers"]
+__all__ = ["CLIENT_CLOSED_REQUEST", "bounded_errors", "count_error", "install_exception_handlers"]
 
 _ECHO_CHARS = 200
+_MAX_ENTRIES = 20
+#: The status nginx logs for a client that went away before the reply (nobody receives it).
+CLIENT_CLOSED_REQUEST = 499
 
 
 def count_error(connection: HTTPConnection, code: ErrorCode | str) -> None:
@@ -33,6 +39,8 @@ def count_error(connection: HTTPConnection, code: ErrorCode | str) -> None:
 def _bounded(entry: dict[str, Any]) -> dict[str, Any]:
     """A validation problem without the documentation link and with its echoed input cut short."""
     entry = {k: v for k, v in entry.items() if k not in ("url", "ctx")}
+    # A location names the client's own keys, which can be as long as the body.
+    entry["loc"] = [p if isinstance(p, int) else str(p)[:_ECHO_CHARS] for p in entry.get("loc", ())]
     value = entry.get("input")
     if isinstance(value, str):
         if len(value) > _ECHO_CHARS:
@@ -43,19 +51,33 @@ def _bounded(entry: dict[str, Any]) -> dict[str, Any]:
     return jsonable_encoder(entry)
 
 
-async def _wire_error(request: Request, exc: Exception) -> JSONResponse:
+def bounded_errors(errors: Sequence[Any]) -> list[dict[str, Any]]:
+    """Validation problems as a reply can carry them: few, short, and JSON-safe (lone surrogates too)."""
+    detail = [_bounded(dict(e)) for e in errors[:_MAX_ENTRIES]]
+    if len(errors) > _MAX_ENTRIES:
+        detail.append({"type": "truncated", "loc": [], "msg": f"{len(errors) - _MAX_ENTRIES} more problems"})
+    return detail
+
+
+async def _wire_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, WireError)
     count_error(request, exc.code)
-    return JSONResponse({"detail": exc.payload()}, status_code=HTTP_STATUS[exc.code])
+    return SafeJSONResponse({"detail": exc.payload()}, status_code=HTTP_STATUS[exc.code])
 
 
-async def _request_validation_error(request: Request, exc: Exception) -> JSONResponse:
+async def _request_validation_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, RequestValidationError)
     count_error(request, ErrorCode.VALIDATION_ERROR)
-    return JSONResponse({"detail": [_bounded(dict(e)) for e in exc.errors()]}, status_code=422)
+    return SafeJSONResponse({"detail": bounded_errors(exc.errors())}, status_code=422)
+
+
+async def _client_gone(request: Request, exc: Exception) -> Response:
+    count_error(request, "CLIENT_GONE")
+    return Response(status_code=CLIENT_CLOSED_REQUEST)
 
 
 def install_exception_handlers(app: FastAPI) -> None:
     """Map the wire's errors (and FastAPI's own validation errors) to HTTP replies."""
     app.add_exception_handler(WireError, _wire_error)
     app.add_exception_handler(RequestValidationError, _request_validation_error)
+    app.add_exception_handler(ClientGoneError, _client_gone)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
 __all__ = ["ServerMetrics"]
@@ -28,6 +30,11 @@ class ServerMetrics:
             "sqlenv_sessions_reaped", "Sessions closed because they stayed idle past the TTL.", registry=self.registry
         )
         self.steps = Counter("sqlenv_steps", "Steps executed, by action type.", ["action_type"], registry=self.registry)
+        self.inline_steps = Counter(
+            "sqlenv_inline_steps",
+            "Steps run on the event loop because every earlier run of the same action was cheap.",
+            registry=self.registry,
+        )
         self.errors = Counter("sqlenv_errors", "Errors answered to clients, by code.", ["code"], registry=self.registry)
         self.step_latency = Histogram(
             "sqlenv_step_latency_seconds",
@@ -38,6 +45,21 @@ class ServerMetrics:
         )
         for transport in ("ws", "http", "mcp"):
             self.active_sessions.labels(transport).set(0)
+        # labels() takes a lock and builds a key on every call; a step resolves its children once.
+        self._per_action: dict[str, tuple[Any, Any]] = {}
+
+    def step_done(self, action_type: str, seconds: float, *, inline: bool = False) -> None:
+        """Count one step of ``action_type`` that took ``seconds`` (``inline``: on the event loop)."""
+        children = self._per_action.get(action_type)
+        if children is None:
+            children = self._per_action[action_type] = (
+                self.steps.labels(action_type),
+                self.step_latency.labels(action_type),
+            )
+        children[0].inc()
+        children[1].observe(seconds)
+        if inline:
+            self.inline_steps.inc()
 
     def render(self) -> bytes:
         """The metrics in Prometheus' text exposition format."""

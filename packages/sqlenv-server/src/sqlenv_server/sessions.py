@@ -1,4 +1,4 @@
-"""Sessions: one ``SQLEnvironment`` each, a capacity limit, idle reaping, and SQLite work off the loop."""
+"""Sessions: one ``SQLEnvironment`` each, capacity limits, idle reaping, and SQLite work off the loop."""
 
 from __future__ import annotations
 
@@ -7,9 +7,6 @@ import time
 import uuid
 from collections.abc import Callable
 from typing import Literal
-
-import anyio
-import anyio.to_thread
 
 from sqlenv_core.protocol import SQLAction, SQLObservation, SQLState
 from sqlenv_core.wire import (
@@ -21,9 +18,19 @@ from sqlenv_core.wire import (
     WireError,
     execute,
 )
+from sqlenv_server.fastpath import StepCosts
 from sqlenv_server.metrics import ServerMetrics
+from sqlenv_server.runner import StepRunner
 
-__all__ = ["CapacityReachedError", "EnvironmentLike", "Session", "SessionManager", "SessionNotFoundError", "Transport"]
+__all__ = [
+    "CapacityReachedError",
+    "ClientLimitError",
+    "EnvironmentLike",
+    "Session",
+    "SessionManager",
+    "SessionNotFoundError",
+    "Transport",
+]
 
 Transport = Literal["ws", "http", "mcp"]
 
@@ -41,6 +48,20 @@ class CapacityReachedError(WireError):
         )
         self.active = active
         self.max_sessions = max_sessions
+
+
+class ClientLimitError(WireError):
+    """One client already holds ``max_per_client`` sessions (``CAPACITY_REACHED``)."""
+
+    def __init__(self, client: str, held: int, max_per_client: int) -> None:
+        super().__init__(
+            ErrorCode.CAPACITY_REACHED,
+            f"this client ({client[:64]}) already holds {held} sessions, the most one client may hold "
+            f"({max_per_client}); close one you no longer use (POST /close, a WebSocket close, "
+            "openenv/session/close) or wait for idle ones to be reaped",
+            client_sessions=held,
+            max_sessions_per_client=max_per_client,
+        )
 
 
 class SessionNotFoundError(WireError, KeyError):
@@ -66,39 +87,69 @@ class Session:
         transport: ``ws``, ``http`` or ``mcp``.
         env: the session's own environment.
         attached: held by a live connection (WebSocket): never reaped for idleness.
+        client: who opened it (the peer's address), for the per-client limit.
         last_active: monotonic time of the last request.
     """
 
-    __slots__ = ("id", "transport", "env", "attached", "created_at", "last_active", "lock", "closed")
+    __slots__ = (
+        "id",
+        "transport",
+        "env",
+        "attached",
+        "client",
+        "created_at",
+        "last_active",
+        "lock",
+        "closed",
+        "db_id",
+        "question_id",
+    )
 
-    def __init__(self, session_id: str, transport: Transport, env: EnvironmentLike, *, attached: bool) -> None:
+    def __init__(
+        self, session_id: str, transport: Transport, env: EnvironmentLike, *, attached: bool, client: str = ""
+    ) -> None:
         self.id = session_id
         self.transport: Transport = transport
         self.env = env
         self.attached = attached
+        self.client = client
         self.created_at = self.last_active = time.monotonic()
         # One step at a time per session: an environment is not meant to run two actions at once.
         self.lock = asyncio.Lock()
         self.closed = False
+        # The episode's database and question, which key the cost of its actions (fastpath).
+        self.db_id: str | None = None
+        self.question_id: str | None = None
 
     def touch(self) -> None:
         """Record activity (postpones reaping)."""
         self.last_active = time.monotonic()
+
+    def interrupt(self) -> None:
+        """Cancel the query the session is running, if any (its step returns with an error)."""
+        self.env.interrupt()
 
 
 class SessionManager:
     """Owns every open session of one app.
 
     Environments are created by ``env_factory``; their blocking SQLite work runs in worker
-    threads (at most ``worker_threads`` at once), so a slow query in one session never holds up
-    another session or the event loop.
+    threads (:class:`~sqlenv_server.runner.StepRunner`: at most ``worker_threads`` steps start at
+    once, and a step that runs long gives its slot back), so a slow query in one session never
+    holds up another session or the event loop. Closing a session cancels the query it runs.
 
     Args:
         env_factory: makes a fresh environment for a new session.
         max_sessions: sessions open at once, all transports together.
         ttl_s: idle seconds after which a session not held by a connection is reaped.
         metrics: where to count sessions, steps and latencies.
-        worker_threads: threads available to run environment work.
+        worker_threads: steps that may start running at once.
+        max_per_client: sessions one client (peer address) may hold at once; default: all of them.
+        slow_step_s: seconds after which a running step gives its worker slot to others.
+        inline_step_s: a step whose every earlier run took less than this runs on the event loop
+            (:mod:`sqlenv_server.fastpath`); 0 sends every step to a worker thread.
+        id_prefix: put in front of every session id (names the server or worker that holds it,
+            so that a load balancer can route by id).
     """
 
     def __init__(
@@ -109,13 +160,25 @@ class SessionManager:
         ttl_s: float,
         metrics: ServerMetrics | None = None,
         worker_threads: int = 32,
+        max_per_client: int | None = None,
+        slow_step_s: float = 0.1,
+        inline_step_s: float = 0.002,
+        id_prefix: str = "",
     ) -> None:
         self._factory = env_factory
         self.max_sessions = max_sessions
+        self.max_per_client = max_per_client or max_sessions
         self.ttl_s = ttl_s
+        self.id_prefix = id_prefix
         self.metrics = metrics or ServerMetrics()
         self._sessions: dict[str, Session] = {}
-        self._limiter = anyio.CapacityLimiter(worker_threads)
+        self._per_client: dict[str, int] = {}
+        self.costs = StepCosts(inline_step_s)
+        """What each action has cost so far: the cheap ones run on the event loop."""
+        self.inline_resets = False
+        """Run resets on the event loop: set once every question's gold answer and every database's
+        tables are cached (:func:`sqlenv_server.app.warm`), so that a reset runs no SQL at all."""
+        self.runner = StepRunner(fresh_slots=worker_threads, max_threads=max_sessions + 8, slow_after_s=slow_step_s)
 
     def __len__(self) -> int:
         return len(self._sessions)
@@ -126,16 +189,31 @@ class SessionManager:
             return len(self._sessions)
         return sum(1 for s in self._sessions.values() if s.transport == transport)
 
-    def open(self, transport: Transport, *, attached: bool = False) -> Session:
+    def count_for(self, client: str) -> int:
+        """Open sessions held by one client."""
+        return self._per_client.get(client, 0)
+
+    def open(self, transport: Transport, *, attached: bool = False, client: str = "") -> Session:
         """Create a session with a fresh environment.
+
+        Args:
+            transport: which protocol holds it.
+            attached: held by a live connection (never reaped for idleness).
+            client: who asks (the peer's address), for the per-client limit.
 
         Raises:
             CapacityReachedError: ``max_sessions`` are already open.
+            ClientLimitError: this client already holds ``max_per_client`` sessions.
         """
         if len(self._sessions) >= self.max_sessions:
             raise CapacityReachedError(len(self._sessions), self.max_sessions)
-        session = Session(uuid.uuid4().hex, transport, self._factory(), attached=attached)
+        held = self._per_client.get(client, 0)
+        if held >= self.max_per_client:
+            raise ClientLimitError(client or "unknown", held, self.max_per_client)
+        session_id = self.id_prefix + uuid.uuid4().hex
+        session = Session(session_id, transport, self._factory(), attached=attached, client=client)
         self._sessions[session.id] = session
+        self._per_client[client] = held + 1
         self.metrics.sessions_opened.labels(transport).inc()
         self.metrics.active_sessions.labels(transport).inc()
         return session
@@ -157,7 +235,8 @@ class SessionManager:
     ) -> SQLObservation | SQLState:
         """Run one request on the session's environment (reset and step in a worker thread).
 
-        One request at a time per session; steps are counted and timed in the metrics.
+        One request at a time per session; steps are counted and timed in the metrics. When the
+        awaiting task is cancelled (its client went away), the running query is interrupted.
 
         Raises:
             WireError: the request was refused (e.g. ``VALIDATION_ERROR`` for an unknown question id).
@@ -172,14 +251,36 @@ class SessionManager:
             result = execute(session.env, request)
             return result, time.perf_counter() - started
 
+        key = None
         async with session.lock:
             session.touch()
-            result, elapsed = await anyio.to_thread.run_sync(run, limiter=self._limiter)
+            if isinstance(request, StepRequest):  # keyed under the lock: after any reset queued before it
+                key = self.costs.key(request.action, session.db_id, session.question_id)
+            if isinstance(request, ResetRequest):
+                inline = self.inline_resets  # no SQL to run: cheaper than the hop to a thread
+            else:
+                inline = key is not None and self.costs.is_cheap(key)  # seen to be cheap, every time
+            result: SQLObservation | SQLState | None = None
+            elapsed = 0.0
+            if inline and isinstance(request, StepRequest):
+                # Never SQL on the event loop: the step runs here only if the result cache holds
+                # every statement it needs (an entry may have been evicted since it was cheap).
+                started = time.perf_counter()
+                result = session.env.step_cached(request.action)
+                elapsed = time.perf_counter() - started
+            elif inline:
+                result, elapsed = run()
+            if result is None:
+                inline = False
+                result, elapsed = await self.runner.run(run, session.interrupt)
+            if isinstance(request, ResetRequest):
+                state = session.env.state
+                session.db_id, session.question_id = state.db_id, state.question_id
             session.touch()
+        if key is not None:
+            self.costs.record(key, elapsed)
         if isinstance(request, StepRequest):
-            action_type = request.action.action_type
-            self.metrics.steps.labels(action_type).inc()
-            self.metrics.step_latency.labels(action_type).observe(elapsed)
+            self.metrics.step_done(request.action.action_type, elapsed, inline=inline)
         return result
 
     async def reset(
@@ -209,14 +310,21 @@ class SessionManager:
     async def close(self, session_id: str) -> bool:
         """Close a session now; ``False`` when it was not open.
 
-        The slot is freed at once; the environment itself is closed as soon as a step it may be
-        running has finished.
+        The slot is freed at once; a query the session is running is interrupted, and the
+        environment is closed as soon as that step has returned.
         """
         session = self._sessions.pop(session_id, None)
         if session is None:
             return False
         self.metrics.active_sessions.labels(session.transport).dec()
+        left = self._per_client.get(session.client, 1) - 1
+        if left > 0:
+            self._per_client[session.client] = left
+        else:
+            self._per_client.pop(session.client, None)
         session.closed = True
+        if session.lock.locked():
+            session.interrupt()
         async with session.lock:
             session.env.close()
         return True
@@ -245,3 +353,4 @@ class SessionManager:
         """Close every session (at shutdown)."""
         for session_id in list(self._sessions):
             await self.close(session_id)
+        self.runner.shutdown()

@@ -2,12 +2,39 @@
 
 from __future__ import annotations
 
+import os
+import socket
+from pathlib import Path
 from typing import Literal
 
 from pydantic import AliasChoices, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-__all__ = ["Settings"]
+__all__ = ["MAX_AUTO_WORKERS", "Settings", "usable_cpus"]
+
+#: Most worker processes ``workers=0`` starts (each loads the dataset and holds its own sessions).
+MAX_AUTO_WORKERS = 8
+
+
+def usable_cpus(cgroup: Path = Path("/sys/fs/cgroup")) -> int:
+    """CPU cores this process may use: its affinity, capped by a container's CPU quota (cgroup v1 or v2).
+
+    A container limited to 2 CPUs on a 64-core host sees 64 cores in ``os.cpu_count()``; its quota
+    (``cpu.max`` = ``200000 100000``) says 2. Kubernetes CPU limits are such quotas.
+    """
+    usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    for quota_file, period_file in (("cpu.max", None), ("cpu/cpu.cfs_quota_us", "cpu/cpu.cfs_period_us")):
+        try:
+            fields = (cgroup / quota_file).read_text()[:64].split()
+            if period_file is not None:
+                fields += (cgroup / period_file).read_text()[:64].split()
+            quota, period = int(fields[0]), int(fields[1])
+        except (OSError, ValueError, IndexError):  # no such file, "max", or nothing readable
+            continue
+        if quota > 0 and period > 0:
+            usable = min(usable, max(1, -(-quota // period)))
+        break
+    return usable
 
 
 class Settings(BaseSettings):
@@ -32,18 +59,66 @@ class Settings(BaseSettings):
     their connection instead."""
     reap_interval: float | None = Field(default=None, gt=0)
     """Seconds between two sweeps for idle sessions; default: a quarter of ``session_ttl``, at most 30."""
+    max_sessions_per_client: int | None = Field(default=None, ge=1)
+    """Sessions one client (one peer address; behind a trusted proxy, the forwarded address) may hold
+    at once, so that one client cannot lock everyone out; more are refused with CAPACITY_REACHED.
+    Default: all but an eighth of ``max_sessions`` (224 of 256), so that others can always get in."""
     max_message_bytes: int = Field(default=1_000_000, ge=1_024)
-    """Largest WebSocket message or request body accepted; larger ones get an error, not a crash."""
+    """Largest WebSocket message or request body accepted, counted on the bytes actually received
+    (chunked bodies included); larger ones get an error (413 over HTTP), not a crash."""
+    max_batch: int = Field(default=32, ge=1, le=10_000)
+    """Most JSON-RPC messages in one ``/mcp`` batch; a longer batch is refused whole."""
     result_cache_mb: int = Field(default=64, ge=0)
     """Megabytes of query results shared between sessions (the databases are immutable, so the same
     deterministic SQL always gives the same result); 0 turns the cache off."""
-    temp_store: Literal["memory", "file"] = "memory"
-    """Where SQLite sorts: ``memory`` never touches disk (safer, slower on sort-heavy queries under
-    concurrency); ``file`` is faster and spills big sorts to temporary files (see docs/sandbox.md)."""
+    result_cache_ttl: float = Field(default=600.0, gt=0)
+    """Seconds a cached result may stay unused before it is dropped (the reaper also sweeps them)."""
+    temp_store: Literal["memory", "file"] = "file"
+    """Where SQLite sorts: ``file`` (default) sorts in small runs that the deadline can stop and
+    spills big sorts to temporary files, capped per query by ``max_temp_mb``; ``memory`` never
+    touches disk, but SQLite's in-memory sorter does not see the deadline (see docs/sandbox.md)."""
+    max_temp_mb: int = Field(default=256, ge=1)
+    """Megabytes of temporary files one query may hold (sorts, DISTINCT, GROUP BY) before it stops
+    with ``too_large``."""
     worker_threads: int = Field(default=32, ge=1, le=1_024)
-    """Threads running SQLite work, so that a slow query never blocks the event loop."""
+    """Steps that may start running at once in worker threads (a slow query never blocks the event
+    loop). A step still running after ``slow_step_s`` gives its slot back, so slow queries cannot
+    keep quick ones waiting."""
+    slow_step_s: float = Field(default=0.1, gt=0, le=60)
+    """Seconds after which a running step stops counting against ``worker_threads``."""
+    inline_step_ms: float = Field(default=2.0, ge=0, le=50)
+    """A step whose every earlier run (same action, same database or question) took less than this
+    runs on the event loop instead of a worker thread; 0 sends every step to a thread."""
+    ws_compression: bool = False
+    """Offer per-message deflate on WebSocket connections: fewer bytes on a slow network, more CPU per
+    step on both ends (observations are small; off by default)."""
+    node_id: str | None = Field(default=None, pattern=r"^[A-Za-z0-9]{1,16}$")
+    """This server's name behind a load balancer: session ids start with ``<node_id>-`` so that the
+    balancer can route a session's requests to the server that holds it (see docs/scaling.md)."""
+    workers: int = Field(default=0, ge=0, le=256)
+    """Server processes of the ``sqlenv-server`` command, sharing its port: each serves WebSocket
+    sessions on its own and forwards HTTP/MCP requests for a session to the worker that holds it.
+    ``0`` (the default): one per CPU core this process may use (a container's CPU quota counts),
+    at most 8. Limits such as
+    ``max_sessions`` apply per worker."""
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=0, le=65_535, validation_alias=AliasChoices("SQLENV_PORT", "PORT"))
+
+    @property
+    def worker_count(self) -> int:
+        """The effective number of worker processes."""
+        if self.workers:
+            return self.workers
+        if not hasattr(socket, "AF_UNIX"):  # workers reach each other over Unix sockets
+            return 1
+        return max(1, min(usable_cpus(), MAX_AUTO_WORKERS))
+
+    @property
+    def per_client_limit(self) -> int:
+        """The effective number of sessions one client may hold."""
+        if self.max_sessions_per_client is not None:
+            return min(self.max_sessions_per_client, self.max_sessions)
+        return max(1, self.max_sessions - max(1, self.max_sessions // 8))
 
     @property
     def reap_every_s(self) -> float:

@@ -104,12 +104,17 @@ class _RemoteBackend:
         try:
             return self.client.reset(seed=seed, question_id=question_id)
         except CapacityError as exc:
-            limit = exc.details.get("max_sessions", "?")
+            # The server caps sessions in all and per client (a trainer is one client); say which.
+            per_client = exc.details.get("max_sessions_per_client")
+            if per_client is not None:
+                limit, setting = f"max_sessions_per_client={per_client}", "SQLENV_MAX_SESSIONS_PER_CLIENT"
+            else:
+                limit, setting = f"max_sessions={exc.details.get('max_sessions', '?')}", "SQLENV_MAX_SESSIONS"
             raise ServerCapacityError(
                 f"the server at {self.base_url} refused rollout environment #{self.index + 1} a session "
-                f"(max_sessions={limit}): GRPO keeps one session per rollout of a generation batch "
+                f"({limit}): GRPO keeps one session per rollout of a generation batch "
                 f"(per_device_train_batch_size x gradient_accumulation_steps, at least {self.index + 1} here). "
-                "Start the server with SQLENV_MAX_SESSIONS at least that large, or make the batch smaller."
+                f"Start the server with {setting} at least that large, or make the batch smaller."
             ) from exc
 
     def step(self, action: SQLAction) -> SQLObservation:

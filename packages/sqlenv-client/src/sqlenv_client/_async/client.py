@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
-import httpx
-
 from sqlenv_client._async.transports import AsyncHttpTransport, AsyncTransport, AsyncWebSocketTransport
 from sqlenv_client._shared.episode import EpisodeTracker, connect_failure, is_session_ending
-from sqlenv_client._shared.settings import DEFAULT_URL, ClientSettings, TransportName, headers_dict
+from sqlenv_client._shared.settings import DEFAULT_URL, ClientSettings, TransportName, headers_dict, spread
 from sqlenv_client._shared.wire import (
     answer_text,
     parse_observation,
@@ -21,11 +19,13 @@ from sqlenv_client._shared.wire import (
     step_message,
     ws_url,
 )
-from sqlenv_client.errors import ServerConnectionError, SQLEnvError
+from sqlenv_client.errors import CapacityError, ServerConnectionError, SQLEnvError
 from sqlenv_core.protocol import SQLAction, SQLObservation, SQLState
 from sqlenv_core.wire import Frame
 
 if TYPE_CHECKING:
+    import httpx
+
     from sqlenv_core.datasets import Dataset
 
 __all__ = ["AsyncSQLEnvClient"]
@@ -40,7 +40,10 @@ class AsyncSQLEnvClient:
     must not overlap: each waits for its reply.
 
     Args:
-        base_url: the server, e.g. ``http://127.0.0.1:8000`` (``ws://`` works too).
+        base_url: the server, e.g. ``http://127.0.0.1:8000`` (``ws://`` works too); or several
+            (a list, or URLs separated by commas): the clients of a process then take them in
+            turn, and a client whose server is full or unreachable when it resets moves on to
+            the next one (see docs/scaling.md).
         transport: ``"ws"`` (one WebSocket, the default), ``"http"`` (HTTP sessions), or an
             :class:`~sqlenv_client.transports.AsyncTransport` object (e.g.
             :class:`~sqlenv_client.transports.AsyncLocalTransport`), used as it is and closed with
@@ -63,7 +66,7 @@ class AsyncSQLEnvClient:
 
     def __init__(
         self,
-        base_url: str = DEFAULT_URL,
+        base_url: str | Sequence[str] = DEFAULT_URL,
         *,
         transport: TransportName | AsyncTransport = "ws",
         connect_timeout: float = 10.0,
@@ -76,8 +79,9 @@ class AsyncSQLEnvClient:
         http_client: httpx.AsyncClient | None = None,
     ) -> None:
         given = None if isinstance(transport, str) else transport
+        first, urls = spread(base_url)
         self.settings = ClientSettings(
-            base_url,
+            first,
             "ws" if given is not None else transport,  # pyright: ignore[reportArgumentType]
             connect_timeout,
             message_timeout,
@@ -86,9 +90,12 @@ class AsyncSQLEnvClient:
             max_backoff,
             max_message_bytes,
             headers_dict(headers),
+            urls,
         )
         if http_client is not None and self.settings.transport != "http":
             raise ValueError("http_client is used by transport='http' only; pass transport='http' with it")
+        if http_client is not None and len(urls) > 1:
+            raise ValueError("http_client talks to one server; give one base_url with it")
         self._episode = EpisodeTracker()
         self._given: AsyncTransport | None = given
         self._transport: AsyncTransport | None = given
@@ -217,9 +224,22 @@ class AsyncSQLEnvClient:
         try:
             raise_if_error(frame)
         except SQLEnvError as error:
+            if kind == "reset" and isinstance(error, CapacityError) and await self._switch_server():
+                return await self._exchange(message)  # this server is full: another may not be
             self._episode.server_error(error)
             raise
+        self.settings.succeeded()
         return frame
+
+    async def _switch_server(self) -> bool:
+        """Move to the next of several servers (``base_url`` as a list), if one is left to try."""
+        if self._given is not None or not self.settings.failover():
+            return False
+        await self._discard_transport()
+        if self._owned_http is not None:  # bound to the previous server's URL
+            await self._owned_http.aclose()
+            self._owned_http = self._http = None
+        return True
 
     def _where(self) -> str:
         if self._given is not None:
@@ -240,6 +260,9 @@ class AsyncSQLEnvClient:
             except ServerConnectionError as exc:
                 delay = next(delays, None)
                 if delay is None or not exc.details.get("retryable", True):
+                    if await self._switch_server():
+                        delays = self.settings.backoff_delays()
+                        continue
                     raise connect_failure(self._where(), attempts, exc) from exc
                 await asyncio.sleep(delay)
 
@@ -247,6 +270,8 @@ class AsyncSQLEnvClient:
         s = self.settings
         if s.transport == "http":
             if self._http is None:
+                import httpx  # loaded with the first HTTP transport, not with the client
+
                 self._http = self._owned_http = httpx.AsyncClient(
                     base_url=s.base_url,
                     headers=s.headers,

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import json
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
-import httpx
 from websockets.asyncio.client import ClientConnection
 from websockets.asyncio.client import connect as ws_connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake
@@ -16,6 +15,9 @@ from sqlenv_client._shared.websocket import connect_kwargs, handshake_error
 from sqlenv_client._shared.wire import decode_frame
 from sqlenv_client.errors import RequestTimeoutError, ServerConnectionError
 from sqlenv_core.wire import Frame
+
+if TYPE_CHECKING:  # httpx loads with the first HTTP transport, not with the client
+    import httpx
 
 __all__ = ["AsyncHttpTransport", "AsyncTransport", "AsyncWebSocketTransport"]
 
@@ -137,6 +139,8 @@ class AsyncHttpTransport:
         request = _http.request_for(message, self.session_id)
         if request is None:
             return {"type": "closed", "data": {}}
+        import httpx
+
         try:
             response = await self._client.request(
                 request.method,

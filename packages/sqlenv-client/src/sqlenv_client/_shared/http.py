@@ -9,13 +9,14 @@ ends the session.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, cast
-
-import httpx
+from typing import TYPE_CHECKING, Any, cast
 
 from sqlenv_client._shared.jsonobj import json_object
 from sqlenv_client.errors import ProtocolError, RequestTimeoutError, ServerConnectionError, SQLEnvError
 from sqlenv_core.wire import HTTP_STATUS, SESSION_HEADER, ErrorCode, Frame
+
+if TYPE_CHECKING:  # httpx loads only when an HTTP transport is used (it costs ~0.1-0.3 s)
+    import httpx
 
 # The code an HTTP error status stands for when the body does not say (proxies, other servers):
 # our own mapping read backwards, plus the statuses other servers use for the same things.
@@ -101,6 +102,8 @@ def frame_for(kind: str, status: int, body: object) -> Frame:
 
 def transport_error(exc: httpx.TransportError, request: HttpRequest) -> SQLEnvError:
     """The typed error for a request that got no HTTP response (the sync and async twins share it)."""
+    import httpx
+
     where = f"{request.method} {request.path}"
     if isinstance(exc, httpx.TimeoutException):
         return RequestTimeoutError(f"no reply to {where} in time: {exc}")

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+import itertools
+import threading
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
 from sqlenv_client._shared.wire import http_base_url
 
-__all__ = ["DEFAULT_URL", "ClientSettings", "TransportName", "headers_dict"]
+__all__ = ["DEFAULT_URL", "ClientSettings", "TransportName", "headers_dict", "spread"]
 
 TransportName = Literal["ws", "http"]
 """How a client reaches a server: one WebSocket (``ws``) or HTTP sessions (``http``)."""
@@ -30,6 +32,9 @@ class ClientSettings:
     max_backoff: float = 4.0
     max_message_bytes: int = 16 * 1024 * 1024
     headers: dict[str, str] = field(default_factory=dict[str, str])
+    urls: tuple[str, ...] = ()
+    """Every server this client may use, in the order it tries them; ``base_url`` is the one in use."""
+    _untried: int = field(default=0, init=False, repr=False)
 
     def __post_init__(self) -> None:
         if self.transport not in ("ws", "http"):
@@ -42,6 +47,24 @@ class ClientSettings:
         if self.backoff < 0 or self.max_backoff < 0:
             raise ValueError("backoff and max_backoff must be >= 0")
         self.base_url = http_base_url(self.base_url)
+        self.urls = tuple(http_base_url(u) for u in self.urls) or (self.base_url,)
+        self._untried = len(self.urls) - 1
+
+    def failover(self) -> bool:
+        """Move to the next server, unless every one has been tried since the last success.
+
+        Returns:
+            Whether there was one left to try (``base_url`` now names it).
+        """
+        if self._untried <= 0:
+            return False
+        self._untried -= 1
+        self.base_url = self.urls[(self.urls.index(self.base_url) + 1) % len(self.urls)]
+        return True
+
+    def succeeded(self) -> None:
+        """A server answered: the next failure may try every other server again."""
+        self._untried = len(self.urls) - 1
 
     def backoff_delay(self, attempt: int) -> float:
         """The pause before retry number ``attempt`` (0-based): exponential, capped at ``max_backoff``."""
@@ -58,3 +81,29 @@ class ClientSettings:
 def headers_dict(headers: Mapping[str, str] | None) -> dict[str, str]:
     """A plain dict of extra headers (``{}`` for none)."""
     return dict(headers or {})
+
+
+_turns: dict[tuple[str, ...], Iterator[int]] = {}
+_turns_lock = threading.Lock()
+
+
+def spread(base_url: str | Sequence[str]) -> tuple[str, tuple[str, ...]]:
+    """The server a new client starts on, and the order it fails over in.
+
+    ``base_url`` is one URL, several separated by commas, or a sequence of URLs. The clients of
+    one process take the URLs of the same list in turn (round-robin), so that N clients spread
+    their sessions evenly over the servers; each then fails over through the others in order.
+
+    Raises:
+        ValueError: no URL was given.
+    """
+    urls = tuple(u.strip() for u in (base_url.split(",") if isinstance(base_url, str) else base_url) if u.strip())
+    if not urls:
+        raise ValueError("base_url names no server; give a URL such as http://127.0.0.1:8000")
+    if len(urls) == 1:
+        return urls[0], urls
+    with _turns_lock:
+        turn = next(_turns.setdefault(urls, itertools.count()))
+    start = turn % len(urls)
+    order = urls[start:] + urls[:start]
+    return order[0], order

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import json
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
-import httpx
 from websockets.exceptions import ConnectionClosed, InvalidHandshake
 from websockets.sync.client import ClientConnection
 from websockets.sync.client import connect as ws_connect
@@ -15,6 +14,9 @@ from sqlenv_client._shared.websocket import connect_kwargs, handshake_error
 from sqlenv_client._shared.wire import decode_frame
 from sqlenv_client.errors import RequestTimeoutError, ServerConnectionError
 from sqlenv_core.wire import Frame
+
+if TYPE_CHECKING:  # httpx loads with the first HTTP transport, not with the client
+    import httpx
 
 __all__ = ["HttpTransport", "Transport", "WebSocketTransport"]
 
@@ -127,6 +129,8 @@ class HttpTransport:
         request = _http.request_for(message, self.session_id)
         if request is None:
             return {"type": "closed", "data": {}}
+        import httpx
+
         try:
             response = self._client.request(
                 request.method,

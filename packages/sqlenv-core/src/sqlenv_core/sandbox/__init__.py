@@ -38,7 +38,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlenv_core.sandbox.engine import Sandbox, quote_identifier
 from sqlenv_core.sandbox.heap import DEFAULT_HEAP_LIMIT_BYTES, heap_limit, set_heap_limit
-from sqlenv_core.sandbox.limits import QueryResult, SandboxError, SandboxLimits
+from sqlenv_core.sandbox.limits import CancelToken, QueryResult, SandboxError, SandboxLimits
 from sqlenv_core.sandbox.pool import SHARED_POOL, ConnectionPool
 
 if TYPE_CHECKING:
@@ -46,6 +46,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "DEFAULT_HEAP_LIMIT_BYTES",
+    "CancelToken",
     "SHARED_POOL",
     "ConnectionPool",
     "QueryResult",

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from sqlenv_core.protocol import Cell
 from sqlenv_core.sandbox.authorizer import Authorizer, statement_name
-from sqlenv_core.sandbox.limits import QueryResult, SandboxError, SandboxLimits
+from sqlenv_core.sandbox.limits import CancelToken, QueryResult, SandboxError, SandboxLimits
 from sqlenv_core.sandbox.pool import ConnectionPool, PooledConnection
 from sqlenv_core.sandbox.watchdog import WATCHDOG, TempBudget
 
@@ -103,13 +103,22 @@ class Sandbox:
 
     # -- queries -------------------------------------------------------------------------------
 
-    def execute(self, sql: str, *, max_rows: int | None = None, timeout_s: float | None = None) -> QueryResult:
+    def execute(
+        self,
+        sql: str,
+        *,
+        max_rows: int | None = None,
+        timeout_s: float | None = None,
+        cancel: CancelToken | None = None,
+    ) -> QueryResult:
         """Run one read-only statement and fetch its rows within the limits.
 
         Args:
             sql: one SQL statement (trailing ``;``s and comments are fine).
             max_rows: rows to fetch at most (default ``limits.max_rows``).
             timeout_s: deadline for this call (default ``limits.timeout_s``).
+            cancel: the request this call belongs to; once it is cancelled the call stops (or
+                does not start), even if :meth:`interrupt` came before the statement began.
 
         Returns:
             The columns and rows; ``truncated`` is set when rows were left unfetched.
@@ -134,11 +143,19 @@ class Sandbox:
         with self._lock:
             lent = self._slot.acquire()
             try:
-                return self._execute(lent, sql, statement, row_cap, timeout)
+                return self._execute(lent, sql, statement, row_cap, timeout, cancel)
             finally:
                 self._slot.release(lent)
 
-    def _execute(self, lent: PooledConnection, sql: str, statement: str, row_cap: int, timeout: float) -> QueryResult:
+    def _execute(
+        self,
+        lent: PooledConnection,
+        sql: str,
+        statement: str,
+        row_cap: int,
+        timeout: float,
+        cancel: CancelToken | None,
+    ) -> QueryResult:
         conn, authorizer = lent.conn, lent.authorizer
         start = time.monotonic()
         self._deadline = start + timeout
@@ -153,6 +170,10 @@ class Sandbox:
         with self._interrupt_lock:
             self._running, self._cancelled = token, False
         try:
+            # Read after registering: a cancel from now on interrupts the call through the watchdog,
+            # and one that came earlier is seen here.
+            if cancel is not None and cancel.cancelled:
+                raise SandboxError("cancelled", "query cancelled before it finished (its session was closed)")
             columns, rows, truncated = self._run(conn, authorizer, statement, row_cap)
         except sqlite3.Error as exc:
             raise self._translate(exc, sql, timeout, lent) from None

@@ -7,7 +7,7 @@ from typing import Literal
 
 from sqlenv_core.protocol import Cell
 
-__all__ = ["QueryResult", "SandboxError", "SandboxLimits"]
+__all__ = ["CancelToken", "QueryResult", "SandboxError", "SandboxLimits"]
 
 
 @dataclass(frozen=True)
@@ -97,3 +97,25 @@ class SandboxError(Exception):
         super().__init__(message)
         self.code = code
         self.message = message
+
+
+class CancelToken:
+    """Says, from any thread, that the calls made on behalf of one request should stop.
+
+    A call checks it once it is registered as running, and :meth:`Sandbox.interrupt` stops a call
+    already running; together no cancellation is lost, however the two threads interleave.
+    """
+
+    __slots__ = ("_cancelled",)
+
+    def __init__(self) -> None:
+        self._cancelled = False
+
+    def cancel(self) -> None:
+        """Ask the calls of this request to stop."""
+        self._cancelled = True
+
+    @property
+    def cancelled(self) -> bool:
+        """Whether :meth:`cancel` was called."""
+        return self._cancelled

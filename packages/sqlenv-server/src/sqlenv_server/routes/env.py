@@ -25,11 +25,12 @@ from sqlenv_core.wire import (
     ResetRequest,
     WireError,
     observation_payload,
-    validation_details,
     validation_message,
 )
 from sqlenv_server.app_info import environment_metadata
-from sqlenv_server.deps import ManagerDep
+from sqlenv_server.deps import ClientDep, ManagerDep
+from sqlenv_server.disconnect import unless_disconnected
+from sqlenv_server.errors import bounded_errors
 from sqlenv_server.sessions import Session, SessionNotFoundError
 
 __all__ = ["SESSION_COOKIE", "SESSION_HEADER", "router"]
@@ -171,6 +172,7 @@ async def reset(
     request: Request,
     response: Response,
     manager: ManagerDep,
+    client: ClientDep,
     body: Annotated[ResetBody | None, Body()] = None,
     x_session_id: Annotated[str | None, Header(alias=SESSION_HEADER)] = None,
 ) -> EnvResponse:
@@ -185,10 +187,13 @@ async def reset(
             session = None  # an expired id is no error here: start afresh
     created = session is None
     if session is None:
-        session = manager.open("http")
+        session = manager.open("http", client=client)
+    opened = session
     try:
-        observation = await manager.run(session, ResetRequest(seed=params.seed, question_id=params.question_id))
-    except WireError:
+        observation = await unless_disconnected(
+            request, lambda: manager.run(opened, ResetRequest(seed=params.seed, question_id=params.question_id))
+        )
+    except BaseException:
         if created:
             await manager.close(session.id)
         raise
@@ -212,6 +217,7 @@ async def step(
     response: Response,
     body: StepBody,
     manager: ManagerDep,
+    client: ClientDep,
     x_session_id: Annotated[str | None, Header(alias=SESSION_HEADER)] = None,
 ) -> EnvResponse:
     """Run one action in the session's episode."""
@@ -219,14 +225,20 @@ async def step(
         action = SQLAction.model_validate(body.action)
     except ValidationError as exc:
         raise WireError(
-            ErrorCode.VALIDATION_ERROR, f"Invalid action: {validation_message(exc)}", errors=validation_details(exc)
+            ErrorCode.VALIDATION_ERROR,
+            f"Invalid action: {validation_message(exc)}",
+            errors=bounded_errors(exc.errors(include_url=False)),
         ) from None
     wanted = _chosen_session_id(request, body.session_id, x_session_id)
     if wanted is None:
-        one_off = manager.open("http")
-        try:
+        one_off = manager.open("http", client=client)
+
+        async def reset_then_step() -> SQLObservation:
             await manager.reset(one_off)
-            observation = await manager.step(one_off, action)
+            return await manager.step(one_off, action)
+
+        try:
+            observation = await unless_disconnected(request, reset_then_step)
         finally:
             await manager.close(one_off.id)
         return _envelope(
@@ -236,7 +248,7 @@ async def step(
             f"(body field, {SESSION_HEADER} header or {SESSION_COOKIE} cookie) to continue an episode",
         )
     session = manager.get(wanted)
-    observation = await manager.step(session, action)
+    observation = await unless_disconnected(request, lambda: manager.step(session, action))
     _remember(response, session.id)
     return _envelope(observation, session.id)
 
@@ -253,7 +265,11 @@ async def state(
     session_id: Annotated[str | None, Query(max_length=SESSION_ID_MAX)] = None,
     x_session_id: Annotated[str | None, Header(alias=SESSION_HEADER)] = None,
 ) -> SQLState:
-    """The state of the session's episode (an empty state when no session is named)."""
+    """The state of the session's episode (an empty state when no session is named).
+
+    Prefer the header or the cookie to the ``session_id`` query parameter, which proxies may log
+    (this server's own access log redacts it).
+    """
     wanted = _chosen_session_id(request, session_id, x_session_id)
     if wanted is None:
         return SQLState()

@@ -12,14 +12,13 @@ a malformed request -32600, an unknown method -32601, bad arguments -32602.
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from fastapi import APIRouter, Request, Response
-from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 
-from sqlenv_core.protocol import ActionType, SQLAction, SQLObservation
+from sqlenv_core import tools as core_tools
+from sqlenv_core.protocol import SQLObservation
 from sqlenv_core.wire import (
     MCP_SESSION_HEADER,
     ErrorCode,
@@ -31,7 +30,9 @@ from sqlenv_core.wire import (
     validation_message,
 )
 from sqlenv_server.app_info import ENV_NAME
-from sqlenv_server.deps import ManagerDep
+from sqlenv_server.deps import ClientDep, ManagerDep, SettingsDep
+from sqlenv_server.disconnect import unless_disconnected
+from sqlenv_server.jsonio import SafeJSONResponse, loads
 from sqlenv_server.sessions import Session, SessionManager
 
 __all__ = ["TOOLS", "router"]
@@ -49,20 +50,9 @@ SESSION_HEADER = MCP_SESSION_HEADER
 _SESSION_ARG = {"type": "string", "description": "The session_id returned by reset."}
 
 
-def _tool(name: str, description: str, argument: str | None, argument_doc: str = "") -> dict[str, Any]:
-    properties: dict[str, Any] = {"session_id": _SESSION_ARG}
-    required: list[str] = []
-    if argument is not None:
-        properties[argument] = {"type": "string", "description": argument_doc}
-        required.append(argument)
-    return {
-        "name": name,
-        "description": description,
-        "inputSchema": {"type": "object", "properties": properties, "required": required},
-    }
-
-
-#: The tools an MCP client sees; each maps to one SQLAction type (reset starts the episode).
+#: The tools an MCP client sees: ``reset`` starts the episode; the four actions are the ones every
+#: model sees (``sqlenv_core.tools``: the same names, descriptions and arguments as in training),
+#: each with an optional ``session_id``.
 TOOLS: list[dict[str, Any]] = [
     {
         "name": "reset",
@@ -78,19 +68,8 @@ TOOLS: list[dict[str, Any]] = [
             },
         },
     },
-    _tool("describe", "Show the columns and types of a table.", "table", "A table name."),
-    _tool("sample", "Show a few rows of a table.", "table", "A table name."),
-    _tool("query", "Run one read-only SQL statement (SQLite) and see up to 20 rows.", "sql", "The SQL."),
-    _tool(
-        "answer", "Give the final answer; ends the episode and returns the verdict.", "answer", "The answer value(s)."
-    ),
+    *(core_tools.mcp_tool(tool, {"session_id": _SESSION_ARG}) for tool in core_tools.TOOLS),
 ]
-_ACTION_OF_TOOL: dict[str, tuple[ActionType, str]] = {
-    "describe": ("DESCRIBE", "table"),
-    "sample": ("SAMPLE", "table"),
-    "query": ("QUERY", "sql"),
-    "answer": ("ANSWER", "answer"),
-}
 
 
 class _RpcError(Exception):
@@ -108,27 +87,9 @@ def _error(request_id: Any, code: int, message: str, data: Any = None) -> dict[s
     return {"jsonrpc": "2.0", "id": request_id, "error": error}
 
 
-def _render(observation: SQLObservation) -> str:
-    """The observation as the text an LLM reads."""
-    lines: list[str] = []
-    if observation.error:
-        lines.append(f"Error: {observation.error}")
-    elif observation.step_count == 0 and not observation.done:
-        lines += [f"Question: {observation.question}", observation.schema_info]
-    if observation.result:
-        lines.append(observation.result)
-    status = f"step {observation.step_count}, {observation.budget_remaining} steps left"
-    if observation.reward is not None:
-        status += f", reward {observation.reward:g}"
-    if observation.done:
-        status += ", episode over"
-    lines.append(f"[{status}]")
-    return "\n".join(lines)
-
-
 def _tool_result(observation: SQLObservation, session_id: str) -> dict[str, Any]:
     return {
-        "content": [{"type": "text", "text": _render(observation)}],
+        "content": [{"type": "text", "text": core_tools.render_observation(observation)}],
         "structuredContent": {**observation_payload(observation), "session_id": session_id},
         "isError": bool(observation.error),
     }
@@ -144,9 +105,10 @@ def _rpc_of(exc: WireError) -> tuple[int, str, dict[str, Any] | None]:
 class _McpCall:
     """One HTTP request's worth of JSON-RPC handling (it may carry a batch)."""
 
-    def __init__(self, manager: SessionManager, header_session: str | None) -> None:
+    def __init__(self, manager: SessionManager, header_session: str | None, client: str = "") -> None:
         self.manager = manager
         self.header_session = header_session
+        self.client = client
         self.session_used: str | None = None
 
     def _session(self, params: dict[str, Any], arguments: dict[str, Any]) -> Session:
@@ -162,7 +124,7 @@ class _McpCall:
         return self.manager.get(wanted)
 
     def _open(self) -> Session:
-        return self.manager.open("mcp")
+        return self.manager.open("mcp", client=self.client)
 
     async def _call_tool(self, params: dict[str, Any]) -> dict[str, Any]:
         name = params.get("name")
@@ -172,16 +134,15 @@ class _McpCall:
         args: dict[str, Any] = arguments  # pyright: ignore[reportUnknownVariableType]
         if name == "reset":
             return await self._reset(params, args)
-        if not isinstance(name, str) or name not in _ACTION_OF_TOOL:
-            raise _RpcError(INVALID_PARAMS, f"Tool not found: {name!r}; tools: {', '.join(t['name'] for t in TOOLS)}")
-        action_type, field = _ACTION_OF_TOOL[name]
-        value = args.get(field)
-        if not isinstance(value, str):
-            raise _RpcError(INVALID_PARAMS, f"tool {name!r} needs a string argument {field!r}")
+        if not isinstance(name, str):
+            raise _RpcError(
+                INVALID_PARAMS, f"Tool not found: {str(name)[:80]!r}; tools: reset, {', '.join(core_tools.TOOL_NAMES)}"
+            )
         try:
-            action = SQLAction(action_type=action_type, argument=value)
-        except ValidationError as exc:
-            raise _RpcError(INVALID_PARAMS, validation_message(exc)) from None
+            action = core_tools.tool_call_to_action(name, {k: v for k, v in args.items() if k != "session_id"})
+        except core_tools.ToolCallError as exc:
+            prefix = "Tool not found: " if name not in core_tools.TOOL_NAMES else ""
+            raise _RpcError(INVALID_PARAMS, f"{prefix}{exc}") from None
         session = self._session(params, args)
         self.session_used = session.id
         observation = await self.manager.run(session, StepRequest(action))
@@ -266,23 +227,42 @@ class _McpCall:
         return {"jsonrpc": "2.0", "id": request_id, "result": result}
 
 
-@router.post("/mcp", summary="MCP JSON-RPC 2.0 endpoint", response_class=JSONResponse)
-async def mcp_endpoint(request: Request, manager: ManagerDep) -> Response:
-    """Answer one JSON-RPC message or a batch of them."""
-    call = _McpCall(manager, request.headers.get(SESSION_HEADER))
+async def _answer(call: _McpCall, payload: Any) -> Any:
+    if not isinstance(payload, list):
+        return await call.handle(payload)
+    batch: list[Any] = payload  # pyright: ignore[reportUnknownVariableType]
+    return [reply for item in batch if (reply := await call.handle(item)) is not None]
+
+
+@router.post("/mcp", summary="MCP JSON-RPC 2.0 endpoint", response_class=SafeJSONResponse)
+async def mcp_endpoint(request: Request, manager: ManagerDep, settings: SettingsDep, client: ClientDep) -> Response:
+    """Answer one JSON-RPC message or a batch of them (at most ``max_batch``).
+
+    The messages of a batch run one after the other; if the client disconnects, the running one
+    is cancelled (its query interrupted) and the rest are not run.
+    """
+    call = _McpCall(manager, request.headers.get(SESSION_HEADER), client)
     body = await request.body()
     try:
-        payload = json.loads(body)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        return JSONResponse(_error(None, PARSE_ERROR, f"Parse error: {exc}"))
+        payload = loads(body)
+    except ValueError as exc:  # not JSON, not UTF-8, or nested too deeply
+        return SafeJSONResponse(_error(None, PARSE_ERROR, f"Parse error: {str(exc)[:200]}"))
     if isinstance(payload, list):
-        if not payload:
-            return JSONResponse(_error(None, INVALID_REQUEST, "Invalid Request: empty batch"))
-        replies = [reply for item in payload if (reply := await call.handle(item)) is not None]  # pyright: ignore[reportUnknownVariableType]
-        content: Any = replies
-    else:
-        content = await call.handle(payload)
+        size = len(payload)  # pyright: ignore[reportUnknownArgumentType]
+        if not size:
+            return SafeJSONResponse(_error(None, INVALID_REQUEST, "Invalid Request: empty batch"))
+        if size > settings.max_batch:
+            return SafeJSONResponse(
+                _error(
+                    None,
+                    INVALID_REQUEST,
+                    f"Invalid Request: a batch of {size} messages; the limit is {settings.max_batch} "
+                    "(SQLENV_MAX_BATCH): send several smaller batches",
+                    {"max_batch": settings.max_batch},
+                )
+            )
+    content = await unless_disconnected(request, lambda: _answer(call, payload))
     headers = {SESSION_HEADER: call.session_used} if call.session_used else None
     if content is None or content == []:
         return Response(status_code=202, headers=headers)
-    return JSONResponse(content, headers=headers)
+    return SafeJSONResponse(content, headers=headers)

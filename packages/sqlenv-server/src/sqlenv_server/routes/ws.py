@@ -8,16 +8,18 @@ connection stays usable; ``close`` (or a disconnect) frees the session at once.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
-import json
 
 import anyio
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
+from starlette.types import Message
 
 from sqlenv_core.wire import CloseRequest, ErrorCode, Frame, WireError, decode_message, parse_request, reply_frame
-from sqlenv_server.deps import ManagerDep, SettingsDep
+from sqlenv_server.deps import ManagerDep, SettingsDep, client_of
 from sqlenv_server.errors import count_error
-from sqlenv_server.sessions import CapacityReachedError, Session, SessionManager
+from sqlenv_server.jsonio import dumps
+from sqlenv_server.sessions import Session, SessionManager
 
 __all__ = ["router"]
 
@@ -25,6 +27,10 @@ router = APIRouter()
 
 #: "Try again later": the close code a refused connection gets after its CAPACITY_REACHED message.
 CLOSE_TRY_AGAIN_LATER = 1013
+#: Frames a client may send ahead of its replies; a client that sends more is disconnected.
+PIPELINE_DEPTH = 8
+#: The close code for a client that pipelines past PIPELINE_DEPTH (policy violation).
+CLOSE_TOO_MANY_IN_FLIGHT = 1008
 
 
 class _Close(Exception):
@@ -38,22 +44,49 @@ async def _reply(manager: SessionManager, session: Session, raw: str | bytes, ma
     return reply_frame(await manager.run(session, request))
 
 
+async def _read(websocket: WebSocket, inbox: asyncio.Queue[Message | None], session: Session) -> None:
+    """Receive frames into ``inbox`` while steps run, so that a disconnect is seen at once.
+
+    On a disconnect, or a client with more than :data:`PIPELINE_DEPTH` frames in flight, the
+    session is marked closed (queued frames are dropped) and its running query is interrupted.
+    """
+    try:
+        while True:
+            frame = await websocket.receive()
+            if frame["type"] == "websocket.disconnect":
+                break
+            if inbox.full():
+                with contextlib.suppress(Exception):
+                    await websocket.close(CLOSE_TOO_MANY_IN_FLIGHT, f"more than {PIPELINE_DEPTH} messages in flight")
+                break
+            inbox.put_nowait(frame)
+    except (WebSocketDisconnect, RuntimeError, OSError):
+        pass
+    session.closed = True
+    session.interrupt()  # nobody will read the reply: stop the query now, not at its deadline
+    while not inbox.empty():  # drop what was queued; wake the loop, which sees `closed`
+        inbox.get_nowait()
+    inbox.put_nowait(None)
+
+
 @router.websocket("/ws")
 async def websocket_session(websocket: WebSocket, manager: ManagerDep, settings: SettingsDep) -> None:
     """A persistent session: reset, step, state and close over one connection."""
     await websocket.accept()
     try:
-        session = manager.open("ws", attached=True)
-    except CapacityReachedError as exc:
+        session = manager.open("ws", attached=True, client=client_of(websocket))
+    except WireError as exc:  # at capacity, or this client holds its share of sessions
         count_error(websocket, exc.code)
         with contextlib.suppress(Exception):
-            await websocket.send_text(json.dumps(exc.frame()))
+            await websocket.send_text(dumps(exc.frame()))
             await websocket.close(code=CLOSE_TRY_AGAIN_LATER, reason="server at capacity")
         return
+    inbox: asyncio.Queue[Message | None] = asyncio.Queue(PIPELINE_DEPTH)
+    reader = asyncio.create_task(_read(websocket, inbox, session))
     try:
-        while True:
-            frame = await websocket.receive()
-            if frame["type"] == "websocket.disconnect":
+        while not session.closed:
+            frame = await inbox.get()
+            if frame is None:
                 break
             raw: str | bytes = frame.get("text") or frame.get("bytes") or ""
             try:
@@ -65,12 +98,17 @@ async def websocket_session(websocket: WebSocket, manager: ManagerDep, settings:
                 reply = exc.frame()
             except Exception as exc:  # the environment failed: say so and keep serving
                 count_error(websocket, ErrorCode.EXECUTION_ERROR)
-                reply = WireError(ErrorCode.EXECUTION_ERROR, f"{type(exc).__name__}: {exc}").frame()
-            await websocket.send_text(json.dumps(reply))
+                reply = WireError(ErrorCode.EXECUTION_ERROR, f"{type(exc).__name__}: {str(exc)[:500]}").frame()
+            if session.closed:
+                break
+            await websocket.send_text(dumps(reply))
     except (WebSocketDisconnect, RuntimeError, OSError):
         pass  # the client went away; the finally block frees its session
     finally:
+        reader.cancel()
         with anyio.CancelScope(shield=True):  # free the slot even when the server is shutting down
+            with contextlib.suppress(asyncio.CancelledError):
+                await reader
             await manager.close(session.id)
         with contextlib.suppress(Exception):
             await websocket.close()

@@ -1,0 +1,80 @@
+"""Which steps may run on the event loop: those whose cost is already known to be small.
+
+Handing a step to a worker thread and back costs about as much CPU as a cheap step itself
+(a quarter to a third of a whole step, measured). But the event loop may only run work that is
+known to be quick: one slow query there would stall every session. SQLEnv's databases are
+immutable, so the same action on the same database costs about the same every time; the server
+remembers what each action has cost (:class:`StepCosts`) and runs it inline only once it has
+been seen to be cheap, never before:
+
+* an action's first run is always in a worker thread, where it is measured;
+* the cost kept is the most it ever took (a slow run is never forgotten while its entry lives);
+* an action costs what it costs on its database (DESCRIBE, SAMPLE) or against its question's
+  gold answer (QUERY's reward, ANSWER's verdict), so the key says which.
+
+The repeated actions of training (the rollouts of one GRPO group send the same SQL; every
+episode on a database DESCRIBEs the same tables) thus skip the thread hop, and a query that was
+ever slow never runs on the loop. Entries are kept by a digest of the action, so the table's
+memory is bounded whatever the SQL's length.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from collections import OrderedDict
+
+from sqlenv_core.protocol import SQLAction
+
+__all__ = ["StepCosts"]
+
+_PER_DATABASE = frozenset({"DESCRIBE", "SAMPLE"})
+
+
+class StepCosts:
+    """The most each action has cost, least recently used out past ``max_entries``.
+
+    Args:
+        cheap_s: an action whose every run took less than this may run inline.
+        max_entries: actions remembered (about 100 bytes each).
+    """
+
+    def __init__(self, cheap_s: float, max_entries: int = 100_000) -> None:
+        self.cheap_s = cheap_s
+        self.max_entries = max_entries
+        self._costs: OrderedDict[bytes, float] = OrderedDict()
+        self._lock = threading.Lock()
+
+    @staticmethod
+    def key(action: SQLAction, db_id: str | None, question_id: str | None) -> bytes | None:
+        """What ``action`` costs the same for (``None``: nothing known to key it by)."""
+        scope = db_id if action.action_type in _PER_DATABASE else question_id
+        if scope is None:
+            return None
+        digest = hashlib.blake2b(digest_size=16)
+        for part in (scope, action.action_type, action.argument):
+            digest.update(part.encode("utf-8", "surrogatepass"))
+            digest.update(b"\x00")
+        return digest.digest()
+
+    def is_cheap(self, key: bytes) -> bool:
+        """Whether every run of this action so far took less than ``cheap_s``."""
+        if self.cheap_s <= 0:
+            return False
+        with self._lock:
+            cost = self._costs.get(key)
+            if cost is None:
+                return False
+            self._costs.move_to_end(key)
+        return cost < self.cheap_s
+
+    def record(self, key: bytes, seconds: float) -> None:
+        """Remember that this action took ``seconds`` (the most it ever took is kept)."""
+        with self._lock:
+            previous = self._costs.pop(key, 0.0)
+            self._costs[key] = max(previous, seconds)
+            while len(self._costs) > self.max_entries:
+                self._costs.popitem(last=False)
+
+    def __len__(self) -> int:
+        return len(self._costs)

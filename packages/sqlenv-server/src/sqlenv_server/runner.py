@@ -1,0 +1,107 @@
+"""Where environment work runs: in worker threads, fairly, and cancelled when nobody waits for it.
+
+A step can take from microseconds (a cached DESCRIBE) to the sandbox deadline (a query bomb).
+The event loop must never wait for one, and one client's slow steps must not hold up anybody
+else's quick ones. So :class:`StepRunner` gives each step a worker thread and
+
+* lets at most ``fresh_slots`` steps *start* at once (the bound on fresh SQLite work), but a step
+  still running after ``slow_after_s`` gives its slot back: 32 sessions each running a query bomb
+  leave the slots free for a cheap query elsewhere, which starts at once instead of waiting for
+  a bomb to reach its deadline;
+* when the awaiting task is cancelled (a WebSocket closed, an HTTP client went away, a session was
+  closed), calls the step's ``cancel`` hook (``SQLEnvironment.interrupt``), then waits, shielded,
+  for the thread to come back: the environment is idle again when the cancellation goes on.
+
+Threads are bounded by ``max_threads``; a session runs one step at a time, so ``max_sessions``
+threads are always enough.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+from collections.abc import Callable
+from typing import TypeVar
+
+import anyio
+
+__all__ = ["StepRunner"]
+
+T = TypeVar("T")
+
+
+class StepRunner:
+    """Runs blocking environment calls in threads without letting slow ones starve quick ones.
+
+    Args:
+        fresh_slots: steps that may start at once; a step gives its slot back after ``slow_after_s``.
+        max_threads: worker threads at most (created on demand).
+        slow_after_s: seconds after which a running step no longer holds a slot.
+    """
+
+    def __init__(self, *, fresh_slots: int, max_threads: int, slow_after_s: float) -> None:
+        self.fresh_slots = fresh_slots
+        self.slow_after_s = slow_after_s
+        self._executor = concurrent.futures.ThreadPoolExecutor(
+            max_workers=max(max_threads, fresh_slots), thread_name_prefix="sqlenv-step"
+        )
+        self._slots: asyncio.Semaphore | None = None
+        self.running = 0
+        """Steps in a worker thread now (slow ones included)."""
+
+    def _semaphore(self) -> asyncio.Semaphore:
+        if self._slots is None:  # created on first use, inside the loop that serves the app
+            self._slots = asyncio.Semaphore(self.fresh_slots)
+        return self._slots
+
+    async def run(self, call: Callable[[], T], cancel: Callable[[], object] | None = None) -> T:
+        """Run ``call`` in a worker thread and return its result (or raise its exception).
+
+        Args:
+            call: the blocking work.
+            cancel: called (on the loop) when the awaiting task is cancelled while ``call`` runs;
+                it should make ``call`` return soon (``SQLEnvironment.interrupt``).
+        """
+        loop = asyncio.get_running_loop()
+        slots = self._semaphore()
+        await slots.acquire()
+        holding = True
+
+        def give_back() -> None:
+            nonlocal holding
+            if holding:
+                holding = False
+                slots.release()
+
+        timer = loop.call_later(self.slow_after_s, give_back)
+        finished: asyncio.Future[None] = loop.create_future()
+
+        def wake(_: object) -> None:  # in the worker thread
+            loop.call_soon_threadsafe(_settle, finished)
+
+        self.running += 1
+        try:
+            future = self._executor.submit(call)
+            future.add_done_callback(wake)
+            try:
+                await asyncio.shield(finished)
+            except BaseException:  # cancelled: stop the work, and wait until the thread is done with it
+                if cancel is not None:
+                    cancel()
+                with anyio.CancelScope(shield=True):
+                    await asyncio.shield(finished)
+                raise
+            return future.result()
+        finally:
+            self.running -= 1
+            timer.cancel()
+            give_back()
+
+    def shutdown(self) -> None:
+        """Stop accepting work; threads finish what they run."""
+        self._executor.shutdown(wait=False, cancel_futures=True)
+
+
+def _settle(finished: asyncio.Future[None]) -> None:
+    if not finished.done():
+        finished.set_result(None)

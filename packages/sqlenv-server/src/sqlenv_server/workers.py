@@ -1,0 +1,136 @@
+"""``sqlenv-server --workers N``: N server processes on one port, HTTP sessions routed to their worker.
+
+The parent reserves the port, then starts N worker processes (``spawn``: each loads the dataset
+itself, so every worker has its own sandbox watchdog thread) that accept connections on the port
+(on Linux each on its own ``SO_REUSEPORT`` socket, so the kernel spreads connections evenly;
+elsewhere on one shared socket) and on a Unix socket of their own. WebSocket sessions live on their connection;
+HTTP and MCP requests that name another worker's session are forwarded to it
+(:mod:`sqlenv_server.routing`). The parent restarts a worker that dies and stops them all on
+SIGINT/SIGTERM.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import multiprocessing
+import multiprocessing.process
+import os
+import signal
+import socket
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import uvicorn
+
+from sqlenv_server.settings import Settings
+
+__all__ = ["run_workers", "uvicorn_options"]
+
+logger = logging.getLogger("sqlenv_server.workers")
+_RESTART_PAUSE_S = 1.0
+
+
+def uvicorn_options(settings: Settings, log_level: str) -> dict[str, Any]:
+    """The uvicorn settings every ``sqlenv-server`` process runs with."""
+    return {
+        "log_level": log_level,
+        # A little above the app's own limit, so an oversized message gets the app's readable error
+        # and only absurd frames are cut off by the protocol layer.
+        "ws_max_size": settings.max_message_bytes * 4,
+        "ws_per_message_deflate": settings.ws_compression,
+        "timeout_graceful_shutdown": 5,
+    }
+
+
+def _reuse_port_socket(host: str, port: int, *, listen: bool) -> socket.socket:
+    """A TCP socket on ``host:port`` with ``SO_REUSEPORT``.
+
+    Each worker listens on one of its own and the kernel spreads new connections evenly over them
+    (a shared socket gives them to whichever worker is waiting in ``accept``, often the same one).
+    """
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    sock.bind((host, port))
+    if listen:
+        sock.listen(2048)
+    return sock
+
+
+def _worker_main(
+    settings_json: str, index: int, shared: socket.socket | None, sockets: list[str], log_level: str
+) -> None:
+    from sqlenv_core import load
+    from sqlenv_server.app import create_app
+
+    settings = Settings.model_validate_json(settings_json)
+    dataset = load(settings.dataset)
+    app = create_app(settings, dataset=dataset, worker_index=index, worker_sockets=sockets)
+    own = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(sockets[index])
+    own.bind(sockets[index])
+    own.listen(2048)
+    public = shared or _reuse_port_socket(settings.host, settings.port, listen=True)
+    config = uvicorn.Config(app, **uvicorn_options(settings, log_level))
+    uvicorn.Server(config).run(sockets=[public, own])
+
+
+def run_workers(settings: Settings, workers: int, log_level: str) -> int:
+    """Serve with ``workers`` processes until SIGINT/SIGTERM; returns the exit status."""
+    context = multiprocessing.get_context("spawn")
+    shared: socket.socket | None = None
+    if sys.platform == "linux" and hasattr(socket, "SO_REUSEPORT"):
+        # Reserve the port (bound, never listening: it gets no connections) and learn it if 0.
+        reserved = _reuse_port_socket(settings.host, settings.port, listen=False)
+        settings = settings.model_copy(update={"port": reserved.getsockname()[1]})
+    else:
+        config = uvicorn.Config("sqlenv_server.app:create_app", host=settings.host, port=settings.port)
+        reserved = shared = config.bind_socket()
+    rundir = Path(tempfile.mkdtemp(prefix="sqlenv-workers-"))
+    sockets = [str(rundir / f"worker-{i}.sock") for i in range(workers)]
+    payload = settings.model_dump_json()
+    stopping = threading.Event()
+
+    def start(index: int) -> multiprocessing.process.BaseProcess:
+        process = context.Process(
+            target=_worker_main, args=(payload, index, shared, sockets, log_level), name=f"sqlenv-worker-{index}"
+        )
+        process.start()
+        return process
+
+    def stop(signum: int, frame: object) -> None:
+        stopping.set()
+
+    previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGINT, signal.SIGTERM)}
+    processes = [start(i) for i in range(workers)]
+    try:
+        while not stopping.wait(0.5):
+            for index, process in enumerate(processes):
+                if not process.is_alive() and not stopping.is_set():
+                    logger.warning("worker %d exited with %s; starting it again", index, process.exitcode)
+                    time.sleep(_RESTART_PAUSE_S)
+                    processes[index] = start(index)
+    finally:
+        for process in processes:
+            if process.is_alive():
+                process.terminate()
+        for process in processes:
+            process.join(timeout=15)
+            if process.is_alive():
+                process.kill()
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        reserved.close()
+        for path in sockets:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(path)
+        with contextlib.suppress(OSError):
+            rundir.rmdir()
+    return 0

@@ -1,0 +1,148 @@
+"""``sqlenv-server --workers 2`` on loopback: WebSocket sessions on any worker, HTTP and MCP sessions
+found by whichever worker a request reaches (forwarded over the workers' Unix sockets)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from live_helpers import free_port, wait_healthy
+from websockets.sync.client import connect
+
+pytestmark = pytest.mark.integration
+
+QUERY = {"action_type": "QUERY", "argument": "SELECT 1"}
+
+
+@pytest.fixture(scope="module")
+def two_workers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, list[str]]]:
+    """The real command with two workers; yields its URL and the workers' Unix sockets."""
+    rundir = tmp_path_factory.mktemp("workers")
+    port = free_port()
+    env = {**os.environ, "TMPDIR": str(rundir)}
+    command = [sys.executable, "-m", "sqlenv_server.cli", "--port", str(port), "--workers", "2"]
+    log = (rundir / "server.log").open("w")
+    server = subprocess.Popen([*command, "--log-level", "warning"], env=env, stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_healthy(url, timeout_s=60)
+        deadline = time.monotonic() + 60  # the first worker may answer before the second is up
+        while len(sockets := sorted(str(p) for p in rundir.glob("sqlenv-workers-*/worker-*.sock"))) < 2:
+            assert time.monotonic() < deadline, "the second worker did not start"
+            time.sleep(0.1)
+        for path in sockets:
+            with _on(path) as worker:
+                assert worker.get("/health").json() == {"status": "healthy"}
+        yield url, sockets
+    finally:
+        server.terminate()
+        try:
+            server.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait(timeout=10)
+        log.close()
+    assert server.returncode == 0, (rundir / "server.log").read_text()[-2000:]
+    assert not list(rundir.glob("sqlenv-workers-*/worker-*.sock"))  # cleaned up
+
+
+def _on(socket_path: str) -> httpx.Client:
+    """A client that talks to one worker directly (as if the kernel had given it the connection)."""
+    return httpx.Client(transport=httpx.HTTPTransport(uds=socket_path), base_url="http://worker")
+
+
+def test_an_http_session_is_found_by_the_other_worker(two_workers: tuple[str, list[str]]) -> None:
+    _, sockets = two_workers
+    with _on(sockets[0]) as first, _on(sockets[1]) as second:
+        opened = first.post("/reset", json={"seed": 3}).json()
+        session_id = opened["session_id"]
+        assert session_id.startswith("w0-")
+        for step in range(1, 4):
+            reply = second.post("/step", json={"session_id": session_id, "action": QUERY})
+            assert reply.status_code == 200, reply.text
+            assert reply.json()["observation"]["step_count"] == step
+        state = second.get("/state", headers={"X-Session-Id": session_id}).json()
+        assert state["step_count"] == 3 and state["question_id"]
+        assert second.post("/close", json={"session_id": session_id}).json()["closed"] is True
+        assert first.post("/step", json={"session_id": session_id, "action": QUERY}).status_code == 404
+
+
+def test_an_mcp_session_is_found_by_the_other_worker(two_workers: tuple[str, list[str]]) -> None:
+    _, sockets = two_workers
+    call = {"jsonrpc": "2.0", "id": 1, "method": "tools/call"}
+    with _on(sockets[1]) as first, _on(sockets[0]) as second:
+        reset = first.post("/mcp", json={**call, "params": {"name": "reset", "arguments": {}}}).json()
+        session_id = reset["result"]["structuredContent"]["session_id"]
+        assert session_id.startswith("w1-")
+        query = {"name": "query", "arguments": {"session_id": session_id, "sql": "SELECT 41 + 1"}}
+        result = second.post("/mcp", json={**call, "params": query}).json()["result"]
+        assert "42" in result["content"][0]["text"] and not result["isError"]
+        by_header = second.post(
+            "/mcp",
+            json={**call, "params": {"name": "query", "arguments": {"sql": "SELECT 2"}}},
+            headers={"Mcp-Session-Id": session_id},
+        ).json()
+        assert "result" in by_header, by_header
+
+
+def test_episodes_over_the_shared_port(two_workers: tuple[str, list[str]]) -> None:
+    url, _ = two_workers
+    no_reuse = httpx.Limits(max_keepalive_connections=0)  # every request a new connection, any worker
+    with httpx.Client(base_url=url, limits=no_reuse) as client:
+        for seed in range(6):
+            session_id = client.post("/reset", json={"seed": seed}).json()["session_id"]
+            for step in range(1, 3):
+                reply = client.post("/step", json={"action": QUERY}, headers={"X-Session-Id": session_id})
+                assert reply.json()["observation"]["step_count"] == step
+    with connect(url.replace("http", "ws") + "/ws") as ws:
+        ws.send(json.dumps({"type": "reset", "data": {"seed": 1}}))
+        assert json.loads(ws.recv(timeout=10))["type"] == "observation"
+        ws.send(json.dumps({"type": "step", "data": QUERY}))
+        assert json.loads(ws.recv(timeout=10))["data"]["observation"]["step_count"] == 1
+
+
+def test_a_dataset_without_questions_refuses_to_start(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "sqlenv_server.cli", "--dataset", "builtin?difficulty=extra", "--port", "0"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 2
+    lines = done.stderr.strip().splitlines()
+    # One line that names the dataset and says what to do (the loader refuses it before the server).
+    assert len(lines) == 1 and "builtin?difficulty=extra" in lines[0] and "selects no questions" in lines[0]
+
+
+def test_a_client_leaving_a_forwarded_step_interrupts_the_owner(two_workers: tuple[str, list[str]]) -> None:
+    import socket
+
+    _, sockets = two_workers
+    bomb = "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 2000000000) SELECT count(*) FROM c"
+    with _on(sockets[0]) as owner:
+        session_id = owner.post("/reset", json={"seed": 1}).json()["session_id"]
+        body = json.dumps({"session_id": session_id, "action": {"action_type": "QUERY", "argument": bomb}}).encode()
+        head = (
+            f"POST /step HTTP/1.1\r\nHost: w\r\nContent-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
+        )
+        with socket.socket(socket.AF_UNIX) as raw:  # reaches worker 1, which forwards to worker 0
+            raw.connect(sockets[1])
+            raw.sendall(head.encode() + body)
+            time.sleep(0.5)
+
+        def gone() -> bool:
+            text = owner.get("/metrics").text
+            return 'sqlenv_errors_total{code="CLIENT_GONE"} 1.0' in text
+
+        deadline = time.monotonic() + 15  # the bomb's own deadline is far longer
+        while not gone() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert gone()
+        assert owner.get("/state", headers={"X-Session-Id": session_id}).json()["step_count"] == 1
