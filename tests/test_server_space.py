@@ -7,6 +7,7 @@ fresh environment, then its start command must serve a healthy server on ``PORT=
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import re
@@ -16,6 +17,7 @@ import socket
 import subprocess
 import sys
 from pathlib import Path
+from types import ModuleType
 
 import httpx
 import pytest
@@ -25,16 +27,18 @@ REPO = Path(__file__).resolve().parents[1]
 MAKE_SPACE = REPO / "apps" / "space" / "make_space.py"
 
 
+def _load_make_space() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("make_space", MAKE_SPACE)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 def dockerfile_instructions(dockerfile: Path) -> list[tuple[str, str]]:
-    """(INSTRUCTION, arguments) pairs, continuation lines joined, comments dropped."""
-    joined = re.sub(r"\\\n", " ", dockerfile.read_text(encoding="utf-8"))
-    pairs: list[tuple[str, str]] = []
-    for line in joined.splitlines():
-        stripped = line.strip()
-        if stripped and not stripped.startswith("#"):
-            word, _, rest = stripped.partition(" ")
-            pairs.append((word.upper(), rest.strip()))
-    return pairs
+    """(INSTRUCTION, arguments) pairs, read with the same parser make_space.py uses."""
+    parsed: list[tuple[str, str]] = _load_make_space().dockerfile_instructions(dockerfile.read_text(encoding="utf-8"))
+    return parsed
 
 
 def make_space(to: Path, *extra: str) -> subprocess.CompletedProcess[str]:
