@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -146,3 +147,52 @@ def test_a_client_leaving_a_forwarded_step_interrupts_the_owner(two_workers: tup
             time.sleep(0.1)
         assert gone()
         assert owner.get("/state", headers={"X-Session-Id": session_id}).json()["step_count"] == 1
+
+
+def _children(pid: int) -> list[int]:
+    """The live worker processes ``pid`` has spawned (read from ``/proc``)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+            cmdline = (entry / "cmdline").read_bytes()
+        except OSError:
+            continue
+        parent = int(stat.rsplit(")", 1)[1].split()[1])
+        if parent == pid and b"spawn_main" in cmdline:
+            found.append(int(entry.name))
+    return found
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="finds the worker processes in /proc (Linux)")
+def test_ctrl_c_while_workers_start_stops_quietly(tmp_path: Path) -> None:
+    """Ctrl-C reaches the whole process group, workers still importing included: no traceback, exit 0."""
+    command = [sys.executable, "-m", "sqlenv_server.cli", "--port", str(free_port()), "--workers", "2"]
+    server = subprocess.Popen(
+        command,
+        env={**os.environ, "TMPDIR": str(tmp_path)},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while len(_children(server.pid)) < 2:  # both spawned; loading the dataset takes them a while yet
+            assert server.poll() is None and time.monotonic() < deadline, "the workers were not started"
+            time.sleep(0.02)
+        for worker in _children(server.pid):  # SIGINT is blocked in them: the parent stops them with SIGTERM
+            status = (Path("/proc") / str(worker) / "status").read_text()
+            blocked = int(next(line for line in status.splitlines() if line.startswith("SigBlk:")).split()[1], 16)
+            assert blocked & (1 << (signal.SIGINT - 1)), f"worker {worker} can be interrupted by Ctrl-C"
+        time.sleep(0.3)  # into their imports
+        os.killpg(server.pid, signal.SIGINT)
+        output, _ = server.communicate(timeout=60)
+    finally:
+        if server.poll() is None:
+            os.killpg(server.pid, signal.SIGKILL)
+            server.communicate()
+    text = output.decode(errors="replace")
+    assert server.returncode == 0, text[-3000:]
+    assert "Traceback" not in text, text[-3000:]

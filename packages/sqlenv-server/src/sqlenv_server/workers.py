@@ -22,6 +22,7 @@ import sys
 import tempfile
 import threading
 import time
+from multiprocessing import resource_tracker
 from pathlib import Path
 from typing import Any
 
@@ -102,7 +103,17 @@ def run_workers(settings: Settings, workers: int, log_level: str) -> int:
         process = context.Process(
             target=_worker_main, args=(payload, index, shared, sockets, log_level), name=f"sqlenv-worker-{index}"
         )
-        process.start()
+        # A Ctrl-C reaches the whole process group; a worker still importing would die of it with a
+        # traceback. Workers are born with SIGINT blocked (the mask survives exec) and are stopped by
+        # the parent with SIGTERM instead; blocked, not ignored, here, so a Ctrl-C arriving meanwhile
+        # still reaches the parent once the worker has started. The resource tracker must already
+        # run: starting it inside ``process.start()`` unblocks SIGINT before the worker is spawned.
+        resource_tracker.ensure_running()
+        blocked = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+        try:
+            process.start()
+        finally:
+            signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
         return process
 
     def stop(signum: int, frame: object) -> None:
