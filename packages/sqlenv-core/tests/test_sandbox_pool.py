@@ -155,3 +155,22 @@ def test_a_database_replaced_at_the_same_path_is_read_afresh(tmp_path: Path) -> 
         fresh.replace(db)
         assert Sandbox(db, pool=pool).execute("SELECT v FROM t").rows == [(version,)]
     assert pool.opened == 2
+
+
+def test_limits_from_another_process_find_this_process_pool_entries() -> None:
+    """Limits key the pool and the result cache by hash: one unpickled from a process with another
+    hash seed must hash as this process's equal limits do (a memoised hash must not travel)."""
+    import os
+    import pickle
+    import subprocess
+    import sys
+
+    child = "import pickle, sys; from sqlenv_core.sandbox import SandboxLimits; "
+    child += "sys.stdout.buffer.write(pickle.dumps(SandboxLimits(temp_store='memory')))"
+    env = {**os.environ, "PYTHONHASHSEED": "12345"}
+    sent = subprocess.run([sys.executable, "-c", child], capture_output=True, env=env, timeout=60, check=True)
+    received = pickle.loads(sent.stdout)
+    local = SandboxLimits(temp_store="memory")
+    assert received == local
+    assert hash(received) == hash(local)
+    assert {local: "pooled"}.get(received) == "pooled"

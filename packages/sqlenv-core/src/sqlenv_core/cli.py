@@ -23,7 +23,7 @@ from typing import Any, TextIO
 from sqlenv_core.datasets.base import DatasetError
 from sqlenv_core.datasets.download import DownloadError, download_dataset, load_manifest
 from sqlenv_core.datasets.importer import import_files
-from sqlenv_core.datasets.spec import SPEC_HELP, load
+from sqlenv_core.datasets.spec import SPEC_HELP, load, no_usable_questions
 from sqlenv_core.environment import SQLEnvironment
 from sqlenv_core.protocol import ActionType, SQLAction, SQLObservation
 from sqlenv_core.render import format_table
@@ -376,7 +376,7 @@ def _cmd_play(args: argparse.Namespace) -> int:
         raise DatasetError(f"no question {args.question_id!r} in {ds.name!r}{hint}")
     ds.compute_gold(progress=Progress("computing gold answers"))
     if not ds.questions:
-        raise DatasetError(f"{args.spec!r} has no usable questions")
+        raise DatasetError(no_usable_questions(args.spec, ds))
     if args.question_id is not None and args.question_id not in {q.id for q in ds.questions}:
         why = next((s.reason for s in ds.skipped if s.id == args.question_id), "its gold answer is unusable")
         raise DatasetError(f"question {args.question_id!r} cannot be played: {why}")

@@ -269,10 +269,9 @@ class SQLEnvironment:
             return hit
         if self._cached_only:
             raise _NeedsSQL  # before the step has changed anything: see step_cached()
-        if cache is None:
-            return self._box().execute(sql, cancel=self._cancel)
         result = self._box().execute(sql, cancel=self._cancel)
-        cache.put(self._db_path, sql, self.limits, result)
+        if cache is not None:
+            cache.put(self._db_path, sql, self.limits, result)
         return result
 
     def _table_action(self, kind: ExploreKind, arg: str) -> SQLObservation:

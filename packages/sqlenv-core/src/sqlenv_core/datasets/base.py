@@ -163,17 +163,11 @@ class Dataset:
         cached = self._gold.get(question_id)
         if cached is not None:
             return cached
-        q = self.question(question_id)
-        path = self.databases[q.db_id]
-        key = entry_key(q.gold_sql, GOLD_LIMITS)
-        on_disk = self._on_disk.get(q.db_id)
-        if on_disk is None:  # read each database's file once, not once per question
-            on_disk = self._on_disk[q.db_id] = self.gold_cache.load(path)
-        entry = on_disk.get(key)
-        if entry is None:
-            with Sandbox(path, GOLD_LIMITS) as box:
-                entry = _run_gold(box, q.gold_sql)
-            self.gold_cache.store(path, {key: entry})
+        run = _GoldRun(self.databases, self.gold_cache, self._on_disk)
+        try:
+            entry = run.entry(self.question(question_id))
+        finally:
+            run.close()
         gold = GoldResult(entry.columns, entry.rows, ordered=entry.ordered)
         with self._lock:
             self._gold.setdefault(question_id, gold)
@@ -196,7 +190,7 @@ class Dataset:
             The questions skipped by this call.
         """
         skipped: list[SkippedQuestion] = []
-        run = _GoldRun(self.databases, self.gold_cache)
+        run = _GoldRun(self.databases, self.gold_cache, self._on_disk)
         total = len(self.questions)
         try:
             for i, q in enumerate(self.questions):
@@ -277,13 +271,17 @@ class Dataset:
 
 
 class _GoldRun:
-    """One pass over many questions: a sandbox per database, its disk entries read once."""
+    """One pass over questions: a sandbox per database, its disk entries read once.
 
-    def __init__(self, databases: dict[str, Path], cache: GoldCache) -> None:
+    ``on_disk`` is the dataset's own map of what each database's cache file held, so a file read by
+    one pass (or by :meth:`Dataset.gold`) is not read again by the next.
+    """
+
+    def __init__(self, databases: dict[str, Path], cache: GoldCache, on_disk: dict[str, dict[str, GoldEntry]]) -> None:
         self.databases = databases
         self.cache = cache
         self.boxes: dict[str, Sandbox] = {}
-        self.on_disk: dict[str, dict[str, GoldEntry]] = {}
+        self.on_disk = on_disk
         self.fresh: dict[str, dict[str, GoldEntry]] = {}
 
     def entry(self, q: Question) -> GoldEntry:

@@ -29,7 +29,7 @@ import sqlite3
 import sys
 import tempfile
 import threading
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, cast
 
@@ -91,8 +91,7 @@ class GoldEntry:
 
 def entry_key(gold_sql: str, limits: SandboxLimits) -> str:
     """The key of a gold query's result within its database's file."""
-    # The limits' settings only: private fields (a memoised hash) differ from one process to the next.
-    settings = [getattr(limits, f.name) for f in fields(limits) if f.init]
+    settings = list(limits.settings())
     material = json.dumps([_FORMAT, sqlite3.sqlite_version, _SQLGLOT_VERSION, settings, gold_sql], default=str)
     return hashlib.sha256(material.encode("utf-8")).hexdigest()
 

@@ -16,7 +16,7 @@ __all__ = ["DEFAULT_HEAP_LIMIT_BYTES", "ensure_heap_limit", "heap_limit", "set_h
 #: The cap applied when nobody set one: all SQLite connections of the process together.
 DEFAULT_HEAP_LIMIT_BYTES = 512 * 1024 * 1024
 
-_lock = threading.Lock()
+_lock = threading.RLock()  # ensure_heap_limit holds it across set_heap_limit
 _current: int | None = None
 
 
@@ -51,7 +51,6 @@ def heap_limit() -> int | None:
 def ensure_heap_limit() -> None:
     """Apply :data:`DEFAULT_HEAP_LIMIT_BYTES` unless a cap was already set (sandboxes call it)."""
     if _current is None:
-        with _lock:
-            pending = _current is None
-        if pending:
-            set_heap_limit(DEFAULT_HEAP_LIMIT_BYTES)
+        with _lock:  # a cap another thread sets meanwhile is kept, not overwritten
+            if _current is None:
+                set_heap_limit(DEFAULT_HEAP_LIMIT_BYTES)

@@ -60,13 +60,20 @@ class SandboxLimits:
         # Limits key the connection pool and the result cache on every call: hash once.
         return self._hash
 
+    def __reduce__(self) -> tuple[type[SandboxLimits], tuple[object, ...]]:
+        # Rebuilt from its settings: a pickled hash would be stale in another process.
+        return type(self), self.settings()
+
+    def settings(self) -> tuple[object, ...]:
+        """The values of the settings, in field order (what a cache that outlives the process keys on)."""
+        return tuple(getattr(self, f.name) for f in fields(self) if f.init)
+
     def __post_init__(self) -> None:
         if self.temp_store not in ("memory", "file"):
             raise ValueError(f"temp_store must be 'memory' or 'file', not {self.temp_store!r}")
         if self.max_temp_bytes < 0:
             raise ValueError(f"max_temp_bytes must not be negative, got {self.max_temp_bytes}")
-        values = tuple(getattr(self, f.name) for f in fields(self) if f.compare)
-        object.__setattr__(self, "_hash", hash(values))
+        object.__setattr__(self, "_hash", hash(self.settings()))
 
 
 @dataclass(frozen=True)
