@@ -142,6 +142,24 @@ def test_the_command_refuses_to_overwrite_or_to_write_inside_what_it_copies(tmp_
     assert not (REPO / "packages" / "sqlenv-core" / "src" / "space").exists()
 
 
+def test_force_never_empties_a_folder_that_holds_the_repository_or_its_sources(tmp_path: Path) -> None:
+    # A stand-in repository (the real checkout is never put at risk): the Dockerfile and what it copies.
+    module = _load_make_space()
+    repo = tmp_path / "repo"
+    space = repo / "apps" / "space"
+    space.mkdir(parents=True)
+    dockerfile = (REPO / "apps" / "space" / "Dockerfile").read_text(encoding="utf-8")
+    (space / "Dockerfile").write_text(dockerfile, encoding="utf-8")
+    for source in module.copied_sources(dockerfile):
+        (repo / source).mkdir(parents=True, exist_ok=True)
+        (repo / source / "kept.txt").write_text("mine")
+    before = sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*"))
+    for target in (tmp_path, repo, repo / "packages", repo / "apps", space):
+        with pytest.raises(module.SpaceError, match="which the Space is made from"):
+            module.make_space(target, force=True, repo=repo)
+    assert sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*")) == before
+
+
 def port_is_free(port: int) -> bool:
     with socket.socket() as sock:
         return sock.connect_ex((LOOPBACK, port)) != 0

@@ -101,8 +101,9 @@ def make_space(to: Path, *, force: bool = False, repo: Path = REPO) -> list[Path
     """Write the Space folder at ``to``; return the files written (relative to ``to``).
 
     Raises:
-        SpaceError: ``to`` exists and is not empty (without ``force``), or lies inside a copied
-            folder, or the Dockerfile copies something the repository does not have.
+        SpaceError: ``to`` exists and is not empty (without ``force``), lies inside a copied
+            folder or holds one (or the repository), or the Dockerfile copies something the
+            repository does not have.
     """
     to = to.resolve()
     space = repo / "apps" / "space"
@@ -114,6 +115,10 @@ def make_space(to: Path, *, force: bool = False, repo: Path = REPO) -> list[Path
     for source in sources:
         if (repo / source).is_dir() and to.is_relative_to((repo / source).resolve()):
             raise SpaceError(f"{to} lies inside {source}, which the Space copies: choose another folder")
+    # --force empties the folder first: never one that holds what the Space is made from.
+    for needed in (repo, space, *(repo / s for s in sources)):
+        if needed.resolve().is_relative_to(to):
+            raise SpaceError(f"{to} holds {needed.resolve()}, which the Space is made from: choose another folder")
     if to.exists() and any(to.iterdir()):
         if not force:
             raise SpaceError(f"{to} exists and is not empty (pass --force to replace it)")
