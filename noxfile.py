@@ -235,8 +235,9 @@ def install_train_stack(session: nox.Session) -> None:
 
 @nox.session(python=PYTHON)
 def train(session: nox.Session) -> None:
-    """GRPO with TRL on CPU: the adapter, real GRPOTrainer steps with a tiny local model, HF and LLM
-    policy evaluations, reports and plots, and the notebook in smoke mode.
+    """GRPO with TRL on CPU: real GRPOTrainer steps with a tiny local model, evaluations, the notebook.
+
+    Also the adapter, HF and LLM policy evaluations, reports and plots; the notebook runs in smoke mode.
 
     Installs a CPU build of torch (never the locked CUDA build; see ``install_train_stack``). The tiny
     model is built locally (no download) and cached, like gold answers, in the test runs' own cache.

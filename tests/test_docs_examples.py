@@ -159,11 +159,11 @@ def point_at(code: str, url: str) -> str:
     return code
 
 
-def block_env(cache: Path, **extra: str) -> dict[str, str]:
+def block_env(cache: Path) -> dict[str, str]:
     env = {key: value for key, value in os.environ.items() if not key.startswith("SQLENV_")}
     bin_dir = str(Path(sys.executable).parent)
     env.update(PATH=f"{bin_dir}{os.pathsep}{env.get('PATH', '')}", PYTHONIOENCODING="utf-8")
-    env.update(SQLENV_CACHE_DIR=str(cache), **extra)
+    env["SQLENV_CACHE_DIR"] = str(cache)
     return env
 
 
