@@ -7,8 +7,11 @@ Servers listen on 127.0.0.1 on a free port and nothing else; every wait is bound
 
 from __future__ import annotations
 
+import os
+import signal
 import socket
 import sqlite3
+import subprocess
 import threading
 import time
 from collections.abc import Iterator
@@ -85,9 +88,12 @@ def build_tiny_dataset(root: Path) -> Dataset:
 
 
 @contextmanager
-def run_uvicorn(app: Any, **config: Any) -> Iterator[str]:
-    """Serve ``app`` with a real uvicorn on loopback in a background thread; yield its base URL."""
-    port = free_port()
+def run_uvicorn(app: Any, *, port: int | None = None, **config: Any) -> Iterator[str]:
+    """Serve ``app`` with a real uvicorn on loopback in a background thread; yield its base URL.
+
+    ``port``: a free one unless given (a restart test serves twice on the same port).
+    """
+    port = port or free_port()
     config.setdefault("log_level", "warning")
     server = uvicorn.Server(uvicorn.Config(app, host=LOOPBACK, port=port, lifespan="on", **config))
     thread = threading.Thread(target=server.run, name=f"uvicorn-{port}", daemon=True)
@@ -99,3 +105,15 @@ def run_uvicorn(app: Any, **config: Any) -> Iterator[str]:
     finally:
         server.should_exit = True
         thread.join(timeout=15)
+
+
+def interrupt_group(process: subprocess.Popen[bytes], timeout_s: float = 30.0) -> bytes:
+    """Press Ctrl-C on ``process``'s group (started with ``start_new_session``), as a user would;
+    kill the group if it has not stopped within ``timeout_s``. Returns what it printed."""
+    os.killpg(process.pid, signal.SIGINT)
+    try:
+        output, _ = process.communicate(timeout=timeout_s)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        output, _ = process.communicate()
+    return output

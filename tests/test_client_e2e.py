@@ -4,17 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import json
-import socket
-import threading
-import time
 import warnings
-from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager, contextmanager
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from typing import Any
 
 import httpx
 import pytest
-import uvicorn
+from live_helpers import free_port, run_uvicorn
 
 from sqlenv_client import (
     AsyncSQLEnvClient,
@@ -129,50 +126,15 @@ def test_an_expired_http_session_raises_session_expired_then_reset_recovers(serv
         assert env.query("SELECT 1").step_count == 1
 
 
-LOOPBACK = "127.0.0.1"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind((LOOPBACK, 0))
-        return int(sock.getsockname()[1])
-
-
-def wait_healthy(url: str, timeout_s: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"{url}/health", timeout=2.0).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.1)
-    raise TimeoutError(f"{url} did not become healthy within {timeout_s}s")
-
-
-@contextmanager
-def _server_on(app: Any, port: int) -> Iterator[str]:
-    server = uvicorn.Server(uvicorn.Config(app, host=LOOPBACK, port=port, log_level="warning", lifespan="on"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    url = f"http://{LOOPBACK}:{port}"
-    try:
-        wait_healthy(url)
-        yield url
-    finally:
-        server.should_exit = True
-        thread.join(timeout=15)
-
-
 def test_a_server_restart_loses_the_episode_and_the_next_reset_reconnects(tiny_dataset: Dataset) -> None:
     port = free_port()
-    with _server_on(create_app(Settings(), dataset=tiny_dataset), port) as url:
+    with run_uvicorn(create_app(Settings(), dataset=tiny_dataset), port=port) as url:
         env = SQLEnvClient(url, message_timeout=10, backoff=0.1)
         env.reset(question_id="q-count")
         env.query("SELECT 1")
     with pytest.raises(EpisodeLostError, match="call reset"):
         env.query("SELECT 2")
-    with _server_on(create_app(Settings(), dataset=tiny_dataset), port):
+    with run_uvicorn(create_app(Settings(), dataset=tiny_dataset), port=port):
         with pytest.raises(EpisodeLostError):
             env.query("SELECT 2")  # still refused: the client never replays onto a new session
         obs = env.reset(question_id="q-max")

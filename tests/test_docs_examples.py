@@ -30,7 +30,6 @@ import json
 import os
 import re
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -39,7 +38,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from live_helpers import LOOPBACK, free_port, run_uvicorn, wait_healthy
+from live_helpers import LOOPBACK, free_port, interrupt_group, run_uvicorn, wait_healthy
 
 from sqlenv_server import Settings, create_app
 
@@ -208,12 +207,7 @@ def serve_block(block: Block, workdir: Path, env: dict[str, str]) -> None:
     try:
         wait_healthy(f"http://{LOOPBACK}:{port}", timeout_s=90)
     finally:
-        os.killpg(process.pid, signal.SIGINT)
-        try:
-            output, _ = process.communicate(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            output, _ = process.communicate()
+        output = interrupt_group(process)
     assert b"Traceback" not in output, output.decode(errors="replace")[-3000:]
 
 

@@ -12,7 +12,6 @@ import json
 import os
 import re
 import shutil
-import signal
 import socket
 import subprocess
 import sys
@@ -21,7 +20,7 @@ from types import ModuleType
 
 import httpx
 import pytest
-from live_helpers import LOOPBACK, wait_healthy
+from live_helpers import LOOPBACK, interrupt_group, wait_healthy
 
 REPO = Path(__file__).resolve().parents[1]
 MAKE_SPACE = REPO / "apps" / "space" / "make_space.py"
@@ -231,10 +230,5 @@ def test_the_folder_installs_as_the_dockerfile_says_and_serves_on_port_7860(spac
         assert httpx.get(f"http://{LOOPBACK}:7860/web", timeout=5).status_code == 200
         assert httpx.get(f"http://{LOOPBACK}:7860/docs/assets/swagger-ui.css", timeout=5).status_code == 200
     finally:
-        os.killpg(process.pid, signal.SIGINT)
-        try:
-            output, _ = process.communicate(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            output, _ = process.communicate()
+        output = interrupt_group(process, timeout_s=20)
     assert b"Traceback" not in output, output.decode(errors="replace")[-2000:]
