@@ -153,6 +153,12 @@ def test_a_full_or_missing_server_is_skipped(two_nodes: dict[str, str]) -> None:
         with SQLEnvClient([dead, b], reconnect_attempts=0) as client:
             assert client.reset(question_id="q-max").question
             assert client.settings.base_url == b
+        # Over HTTP the refused /reset is the first contact with a server; it fails over too.
+        gone = f"http://127.0.0.1:{free_port()}"  # a new list, so the client starts on the dead URL
+        with SQLEnvClient([gone, b], transport="http", reconnect_attempts=0) as client:
+            assert client.settings.base_url == gone
+            assert client.reset(question_id="q-max").question
+            assert client.settings.base_url == b and client.session_id
         with SQLEnvClient([a, dead], reconnect_attempts=0) as stuck:
             with pytest.raises((CapacityError, ServerConnectionError)):
                 stuck.reset()  # each server tried once: the last one's error says why

@@ -1,16 +1,19 @@
 """Helpers for the client's own tests: a tiny dataset, and scripted WebSocket peers on loopback.
 
 These tests need only sqlenv-client and its dependencies (websockets ships a server, which the
-scripted peers use to misbehave on purpose: stay silent, drop the connection, send garbage).
+scripted peers use to misbehave on purpose: stay silent, drop the connection, send garbage; the
+standard library's HTTP server stands in for an HTTP server that answers ``/reset``).
 """
 
 from __future__ import annotations
 
 import json
+import socket
 import sqlite3
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -113,13 +116,19 @@ class ScriptedPeer:
                 ws.send(json.dumps(reply))
 
 
+Script = Callable[[int, int, dict[str, Any]], Any]
+"""``script(connection_index, message_index, message)``: what a :class:`ScriptedPeer` replies."""
+StartPeer = Callable[[Script], ScriptedPeer]
+"""The ``scripted_peer`` fixture: ``peer = scripted_peer(script)``."""
+
+
 @pytest.fixture
-def scripted_peer() -> Iterator[Callable[[Callable[[int, int, dict[str, Any]], Any]], ScriptedPeer]]:
+def scripted_peer() -> Iterator[StartPeer]:
     """``peer = scripted_peer(script)``: start a scripted WebSocket server; stopped after the test."""
     servers: list[Any] = []
     threads: list[threading.Thread] = []
 
-    def start(script: Callable[[int, int, dict[str, Any]], Any]) -> ScriptedPeer:
+    def start(script: Script) -> ScriptedPeer:
         peer = ScriptedPeer(script)
         server = serve(peer.handle, LOOPBACK, 0)
         port = server.socket.getsockname()[1]
@@ -135,3 +144,38 @@ def scripted_peer() -> Iterator[Callable[[Callable[[int, int, dict[str, Any]], A
         server.shutdown()
     for thread in threads:
         thread.join(timeout=10)
+
+
+def closed_port() -> int:
+    """A loopback port nothing listens on: connecting to it is refused at once."""
+    with socket.socket() as sock:
+        sock.bind((LOOPBACK, 0))
+        return int(sock.getsockname()[1])
+
+
+class ResetOnlyHandler(BaseHTTPRequestHandler):
+    """An HTTP server's ``POST /reset`` (any POST): an observation, in session ``s1``."""
+
+    def do_POST(self) -> None:
+        self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        body = json.dumps(observation()["data"] | {"session_id": "s1"}).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+@pytest.fixture
+def reset_server() -> Iterator[str]:
+    """The URL of a real HTTP server on loopback that answers ``/reset`` (``ResetOnlyHandler``)."""
+    server = ThreadingHTTPServer((LOOPBACK, 0), ResetOnlyHandler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://{LOOPBACK}:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+    thread.join(timeout=10)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from sqlenv_client import AsyncSQLEnvClient, InvalidRequestError, SQLEnvClient
+from sqlenv_client.transports import AsyncLocalTransport, LocalTransport
 from sqlenv_core.datasets import Dataset
 
 
@@ -79,3 +80,21 @@ async def test_async_local_twin(shop: Dataset) -> None:
         final = await env.answer(obs.rows[0][0])
         assert final.done and final.info["verdict"]["correct"] is True
         assert (await env.state()).done
+
+
+@pytest.mark.anyio
+async def test_a_transport_for_the_other_twin_is_refused_at_once(shop: Dataset) -> None:
+    local = LocalTransport(shop)
+    async_local = AsyncLocalTransport(local)
+    with pytest.raises(TypeError, match="AsyncLocalTransport is for AsyncSQLEnvClient; use LocalTransport"):
+        SQLEnvClient(transport=async_local)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="LocalTransport is for SQLEnvClient; use AsyncLocalTransport"):
+        AsyncSQLEnvClient(transport=local)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="not a transport"):
+        SQLEnvClient(transport=object())  # type: ignore[arg-type]
+    # Each still works with its own client.
+    with SQLEnvClient(transport=local) as env:
+        assert env.reset(question_id="q-max").question
+    async with AsyncSQLEnvClient(transport=AsyncLocalTransport(shop)) as aenv:
+        assert (await aenv.reset(question_id="q-max")).question
+    await async_local.aclose()

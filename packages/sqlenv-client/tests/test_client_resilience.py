@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import json
-import socket
 import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from typing import Any
 
 import pytest
-from client_helpers import LOOPBACK, observation
-from websockets.sync.server import serve
+from client_helpers import LOOPBACK, ResetOnlyHandler, StartPeer, closed_port, observation
+from websockets.sync.server import ServerConnection, serve
 
 from sqlenv_client import (
     AsyncSQLEnvClient,
@@ -23,8 +22,9 @@ from sqlenv_client import (
     SessionExpiredError,
     SQLEnvClient,
 )
+from sqlenv_client.transports import AsyncWebSocketTransport
 
-FAST = {"connect_timeout": 2.0, "message_timeout": 0.5, "backoff": 0.01, "max_backoff": 0.02}
+FAST: dict[str, Any] = {"connect_timeout": 2.0, "message_timeout": 0.5, "backoff": 0.01, "max_backoff": 0.02}
 
 
 def echo_script(index: int, count: int, message: dict[str, Any]) -> Any:
@@ -36,13 +36,7 @@ def echo_script(index: int, count: int, message: dict[str, Any]) -> Any:
     return observation(step=0 if message["type"] == "reset" else count)
 
 
-def closed_port() -> int:
-    with socket.socket() as sock:
-        sock.bind((LOOPBACK, 0))
-        return int(sock.getsockname()[1])
-
-
-def test_a_silent_server_times_out_instead_of_hanging(scripted_peer: Any) -> None:
+def test_a_silent_server_times_out_instead_of_hanging(scripted_peer: StartPeer) -> None:
     peer = scripted_peer(lambda i, n, m: None)
     with SQLEnvClient(peer.url, **FAST) as env, pytest.raises(RequestTimeoutError) as info:
         env.reset()
@@ -50,7 +44,7 @@ def test_a_silent_server_times_out_instead_of_hanging(scripted_peer: Any) -> Non
     assert "0.5s" in str(info.value)
 
 
-def test_timeout_mid_episode_loses_the_episode_and_replays_nothing(scripted_peer: Any) -> None:
+def test_timeout_mid_episode_loses_the_episode_and_replays_nothing(scripted_peer: StartPeer) -> None:
     # Connection 0 answers the reset, then goes silent; later connections behave.
     peer = scripted_peer(lambda i, n, m: None if (i == 0 and n >= 1) else echo_script(i, n, m))
     with SQLEnvClient(peer.url, **FAST) as env:
@@ -69,7 +63,7 @@ def test_timeout_mid_episode_loses_the_episode_and_replays_nothing(scripted_peer
     assert steps == [(0, "SELECT 1"), (1, "SELECT 3")], "an action was replayed on the new connection"
 
 
-def test_a_dropped_connection_raises_episode_lost_then_reset_reconnects(scripted_peer: Any) -> None:
+def test_a_dropped_connection_raises_episode_lost_then_reset_reconnects(scripted_peer: StartPeer) -> None:
     peer = scripted_peer(lambda i, n, m: "drop" if (i == 0 and n == 2) else echo_script(i, n, m))
     with SQLEnvClient(peer.url, **FAST) as env:
         env.reset()
@@ -83,11 +77,12 @@ def test_a_dropped_connection_raises_episode_lost_then_reset_reconnects(scripted
     assert peer.connections == 2
 
 
-def test_a_connection_that_died_between_episodes_is_replaced_on_reset(scripted_peer: Any) -> None:
+def test_a_connection_that_died_between_episodes_is_replaced_on_reset(scripted_peer: StartPeer) -> None:
     # The first connection dies after its episode ended (as after a server restart); reset() finds out.
     def script(i: int, n: int, m: dict[str, Any]) -> Any:
         if i == 0 and n == 1:
-            return observation(step=1, **{"error": ""}) | {"data": {"observation": {}, "reward": 1.0, "done": True}}
+            ended: dict[str, Any] = {"data": {"observation": {}, "reward": 1.0, "done": True}}
+            return observation(step=1, **{"error": ""}) | ended
         if i == 0 and n == 2:
             return "drop"
         return echo_script(i, n, m)
@@ -103,7 +98,7 @@ def test_a_connection_that_died_between_episodes_is_replaced_on_reset(scripted_p
     assert sent[:4] == [(0, "reset"), (0, "step"), (0, "reset"), (1, "reset")]
 
 
-def test_garbage_from_the_server_is_a_protocol_error(scripted_peer: Any) -> None:
+def test_garbage_from_the_server_is_a_protocol_error(scripted_peer: StartPeer) -> None:
     peer = scripted_peer(lambda i, n, m: "this is not json")
     with SQLEnvClient(peer.url, **FAST) as env, pytest.raises(ProtocolError, match="invalid JSON"):
         env.reset()
@@ -112,13 +107,13 @@ def test_garbage_from_the_server_is_a_protocol_error(scripted_peer: Any) -> None
         env.reset()
 
 
-def test_unknown_observation_fields_from_a_newer_server_are_ignored(scripted_peer: Any) -> None:
+def test_unknown_observation_fields_from_a_newer_server_are_ignored(scripted_peer: StartPeer) -> None:
     peer = scripted_peer(lambda i, n, m: observation(hint="new in v2") | {"extra_top_level": 1})
     with SQLEnvClient(peer.url, **FAST) as env:
         assert env.reset().question == "How many?"
 
 
-def test_capacity_refusal_is_a_capacity_error_and_the_next_try_reconnects(scripted_peer: Any) -> None:
+def test_capacity_refusal_is_a_capacity_error_and_the_next_try_reconnects(scripted_peer: StartPeer) -> None:
     refusal = {"type": "error", "data": {"code": "CAPACITY_REACHED", "message": "16 sessions open", "max_sessions": 16}}
     peer = scripted_peer(lambda i, n, m: refusal if i == 0 else echo_script(i, n, m))
     with SQLEnvClient(peer.url, **FAST) as env:
@@ -131,7 +126,7 @@ def test_capacity_refusal_is_a_capacity_error_and_the_next_try_reconnects(script
     assert peer.connections == 2
 
 
-def test_session_error_mid_episode_is_session_expired_and_the_episode_is_lost(scripted_peer: Any) -> None:
+def test_session_error_mid_episode_is_session_expired_and_the_episode_is_lost(scripted_peer: StartPeer) -> None:
     expired = {"type": "error", "data": {"code": "SESSION_ERROR", "message": "session reaped after idling"}}
     peer = scripted_peer(lambda i, n, m: expired if (i == 0 and n == 1) else echo_script(i, n, m))
     with SQLEnvClient(peer.url, **FAST) as env:
@@ -156,8 +151,12 @@ def test_a_server_that_comes_up_during_the_backoff_is_reached() -> None:
     port = closed_port()
     servers: list[Any] = []
 
+    def answer_everything(ws: ServerConnection) -> None:
+        for _ in ws:
+            ws.send(json.dumps(observation()))
+
     def start_late() -> None:
-        server = serve(lambda ws: [ws.send(json.dumps(observation())) for _ in ws], LOOPBACK, port)
+        server = serve(answer_everything, LOOPBACK, port)
         servers.append(server)
         server.serve_forever()
 
@@ -193,7 +192,7 @@ def test_a_404_handshake_is_not_retried_and_suggests_http() -> None:
 
 
 @pytest.mark.anyio
-async def test_async_twin_loses_the_episode_on_a_drop_and_recovers(scripted_peer: Any) -> None:
+async def test_async_twin_loses_the_episode_on_a_drop_and_recovers(scripted_peer: StartPeer) -> None:
     peer = scripted_peer(lambda i, n, m: "drop" if (i == 0 and n == 1) else echo_script(i, n, m))
     async with AsyncSQLEnvClient(peer.url, **FAST) as env:
         await env.reset()
@@ -208,14 +207,21 @@ async def test_async_twin_loses_the_episode_on_a_drop_and_recovers(scripted_peer
 
 
 @pytest.mark.anyio
-async def test_async_timeout(scripted_peer: Any) -> None:
+async def test_an_async_websocket_transport_never_opened_says_how_to_open_it() -> None:
+    transport = AsyncWebSocketTransport(f"ws://{LOOPBACK}:{closed_port()}/ws", message_timeout=1.0)
+    with pytest.raises(ServerConnectionError, match=r"never opened.*await AsyncWebSocketTransport\.open"):
+        await transport.exchange({"type": "reset", "data": {}})
+
+
+@pytest.mark.anyio
+async def test_async_timeout(scripted_peer: StartPeer) -> None:
     peer = scripted_peer(lambda i, n, m: None)
     async with AsyncSQLEnvClient(peer.url, **FAST) as env:
         with pytest.raises(RequestTimeoutError):
             await env.reset()
 
 
-def test_close_tells_the_server_and_a_closed_client_refuses_work(scripted_peer: Any) -> None:
+def test_close_tells_the_server_and_a_closed_client_refuses_work(scripted_peer: StartPeer) -> None:
     peer = scripted_peer(echo_script)
     env = SQLEnvClient(peer.url, **FAST)
     env.reset()
@@ -229,26 +235,12 @@ def test_close_tells_the_server_and_a_closed_client_refuses_work(scripted_peer: 
         env.reset()
 
 
-class _ResetOnly(BaseHTTPRequestHandler):
-    def do_POST(self) -> None:
-        self.rfile.read(int(self.headers.get("Content-Length", 0)))
-        body = json.dumps(observation()["data"] | {"session_id": "s1"}).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *args: Any) -> None:
-        pass
-
-
 def test_http_requests_that_never_reached_the_server_are_retried_with_backoff() -> None:
     port = closed_port()
     servers: list[ThreadingHTTPServer] = []
 
     def start_late() -> None:
-        server = ThreadingHTTPServer((LOOPBACK, port), _ResetOnly)
+        server = ThreadingHTTPServer((LOOPBACK, port), ResetOnlyHandler)
         servers.append(server)
         server.serve_forever()
 

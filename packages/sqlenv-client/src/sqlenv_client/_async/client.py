@@ -8,20 +8,19 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 from sqlenv_client._async.transports import AsyncHttpTransport, AsyncTransport, AsyncWebSocketTransport
-from sqlenv_client._shared.episode import EpisodeTracker, connect_failure, is_session_ending
-from sqlenv_client._shared.settings import DEFAULT_URL, ClientSettings, TransportName, headers_dict, spread
+from sqlenv_client._shared.episode import EpisodeTracker, connect_failure, every_server_failed, is_session_ending
+from sqlenv_client._shared.settings import DEFAULT_URL, ClientSettings, TransportName
 from sqlenv_client._shared.wire import (
     answer_text,
     parse_observation,
     parse_state,
     raise_if_error,
-    reset_message,
     step_message,
     ws_url,
 )
 from sqlenv_client.errors import CapacityError, ServerConnectionError, SQLEnvError
 from sqlenv_core.protocol import SQLAction, SQLObservation, SQLState
-from sqlenv_core.wire import Frame
+from sqlenv_core.wire import Frame, reset_frame
 
 if TYPE_CHECKING:
     import httpx
@@ -78,24 +77,20 @@ class AsyncSQLEnvClient:
         headers: Mapping[str, str] | None = None,
         http_client: httpx.AsyncClient | None = None,
     ) -> None:
-        given = None if isinstance(transport, str) else transport
-        first, urls = spread(base_url)
-        self.settings = ClientSettings(
-            first,
-            "ws" if given is not None else transport,  # pyright: ignore[reportArgumentType]
-            connect_timeout,
-            message_timeout,
-            reconnect_attempts,
-            backoff,
-            max_backoff,
-            max_message_bytes,
-            headers_dict(headers),
-            urls,
+        self.settings = ClientSettings.for_client(
+            base_url,
+            transport,
+            is_async=True,
+            connect_timeout=connect_timeout,
+            message_timeout=message_timeout,
+            reconnect_attempts=reconnect_attempts,
+            backoff=backoff,
+            max_backoff=max_backoff,
+            max_message_bytes=max_message_bytes,
+            headers=headers,
+            http_client=http_client,
         )
-        if http_client is not None and self.settings.transport != "http":
-            raise ValueError("http_client is used by transport='http' only; pass transport='http' with it")
-        if http_client is not None and len(urls) > 1:
-            raise ValueError("http_client talks to one server; give one base_url with it")
+        given = None if isinstance(transport, str) else transport
         self._episode = EpisodeTracker()
         self._given: AsyncTransport | None = given
         self._transport: AsyncTransport | None = given
@@ -122,7 +117,8 @@ class AsyncSQLEnvClient:
 
     async def reset(self, seed: int | None = None, question_id: str | None = None) -> SQLObservation:
         """Start a new episode, on ``question_id`` or on a question drawn with ``seed``."""
-        return await self._observe(reset_message(seed, question_id))
+        self.settings.succeeded()  # a new reset may fail over through every server again
+        return await self._observe(reset_frame(seed, question_id))
 
     async def step(self, action: SQLAction | Mapping[str, Any]) -> SQLObservation:
         """Send one action (a :class:`SQLAction` or a dict with ``action_type`` and ``argument``)."""
@@ -202,8 +198,8 @@ class AsyncSQLEnvClient:
         kind = str(message["type"])
         self._episode.check_usable(kind)
         reused = self._transport is not None
-        transport = self._transport or await self._open()
         try:
+            transport = self._transport or await self._open()
             frame = await transport.exchange(message)
         except ServerConnectionError as exc:
             if exc.details.get("not_sent") and attempt < self.settings.reconnect_attempts:
@@ -212,7 +208,11 @@ class AsyncSQLEnvClient:
             await self._discard_transport()
             if kind == "reset" and reused and attempt == 0:
                 return await self._exchange(message, attempt + 1)  # a stale connection; safe to resend
+            if kind == "reset" and await self._switch_server():
+                return await self._exchange(message)  # this server is down: another may not be
             failure = self._episode.connection_failed(kind, exc, self._where())
+            if kind == "reset" and self._given is None and len(self.settings.urls) > 1:
+                failure = every_server_failed(self.settings.urls, exc)
             raise failure from (exc if failure is not exc else exc.__cause__)
         except asyncio.CancelledError:
             # The reply to a cancelled step may never be read: treat it like a dropped connection.
@@ -260,9 +260,6 @@ class AsyncSQLEnvClient:
             except ServerConnectionError as exc:
                 delay = next(delays, None)
                 if delay is None or not exc.details.get("retryable", True):
-                    if await self._switch_server():
-                        delays = self.settings.backoff_delays()
-                        continue
                     raise connect_failure(self._where(), attempts, exc) from exc
                 await asyncio.sleep(delay)
 

@@ -44,6 +44,7 @@ class AsyncWebSocketTransport:
         self.url = url
         self._message_timeout = message_timeout
         self._ws: ClientConnection | None = None
+        self._opened = False
 
     @classmethod
     async def open(
@@ -71,11 +72,18 @@ class AsyncWebSocketTransport:
             )
         except (OSError, InvalidHandshake, TimeoutError) as exc:
             raise handshake_error(url, exc) from exc
+        transport._opened = True
         return transport
 
     async def exchange(self, message: Frame) -> Frame:
         """Send ``message`` and wait at most the message timeout for the reply."""
         ws = self._ws
+        if ws is None and not self._opened:
+            raise ServerConnectionError(
+                f"this AsyncWebSocketTransport to {self.url} was never opened; "
+                "create it with `await AsyncWebSocketTransport.open(url, ...)`",
+                details={"retryable": False},
+            )
         if ws is None:
             raise ServerConnectionError(f"the connection to {self.url} is closed")
         try:

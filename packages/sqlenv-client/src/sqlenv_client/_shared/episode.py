@@ -90,4 +90,15 @@ def connect_failure(url: str, attempts: int, error: ServerConnectionError) -> Se
     return final
 
 
-__all__ = ["EpisodeTracker", "connect_failure", "is_session_ending"]
+def every_server_failed(urls: tuple[str, ...], error: ServerConnectionError) -> ServerConnectionError:
+    """The error after a reset failed over through all of ``urls``, none of which could be used."""
+    cls = RequestTimeoutError if isinstance(error, RequestTimeoutError) else ServerConnectionError
+    final = cls(
+        f"tried every server ({', '.join(urls)}) and none could be used; the last error: {error.message}",
+        details={**error.details, "urls": list(urls)},
+    )
+    final.__cause__ = error
+    return final
+
+
+__all__ = ["EpisodeTracker", "connect_failure", "every_server_failed", "is_session_ending"]

@@ -20,8 +20,10 @@ if TYPE_CHECKING:  # httpx loads only when an HTTP transport is used (it costs ~
 
 # The code an HTTP error status stands for when the body does not say (proxies, other servers):
 # our own mapping read backwards, plus the statuses other servers use for the same things.
+# Our 400 stands for INVALID_JSON or UNKNOWN_TYPE, and other servers' for a validation error: the
+# 400 entry below deliberately overrides whichever the reversed mapping kept.
 _STATUS_CODES: dict[int, str] = {
-    **{status: code.value for code, status in HTTP_STATUS.items() if code is not ErrorCode.UNKNOWN_TYPE},
+    **{status: code.value for code, status in HTTP_STATUS.items()},
     400: ErrorCode.VALIDATION_ERROR.value,
     409: ErrorCode.SESSION_ERROR.value,
     410: ErrorCode.SESSION_ERROR.value,

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+import inspect
 import itertools
 import threading
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Literal, cast
 
 from sqlenv_client._shared.wire import http_base_url
 
-__all__ = ["DEFAULT_URL", "ClientSettings", "TransportName", "headers_dict", "spread"]
+__all__ = ["DEFAULT_URL", "ClientSettings", "TransportName", "check_twin", "headers_dict", "spread"]
 
 TransportName = Literal["ws", "http"]
 """How a client reaches a server: one WebSocket (``ws``) or HTTP sessions (``http``)."""
@@ -50,6 +51,49 @@ class ClientSettings:
         self.urls = tuple(http_base_url(u) for u in self.urls) or (self.base_url,)
         self._untried = len(self.urls) - 1
 
+    @classmethod
+    def for_client(
+        cls,
+        base_url: str | Sequence[str],
+        transport: str | object,
+        *,
+        is_async: bool,
+        connect_timeout: float,
+        message_timeout: float,
+        reconnect_attempts: int,
+        backoff: float,
+        max_backoff: float,
+        max_message_bytes: int,
+        headers: Mapping[str, str] | None,
+        http_client: object | None,
+    ) -> ClientSettings:
+        """The settings of a new client (async or not), from its constructor's arguments, checked.
+
+        Raises:
+            ValueError: a setting is out of range, or ``http_client`` does not fit the others.
+            TypeError: ``transport`` is an object made for the other client (sync or async).
+        """
+        if not isinstance(transport, str):
+            check_twin(transport, is_async=is_async)
+        first, urls = spread(base_url)
+        settings = cls(
+            first,
+            cast(TransportName, transport) if isinstance(transport, str) else "ws",
+            connect_timeout,
+            message_timeout,
+            reconnect_attempts,
+            backoff,
+            max_backoff,
+            max_message_bytes,
+            headers_dict(headers),
+            urls,
+        )
+        if http_client is not None and settings.transport != "http":
+            raise ValueError("http_client is used by transport='http' only; pass transport='http' with it")
+        if http_client is not None and len(urls) > 1:
+            raise ValueError("http_client talks to one server; give one base_url with it")
+        return settings
+
     def failover(self) -> bool:
         """Move to the next server, unless every one has been tried since the last success.
 
@@ -76,6 +120,29 @@ class ClientSettings:
         for _ in range(self.reconnect_attempts):
             yield delay
             delay = min(self.max_backoff, delay * 2 if delay else self.backoff)
+
+
+_TWINS = ("LocalTransport", "HttpTransport", "WebSocketTransport")
+
+
+def check_twin(transport: object, *, is_async: bool) -> None:
+    """Refuse a transport made for the other client: an async one for the sync client, or back.
+
+    Raises:
+        TypeError: what to use instead.
+    """
+    name = type(transport).__name__
+    exchange = getattr(transport, "exchange", None)
+    if not callable(exchange):
+        raise TypeError(f"{name} is not a transport (it has no exchange() method); see sqlenv_client.transports")
+    if inspect.iscoroutinefunction(exchange) == is_async:
+        return
+    if is_async:  # a blocking transport
+        twin = f"Async{name}" if name in _TWINS else "a transport whose exchange() is async"
+        raise TypeError(f"{name} is for SQLEnvClient; use {twin} with AsyncSQLEnvClient")
+    plain = name.removeprefix("Async")
+    twin = plain if plain in _TWINS and plain != name else "a transport whose exchange() is not async"
+    raise TypeError(f"{name} is for AsyncSQLEnvClient; use {twin} with SQLEnvClient")
 
 
 def headers_dict(headers: Mapping[str, str] | None) -> dict[str, str]:

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Mapping
-from typing import Any, cast
+from collections.abc import Callable, Mapping
+from typing import Any, TypeVar, cast
 from urllib.parse import urlsplit, urlunsplit
 
 from pydantic import ValidationError
@@ -66,11 +66,6 @@ def answer_text(value: object) -> str:
         ) from None
 
 
-def reset_message(seed: int | None, question_id: str | None) -> Frame:
-    """The ``reset`` frame (see :func:`sqlenv_core.wire.reset_frame`)."""
-    return wire.reset_frame(seed, question_id)
-
-
 def step_message(action: SQLAction | Mapping[str, Any]) -> Frame:
     """The ``step`` frame for an action, validated before it leaves the client.
 
@@ -101,12 +96,10 @@ def coerce_action(action: object) -> SQLAction:
     try:
         return SQLAction.model_validate(fields)
     except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc']) or 'action'}: {e['msg']}" for e in exc.errors(include_url=False)
-        )
         raise InvalidRequestError(
-            f"invalid action ({problems}); use action_type DESCRIBE, SAMPLE, QUERY or ANSWER with a string argument",
-            details={"errors": exc.errors(include_url=False, include_context=False, include_input=False)},
+            f"invalid action ({wire.validation_message(exc)}); "
+            "use action_type DESCRIBE, SAMPLE, QUERY or ANSWER with a string argument",
+            details={"errors": wire.validation_details(exc)},
         ) from None
 
 
@@ -116,38 +109,34 @@ def raise_if_error(frame: Frame) -> None:
         raise error_from_server(frame.get("data"))
 
 
-def _typed(frame: object) -> Frame:
-    typed = json_object(frame)
-    if typed is None:
-        raise ProtocolError(f"expected a JSON object from the server, got {type(frame).__name__}")
-    raise_if_error(typed)
-    return typed
-
-
-def parse_observation(frame: object) -> SQLObservation:
+def parse_observation(frame: Frame) -> SQLObservation:
     """Read an ``observation`` frame into a :class:`SQLObservation`.
 
-    Fields this client does not know are ignored, so a newer server can add some.
+    Fields this client does not know are ignored, so a newer server can add some. ``error``
+    frames are raised by the client before this (see :func:`raise_if_error`).
 
     Raises:
-        SQLEnvError: the frame was an ``error`` (the matching subclass).
         ProtocolError: the frame is not a well-formed observation.
     """
-    try:
-        return wire.observation_from_frame(_typed(frame))
-    except ValueError as exc:
-        raise ProtocolError(f"the server sent {exc}") from None
+    return _read(wire.observation_from_frame, frame)
 
 
-def parse_state(frame: object) -> SQLState:
+def parse_state(frame: Frame) -> SQLState:
     """Read a ``state`` frame into a :class:`SQLState` (unknown fields ignored).
 
     Raises:
-        SQLEnvError: the frame was an ``error`` (the matching subclass).
         ProtocolError: the frame is not a well-formed state.
     """
+    return _read(wire.state_from_frame, frame)
+
+
+_T = TypeVar("_T")
+
+
+def _read(reader: Callable[[Frame], _T], frame: Frame) -> _T:
+    """``reader(frame)``, a malformed frame being the server's mistake (a ProtocolError)."""
     try:
-        return wire.state_from_frame(_typed(frame))
+        return reader(frame)
     except ValueError as exc:
         raise ProtocolError(f"the server sent {exc}") from None
 
@@ -177,7 +166,6 @@ __all__ = [
     "parse_observation",
     "parse_state",
     "raise_if_error",
-    "reset_message",
     "step_message",
     "ws_url",
 ]

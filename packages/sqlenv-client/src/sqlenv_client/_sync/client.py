@@ -7,21 +7,20 @@ from collections.abc import Mapping, Sequence
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
-from sqlenv_client._shared.episode import EpisodeTracker, connect_failure, is_session_ending
-from sqlenv_client._shared.settings import DEFAULT_URL, ClientSettings, TransportName, headers_dict, spread
+from sqlenv_client._shared.episode import EpisodeTracker, connect_failure, every_server_failed, is_session_ending
+from sqlenv_client._shared.settings import DEFAULT_URL, ClientSettings, TransportName
 from sqlenv_client._shared.wire import (
     answer_text,
     parse_observation,
     parse_state,
     raise_if_error,
-    reset_message,
     step_message,
     ws_url,
 )
 from sqlenv_client._sync.transports import HttpTransport, Transport, WebSocketTransport
 from sqlenv_client.errors import CapacityError, ServerConnectionError, SQLEnvError
 from sqlenv_core.protocol import SQLAction, SQLObservation, SQLState
-from sqlenv_core.wire import Frame
+from sqlenv_core.wire import Frame, reset_frame
 
 if TYPE_CHECKING:
     import httpx
@@ -81,24 +80,20 @@ class SQLEnvClient:
         headers: Mapping[str, str] | None = None,
         http_client: httpx.Client | None = None,
     ) -> None:
-        given = None if isinstance(transport, str) else transport
-        first, urls = spread(base_url)
-        self.settings = ClientSettings(
-            first,
-            "ws" if given is not None else transport,  # pyright: ignore[reportArgumentType]
-            connect_timeout,
-            message_timeout,
-            reconnect_attempts,
-            backoff,
-            max_backoff,
-            max_message_bytes,
-            headers_dict(headers),
-            urls,
+        self.settings = ClientSettings.for_client(
+            base_url,
+            transport,
+            is_async=False,
+            connect_timeout=connect_timeout,
+            message_timeout=message_timeout,
+            reconnect_attempts=reconnect_attempts,
+            backoff=backoff,
+            max_backoff=max_backoff,
+            max_message_bytes=max_message_bytes,
+            headers=headers,
+            http_client=http_client,
         )
-        if http_client is not None and self.settings.transport != "http":
-            raise ValueError("http_client is used by transport='http' only; pass transport='http' with it")
-        if http_client is not None and len(urls) > 1:
-            raise ValueError("http_client talks to one server; give one base_url with it")
+        given = None if isinstance(transport, str) else transport
         self._episode = EpisodeTracker()
         self._given: Transport | None = given
         self._transport: Transport | None = given
@@ -128,9 +123,11 @@ class SQLEnvClient:
         Raises:
             InvalidRequestError: unknown ``question_id`` or an invalid seed.
             CapacityError: the server is full.
-            ServerConnectionError: the server cannot be reached (after the reconnect attempts).
+            ServerConnectionError: the server cannot be reached (after the reconnect attempts);
+                given several servers, none of them could be reached (the message names them).
         """
-        return self._observe(reset_message(seed, question_id))
+        self.settings.succeeded()  # a new reset may fail over through every server again
+        return self._observe(reset_frame(seed, question_id))
 
     def step(self, action: SQLAction | Mapping[str, Any]) -> SQLObservation:
         """Send one action (a :class:`SQLAction` or a dict with ``action_type`` and ``argument``).
@@ -222,8 +219,8 @@ class SQLEnvClient:
         kind = str(message["type"])
         self._episode.check_usable(kind)
         reused = self._transport is not None
-        transport = self._transport or self._open()
         try:
+            transport = self._transport or self._open()
             frame = transport.exchange(message)
         except ServerConnectionError as exc:
             if exc.details.get("not_sent") and attempt < self.settings.reconnect_attempts:
@@ -236,7 +233,11 @@ class SQLEnvClient:
                 # The connection went stale between episodes (server restart, idle reaping):
                 # a reset carries no episode, so it is safe to send again on a fresh one.
                 return self._exchange(message, attempt + 1)
+            if kind == "reset" and self._switch_server():
+                return self._exchange(message)  # this server is down: another may not be
             failure = self._episode.connection_failed(kind, exc, self._where())
+            if kind == "reset" and self._given is None and len(self.settings.urls) > 1:
+                failure = every_server_failed(self.settings.urls, exc)
             raise failure from (exc if failure is not exc else exc.__cause__)
         if is_session_ending(frame):
             self._discard_transport()
@@ -279,9 +280,6 @@ class SQLEnvClient:
             except ServerConnectionError as exc:
                 delay = next(delays, None)
                 if delay is None or not exc.details.get("retryable", True):
-                    if self._switch_server():
-                        delays = self.settings.backoff_delays()
-                        continue
                     raise connect_failure(self._where(), attempts, exc) from exc
                 time.sleep(delay)
 
