@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -100,3 +101,18 @@ def test_per_client_limit_defaults_leave_room_for_others() -> None:
     assert Settings(max_sessions=16).per_client_limit == 14
     assert Settings(max_sessions=1).per_client_limit == 1
     assert Settings(max_sessions=8, max_sessions_per_client=50).per_client_limit == 8
+
+
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_cli_says_in_one_line_that_the_port_is_taken(workers: str) -> None:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen(1)
+        port = busy.getsockname()[1]
+        result = run_cli("--host", "127.0.0.1", "--port", str(port), "--workers", workers)
+    assert result.returncode == 2, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr  # no "serving ... on" banner before it, no traceback
+    assert lines[0].startswith(f"sqlenv-server: cannot listen on 127.0.0.1:{port} (")
+    assert "choose another --port (SQLENV_PORT)" in lines[0]
+    assert "Traceback" not in result.stderr

@@ -235,6 +235,17 @@ def test_step_costs_stay_bounded_and_keep_the_worst_run() -> None:
     assert not StepCosts(cheap_s=0).is_cheap(bytes(16))
 
 
+async def test_with_the_fast_path_off_no_step_is_keyed_or_recorded(dataset: Dataset) -> None:
+    manager = SessionManager(lambda: SQLEnvironment(dataset), max_sessions=2, ttl_s=60.0, inline_step_s=0)
+    assert not manager.costs.enabled
+    session = manager.open("http")
+    await manager.reset(session, question_id="q-count")
+    for _ in range(3):
+        await manager.step(session, QUICK)
+    assert len(manager.costs) == 0
+    await manager.close_all()
+
+
 def test_resets_move_to_the_event_loop_once_the_dataset_is_warm(dataset: Dataset) -> None:
     with TestClient(create_app(Settings(), dataset=dataset)) as client:
         manager = client.app.state.sessions  # type: ignore[attr-defined]

@@ -19,7 +19,7 @@ from __future__ import annotations
 import json
 import math
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, Final, Literal, Protocol, cast
@@ -27,6 +27,7 @@ from typing import Any, Final, Literal, Protocol, cast
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from sqlenv_core.protocol import SQLAction, SQLObservation, SQLState
+from sqlenv_core.sandbox.limits import SandboxError
 
 __all__ = [
     "HTTP_STATUS",
@@ -85,6 +86,8 @@ SESSION_ID_MAX_CHARS: Final = 64
 
 # A rejected input is echoed back at most this long in error details.
 _ECHO_CHARS = 200
+# Validation problems listed in one error reply at most (the rest are counted).
+_MAX_PROBLEMS = 20
 
 
 class ErrorCode(StrEnum):
@@ -308,7 +311,9 @@ def execute(env: EnvironmentLike, request: ResetRequest | StepRequest | StateReq
     """Run one request on ``env``.
 
     Raises:
-        WireError: ``VALIDATION_ERROR`` when the environment refuses a reset (unknown question id).
+        WireError: ``VALIDATION_ERROR`` when the environment refuses a reset (unknown question id),
+            ``EXECUTION_ERROR`` when a reset cannot prepare its episode (the question's gold SQL
+            or its database failed in the sandbox): the server's data, not the request, is at fault.
     """
     if isinstance(request, StepRequest):
         return env.step(request.action)
@@ -318,6 +323,12 @@ def execute(env: EnvironmentLike, request: ResetRequest | StepRequest | StateReq
         return env.reset(seed=request.seed, question_id=request.question_id)
     except (KeyError, ValueError) as exc:
         raise WireError(ErrorCode.VALIDATION_ERROR, key_error_message(exc)) from None
+    except SandboxError as exc:
+        raise WireError(
+            ErrorCode.EXECUTION_ERROR,
+            f"reset failed: {str(exc)[:500]}; the server cannot prepare this episode (its dataset is at fault): "
+            "reset again for another question, or tell the server's operator",
+        ) from None
 
 
 def reply_frame(result: SQLObservation | SQLState) -> Frame:
@@ -497,21 +508,37 @@ def validation_message(error: ValidationError) -> str:
     return "; ".join(parts)
 
 
-def validation_details(error: ValidationError) -> list[dict[str, Any]]:
-    """A validation error's entries, JSON-safe, without documentation links or long echoed inputs.
+def validation_details(error: ValidationError | Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """A validation error's entries as every reply carries them: few, short and JSON-safe.
 
-    Built from the entries themselves rather than pydantic's JSON, which fails outright on an
-    input holding a lone surrogate.
+    At most 20 entries (a last ``{"type": "truncated", ...}`` entry counts the rest), without
+    documentation links, with echoed inputs, locations and context cut to 200 characters. Takes a
+    pydantic ``ValidationError`` or its ``errors()`` list (FastAPI's ``RequestValidationError``
+    gives one). Built from the entries themselves rather than pydantic's JSON, which fails outright
+    on an input holding a lone surrogate.
     """
+    entries = error.errors(include_url=False) if isinstance(error, ValidationError) else error
     details: list[dict[str, Any]] = []
-    for entry in error.errors(include_url=False):
-        item: dict[str, Any] = {"type": entry["type"], "loc": list(entry["loc"]), "msg": entry["msg"]}
+    for entry in entries[:_MAX_PROBLEMS]:
+        # A location names the client's own keys, which can be as long as the body.
+        where = [p if isinstance(p, int) else _cut(str(p)) for p in entry.get("loc", ())]
+        message = _cut(str(entry.get("msg", "")))
+        item: dict[str, Any] = {"type": str(entry.get("type", "")), "loc": where, "msg": message}
         item["input"] = _echo(entry.get("input"))
         context = entry.get("ctx")
-        if context:
-            item["ctx"] = {str(k): v if isinstance(v, str | int | float | bool) else str(v) for k, v in context.items()}
+        if isinstance(context, Mapping) and context:
+            item["ctx"] = {
+                str(k): v if isinstance(v, int | float | bool) else _cut(str(v))
+                for k, v in cast(Mapping[str, Any], context).items()
+            }
         details.append(json_safe(item))
+    if len(entries) > _MAX_PROBLEMS:
+        details.append({"type": "truncated", "loc": [], "msg": f"{len(entries) - _MAX_PROBLEMS} more problems"})
     return details
+
+
+def _cut(text: str) -> str:
+    return text if len(text) <= _ECHO_CHARS else text[:_ECHO_CHARS] + "…"
 
 
 def _echo(value: object) -> object:

@@ -69,7 +69,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     from sqlenv_core import load
     from sqlenv_server.app import UnservableDatasetError, check_servable, create_app
-    from sqlenv_server.workers import run_workers, uvicorn_options
+    from sqlenv_server.workers import reserve_port, run_workers, uvicorn_options
 
     try:
         dataset = load(settings.dataset)
@@ -81,6 +81,22 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"sqlenv-server: cannot load dataset {settings.dataset!r}: {exc}", file=sys.stderr)
         return 2
     count = settings.worker_count
+    if count > 1 and not hasattr(socket, "AF_UNIX"):
+        print(
+            "sqlenv-server: --workers above 1 needs Unix sockets, which this platform lacks; use --workers 1",
+            file=sys.stderr,
+        )
+        return 2
+    try:
+        port = reserve_port(settings, count)
+    except OSError as exc:
+        print(
+            f"sqlenv-server: cannot listen on {settings.host}:{settings.port} ({exc.strerror or exc}): "
+            "choose another --port (SQLENV_PORT) or stop what uses it",
+            file=sys.stderr,
+        )
+        return 2
+    settings = port.settings  # a requested port 0 is now the port bound
     workers = f", {count} workers" if count > 1 else ""
     print(
         f"sqlenv-server: serving {dataset.name!r} ({len(dataset)} questions{workers}) on "
@@ -88,14 +104,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         file=sys.stderr,
     )
     if count > 1:
-        if not hasattr(socket, "AF_UNIX"):
-            print("sqlenv-server: --workers above 1 needs Unix sockets, which this platform lacks", file=sys.stderr)
-            return 2
         del dataset  # each worker loads its own
-        return run_workers(settings, count, args.log_level)
+        return run_workers(settings, count, args.log_level, port)
     app = create_app(settings, dataset=dataset)
-    uvicorn.run(app, host=settings.host, port=settings.port, **uvicorn_options(settings, args.log_level))
-    return 0
+    config = uvicorn.Config(app, host=settings.host, port=settings.port, **uvicorn_options(settings, args.log_level))
+    server = uvicorn.Server(config)
+    try:
+        server.run(sockets=[port.reserved])
+    except KeyboardInterrupt:
+        pass
+    finally:
+        port.reserved.close()
+    return 0 if server.started else 3  # 3: the app failed to start (uvicorn's own status for it)
 
 
 if __name__ == "__main__":

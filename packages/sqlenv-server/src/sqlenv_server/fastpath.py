@@ -21,7 +21,6 @@ memory is bounded whatever the SQL's length.
 from __future__ import annotations
 
 import hashlib
-import threading
 from collections import OrderedDict
 
 from sqlenv_core.protocol import SQLAction
@@ -34,8 +33,12 @@ _PER_DATABASE = frozenset({"DESCRIBE", "SAMPLE"})
 class StepCosts:
     """The most each action has cost, least recently used out past ``max_entries``.
 
+    Event loop only: the session manager keys, reads and records costs on the loop (never in a
+    worker thread), so no lock is taken.
+
     Args:
-        cheap_s: an action whose every run took less than this may run inline.
+        cheap_s: an action whose every run took less than this may run inline; ``0`` turns the
+            fast path off (:attr:`enabled` is false and callers skip keying and recording).
         max_entries: actions remembered (about 100 bytes each).
     """
 
@@ -43,7 +46,11 @@ class StepCosts:
         self.cheap_s = cheap_s
         self.max_entries = max_entries
         self._costs: OrderedDict[bytes, float] = OrderedDict()
-        self._lock = threading.Lock()
+
+    @property
+    def enabled(self) -> bool:
+        """Whether any step may run inline at all (``cheap_s`` above 0)."""
+        return self.cheap_s > 0
 
     @staticmethod
     def key(action: SQLAction, db_id: str | None, question_id: str | None) -> bytes | None:
@@ -59,22 +66,20 @@ class StepCosts:
 
     def is_cheap(self, key: bytes) -> bool:
         """Whether every run of this action so far took less than ``cheap_s``."""
-        if self.cheap_s <= 0:
+        if not self.enabled:
             return False
-        with self._lock:
-            cost = self._costs.get(key)
-            if cost is None:
-                return False
-            self._costs.move_to_end(key)
+        cost = self._costs.get(key)
+        if cost is None:
+            return False
+        self._costs.move_to_end(key)
         return cost < self.cheap_s
 
     def record(self, key: bytes, seconds: float) -> None:
         """Remember that this action took ``seconds`` (the most it ever took is kept)."""
-        with self._lock:
-            previous = self._costs.pop(key, 0.0)
-            self._costs[key] = max(previous, seconds)
-            while len(self._costs) > self.max_entries:
-                self._costs.popitem(last=False)
+        previous = self._costs.pop(key, 0.0)
+        self._costs[key] = max(previous, seconds)
+        while len(self._costs) > self.max_entries:
+            self._costs.popitem(last=False)
 
     def __len__(self) -> int:
         return len(self._costs)

@@ -1,12 +1,15 @@
 r"""JSON in and out of the server, safe for anything a client can send.
 
 Every reply the server writes goes through :func:`encode` (HTTP bodies through
-:class:`SafeJSONResponse`, WebSocket frames and MCP replies directly), so no reply is ever a 500
-or a frame ``JSON.parse`` rejects: a non-finite number becomes ``null`` (the sandbox's text
-already says ``inf``/``nan``; ``sqlenv_core.wire.observation_payload`` documents the contract),
-and a lone surrogate that an agent sent in its SQL is escaped (``\ud800``) instead of breaking
-UTF-8. Every request body goes through :func:`loads`, which turns nesting too deep to parse
-into a ``ValueError`` like any other malformed input.
+:class:`SafeJSONResponse`, WebSocket frames and MCP replies directly), so no reply ever fails to
+encode (a bare 500) or is a frame ``JSON.parse`` rejects. A non-finite number in an observation
+or a state reaches the client as the string ``"Infinity"``, ``"-Infinity"`` or ``"NaN"``, as the
+result text spells it (:func:`sqlenv_core.wire.json_safe` writes them so before anything gets
+here; ``sqlenv_core.wire.observation_payload`` documents the contract); a non-finite float that
+reaches these encoders anyway (none should) becomes ``null`` rather than invalid JSON. A lone
+surrogate that an agent sent in its SQL is escaped (``\ud800``) instead of breaking UTF-8.
+Every request body goes through :func:`loads`, which turns nesting too deep to parse into a
+``ValueError`` like any other malformed input.
 """
 
 from __future__ import annotations
@@ -21,7 +24,11 @@ __all__ = ["SafeJSONResponse", "dumps", "encode", "loads"]
 
 
 def _finite(value: Any) -> Any:
-    """``value`` with every non-finite float replaced by ``None`` (iterative: no recursion limit)."""
+    """``value`` with every non-finite float replaced by ``None`` (iterative: no recursion limit).
+
+    A last resort for a float that bypassed ``sqlenv_core.wire.json_safe`` (which spells them as
+    words): better ``null`` than a reply no JSON parser reads.
+    """
     if isinstance(value, float):
         return value if math.isfinite(value) else None
     if not isinstance(value, dict | list | tuple):
@@ -66,8 +73,9 @@ def encode(value: Any) -> bytes:
 def dumps(value: Any) -> str:
     """``value`` as ASCII JSON text for WebSocket text frames, in one pass.
 
-    Safe for any string: non-ASCII characters, lone surrogates included, are escaped; non-finite
-    numbers are ``null``.
+    Safe for any string: non-ASCII characters, lone surrogates included, are escaped. Replies
+    spell non-finite numbers as words already (module docstring); a stray non-finite float
+    becomes ``null``.
 
     Raises:
         TypeError: ``value`` holds something that is not JSON data (a bug, not client input).

@@ -24,7 +24,14 @@ import httpx
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from sqlenv_core.wire import MCP_SESSION_HEADER, SESSION_COOKIE, SESSION_HEADER, ErrorCode, error_payload
+from sqlenv_core.wire import (
+    HTTP_STATUS,
+    MCP_SESSION_HEADER,
+    SESSION_COOKIE,
+    SESSION_HEADER,
+    ErrorCode,
+    error_payload,
+)
 from sqlenv_server.disconnect import ClientGoneError, unless_disconnected
 from sqlenv_server.jsonio import encode, loads
 
@@ -109,6 +116,9 @@ class WorkerRouter:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Serve here, or forward to the worker that holds the named session."""
+        if scope["type"] == "lifespan":
+            await self.app(scope, receive, self._closing_at_shutdown(send))
+            return
         if scope["type"] != "http" or scope["path"] not in _ROUTED_PATHS:
             await self.app(scope, receive, send)
             return
@@ -147,16 +157,33 @@ class WorkerRouter:
         try:
             reply = await client.request(scope["method"], url, headers=headers, content=body)
         except httpx.HTTPError as exc:
-            problem = error_payload(ErrorCode.EXECUTION_ERROR, f"worker {owner} unavailable: {type(exc).__name__}")
-            await _answer(send, 503, encode({"detail": problem}))
+            # The server failed to run a valid request: EXECUTION_ERROR, with the status that carries it.
+            problem = error_payload(
+                ErrorCode.EXECUTION_ERROR,
+                "the worker holding this session is not answering (restarting?); retry shortly, or reset "
+                "without this session id for a new session",
+                worker=owner,
+                reason=type(exc).__name__,
+            )
+            await _answer(send, HTTP_STATUS[ErrorCode.EXECUTION_ERROR], encode({"detail": problem}))
             return
         relay = [(k.lower(), v) for k, v in reply.headers.raw if k.lower() not in _HOP_BY_HOP]
         relay.append((b"content-length", str(len(reply.content)).encode()))
         await send({"type": "http.response.start", "status": reply.status_code, "headers": relay})
         await send({"type": "http.response.body", "body": reply.content})
 
+    def _closing_at_shutdown(self, send: Send) -> Send:
+        """``send`` for the lifespan: the connections to the other workers close as the app shuts down."""
+
+        async def closing(message: Message) -> None:
+            if message["type"] in ("lifespan.shutdown.complete", "lifespan.shutdown.failed"):
+                await self.aclose()
+            await send(message)
+
+        return closing
+
     async def aclose(self) -> None:
-        """Close the connections to the other workers."""
+        """Close the connections to the other workers (the app's lifespan calls it at shutdown)."""
         for client in self._clients.values():
             await client.aclose()
         self._clients.clear()

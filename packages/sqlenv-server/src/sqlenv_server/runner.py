@@ -45,14 +45,11 @@ class StepRunner:
         self._executor = concurrent.futures.ThreadPoolExecutor(
             max_workers=max(max_threads, fresh_slots), thread_name_prefix="sqlenv-step"
         )
-        self._slots: asyncio.Semaphore | None = None
+        # Since Python 3.10 an asyncio primitive binds to the loop where it is first awaited, not
+        # where it is made: creating it here, outside any loop, is safe.
+        self._slots = asyncio.Semaphore(fresh_slots)
         self.running = 0
         """Steps in a worker thread now (slow ones included)."""
-
-    def _semaphore(self) -> asyncio.Semaphore:
-        if self._slots is None:  # created on first use, inside the loop that serves the app
-            self._slots = asyncio.Semaphore(self.fresh_slots)
-        return self._slots
 
     async def run(self, call: Callable[[], T], cancel: Callable[[], object] | None = None) -> T:
         """Run ``call`` in a worker thread and return its result (or raise its exception).
@@ -63,7 +60,7 @@ class StepRunner:
                 it should make ``call`` return soon (``SQLEnvironment.interrupt``).
         """
         loop = asyncio.get_running_loop()
-        slots = self._semaphore()
+        slots = self._slots
         await slots.acquire()
         holding = True
 

@@ -189,10 +189,6 @@ class SessionManager:
             return len(self._sessions)
         return sum(1 for s in self._sessions.values() if s.transport == transport)
 
-    def count_for(self, client: str) -> int:
-        """Open sessions held by one client."""
-        return self._per_client.get(client, 0)
-
     def open(self, transport: Transport, *, attached: bool = False, client: str = "") -> Session:
         """Create a session with a fresh environment.
 
@@ -254,7 +250,8 @@ class SessionManager:
         key = None
         async with session.lock:
             session.touch()
-            if isinstance(request, StepRequest):  # keyed under the lock: after any reset queued before it
+            if isinstance(request, StepRequest) and self.costs.enabled:
+                # Keyed under the lock: after any reset queued before it.
                 key = self.costs.key(request.action, session.db_id, session.question_id)
             if isinstance(request, ResetRequest):
                 inline = self.inline_resets  # no SQL to run: cheaper than the hop to a thread

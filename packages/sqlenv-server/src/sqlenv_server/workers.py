@@ -24,13 +24,13 @@ import threading
 import time
 from multiprocessing import resource_tracker
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import uvicorn
 
 from sqlenv_server.settings import Settings
 
-__all__ = ["run_workers", "uvicorn_options"]
+__all__ = ["PortReservation", "reserve_port", "run_workers", "uvicorn_options"]
 
 logger = logging.getLogger("sqlenv_server.workers")
 _RESTART_PAUSE_S = 1.0
@@ -56,12 +56,64 @@ def _reuse_port_socket(host: str, port: int, *, listen: bool) -> socket.socket:
     """
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
-    sock.bind((host, port))
-    if listen:
-        sock.listen(2048)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        sock.bind((host, port))
+        if listen:
+            sock.listen(2048)
+    except BaseException:
+        sock.close()
+        raise
     return sock
+
+
+def _plain_socket(host: str, port: int) -> socket.socket:
+    """A TCP socket bound to ``host:port`` as uvicorn binds one (``SO_REUSEADDR``, not listening)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, port))
+    except BaseException:
+        sock.close()
+        raise
+    sock.set_inheritable(True)
+    return sock
+
+
+class PortReservation(NamedTuple):
+    """The port held for the server before anything is started.
+
+    Attributes:
+        settings: the settings with the port actually bound (a requested port 0 is resolved).
+        reserved: the socket that holds the port; close it when the server stops.
+        shared: the socket the workers accept on, when they share one (``None``: each worker
+            listens on its own ``SO_REUSEPORT`` socket).
+    """
+
+    settings: Settings
+    reserved: socket.socket
+    shared: socket.socket | None
+
+
+def reserve_port(settings: Settings, workers: int) -> PortReservation:
+    """Bind the server's port now, so that a port in use is reported before anything starts.
+
+    With several workers on Linux the port is held by a bound, never listening ``SO_REUSEPORT``
+    socket (it gets no connections; each worker listens on one of its own); otherwise by the one
+    socket the server (or every worker) accepts on.
+
+    Raises:
+        OSError: the port cannot be bound (in use, not permitted, no such address).
+    """
+    if workers > 1 and sys.platform == "linux" and hasattr(socket, "SO_REUSEPORT"):
+        reserved = _reuse_port_socket(settings.host, settings.port, listen=False)
+        shared = None
+    else:
+        reserved = shared = _plain_socket(settings.host, settings.port)
+    bound = settings.model_copy(update={"port": reserved.getsockname()[1]})
+    return PortReservation(bound, reserved, shared)
 
 
 def _worker_main(
@@ -83,17 +135,18 @@ def _worker_main(
     uvicorn.Server(config).run(sockets=[public, own])
 
 
-def run_workers(settings: Settings, workers: int, log_level: str) -> int:
-    """Serve with ``workers`` processes until SIGINT/SIGTERM; returns the exit status."""
+def run_workers(settings: Settings, workers: int, log_level: str, port: PortReservation | None = None) -> int:
+    """Serve with ``workers`` processes until SIGINT/SIGTERM; returns the exit status.
+
+    Args:
+        settings: the server's settings.
+        workers: how many worker processes.
+        log_level: uvicorn's log level.
+        port: the port already reserved by :func:`reserve_port` (default: reserve it here,
+            ``OSError`` when it cannot be bound).
+    """
     context = multiprocessing.get_context("spawn")
-    shared: socket.socket | None = None
-    if sys.platform == "linux" and hasattr(socket, "SO_REUSEPORT"):
-        # Reserve the port (bound, never listening: it gets no connections) and learn it if 0.
-        reserved = _reuse_port_socket(settings.host, settings.port, listen=False)
-        settings = settings.model_copy(update={"port": reserved.getsockname()[1]})
-    else:
-        config = uvicorn.Config("sqlenv_server.app:create_app", host=settings.host, port=settings.port)
-        reserved = shared = config.bind_socket()
+    settings, reserved, shared = port or reserve_port(settings, workers)
     rundir = Path(tempfile.mkdtemp(prefix="sqlenv-workers-"))
     sockets = [str(rundir / f"worker-{i}.sock") for i in range(workers)]
     payload = settings.model_dump_json()

@@ -22,20 +22,17 @@ from sqlenv_core.wire import (
     SESSION_ID_MAX_CHARS,
     ErrorCode,
     ResetParams,
-    ResetRequest,
     WireError,
     observation_payload,
+    validation_details,
     validation_message,
 )
 from sqlenv_server.app_info import environment_metadata
 from sqlenv_server.deps import ClientDep, ManagerDep
 from sqlenv_server.disconnect import unless_disconnected
-from sqlenv_server.errors import bounded_errors
 from sqlenv_server.sessions import Session, SessionNotFoundError
 
 __all__ = ["SESSION_COOKIE", "SESSION_HEADER", "router"]
-
-SESSION_ID_MAX = SESSION_ID_MAX_CHARS
 
 router = APIRouter()
 
@@ -48,7 +45,7 @@ class ResetBody(ResetParams):
     )
 
     session_id: str | None = Field(
-        default=None, max_length=SESSION_ID_MAX, description="Reset this session instead of opening a new one."
+        default=None, max_length=SESSION_ID_MAX_CHARS, description="Reset this session instead of opening a new one."
     )
 
 
@@ -62,13 +59,13 @@ class StepBody(BaseModel):
         default=None, gt=0, description="Accepted for OpenEnv; the sandbox's own deadline applies."
     )
     request_id: str | None = Field(default=None, max_length=255)
-    session_id: str | None = Field(default=None, max_length=SESSION_ID_MAX)
+    session_id: str | None = Field(default=None, max_length=SESSION_ID_MAX_CHARS)
 
 
 class CloseBody(BaseModel):
     """``POST /close``: which session to end."""
 
-    session_id: str | None = Field(default=None, max_length=SESSION_ID_MAX)
+    session_id: str | None = Field(default=None, max_length=SESSION_ID_MAX_CHARS)
 
 
 class EnvResponse(BaseModel):
@@ -116,7 +113,7 @@ class CloseResponse(BaseModel):
 def _chosen_session_id(request: Request, explicit: str | None, header: str | None) -> str | None:
     for candidate in (explicit, header, request.cookies.get(SESSION_COOKIE)):
         if candidate:
-            return candidate[:SESSION_ID_MAX]
+            return candidate[:SESSION_ID_MAX_CHARS]
     return None
 
 
@@ -191,13 +188,12 @@ async def reset(
     opened = session
     try:
         observation = await unless_disconnected(
-            request, lambda: manager.run(opened, ResetRequest(seed=params.seed, question_id=params.question_id))
+            request, lambda: manager.reset(opened, seed=params.seed, question_id=params.question_id)
         )
     except BaseException:
         if created:
             await manager.close(session.id)
         raise
-    assert isinstance(observation, SQLObservation)
     _remember(response, session.id)
     return _envelope(observation, session.id)
 
@@ -227,7 +223,7 @@ async def step(
         raise WireError(
             ErrorCode.VALIDATION_ERROR,
             f"Invalid action: {validation_message(exc)}",
-            errors=bounded_errors(exc.errors(include_url=False)),
+            errors=validation_details(exc),
         ) from None
     wanted = _chosen_session_id(request, body.session_id, x_session_id)
     if wanted is None:
@@ -262,7 +258,7 @@ async def step(
 async def state(
     request: Request,
     manager: ManagerDep,
-    session_id: Annotated[str | None, Query(max_length=SESSION_ID_MAX)] = None,
+    session_id: Annotated[str | None, Query(max_length=SESSION_ID_MAX_CHARS)] = None,
     x_session_id: Annotated[str | None, Header(alias=SESSION_HEADER)] = None,
 ) -> SQLState:
     """The state of the session's episode (an empty state when no session is named).

@@ -23,8 +23,6 @@ from sqlenv_core.wire import (
     MCP_SESSION_HEADER,
     ErrorCode,
     ResetParams,
-    ResetRequest,
-    StepRequest,
     WireError,
     observation_payload,
     validation_message,
@@ -45,7 +43,6 @@ METHOD_NOT_FOUND = -32601
 INVALID_PARAMS = -32602
 SERVER_ERROR = -32000
 PROTOCOL_VERSION = "2025-06-18"
-SESSION_HEADER = MCP_SESSION_HEADER
 
 _SESSION_ARG = {"type": "string", "description": "The session_id returned by reset."}
 
@@ -117,7 +114,7 @@ class _McpCall:
             raise _RpcError(
                 INVALID_PARAMS,
                 "session_id required: call the reset tool first and pass the session_id it returns "
-                f"(in the arguments or the {SESSION_HEADER} header)",
+                f"(in the arguments or the {MCP_SESSION_HEADER} header)",
             )
         if not isinstance(wanted, str):
             raise _RpcError(INVALID_PARAMS, "session_id must be a string")
@@ -145,8 +142,7 @@ class _McpCall:
             raise _RpcError(INVALID_PARAMS, f"{prefix}{exc}") from None
         session = self._session(params, args)
         self.session_used = session.id
-        observation = await self.manager.run(session, StepRequest(action))
-        assert isinstance(observation, SQLObservation)
+        observation = await self.manager.step(session, action)
         return _tool_result(observation, session.id)
 
     async def _reset(self, params: dict[str, Any], args: dict[str, Any]) -> dict[str, Any]:
@@ -163,12 +159,11 @@ class _McpCall:
         created = session is None
         session = session or self._open()
         try:
-            observation = await self.manager.run(session, ResetRequest(seed=reset.seed, question_id=reset.question_id))
-        except WireError:
+            observation = await self.manager.reset(session, seed=reset.seed, question_id=reset.question_id)
+        except BaseException:  # refused, failed or cancelled: a session opened for it is not left behind
             if created:
                 await self.manager.close(session.id)
             raise
-        assert isinstance(observation, SQLObservation)
         self.session_used = session.id
         return _tool_result(observation, session.id)
 
@@ -241,7 +236,7 @@ async def mcp_endpoint(request: Request, manager: ManagerDep, settings: Settings
     The messages of a batch run one after the other; if the client disconnects, the running one
     is cancelled (its query interrupted) and the rest are not run.
     """
-    call = _McpCall(manager, request.headers.get(SESSION_HEADER), client)
+    call = _McpCall(manager, request.headers.get(MCP_SESSION_HEADER), client)
     body = await request.body()
     try:
         payload = loads(body)
@@ -262,7 +257,7 @@ async def mcp_endpoint(request: Request, manager: ManagerDep, settings: Settings
                 )
             )
     content = await unless_disconnected(request, lambda: _answer(call, payload))
-    headers = {SESSION_HEADER: call.session_used} if call.session_used else None
+    headers = {MCP_SESSION_HEADER: call.session_used} if call.session_used else None
     if content is None or content == []:
         return Response(status_code=202, headers=headers)
     return SafeJSONResponse(content, headers=headers)
