@@ -14,7 +14,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from live_helpers import free_port, wait_healthy
+from live_helpers import free_port, interrupt_group, wait_healthy
 from websockets.sync.client import connect
 
 pytestmark = pytest.mark.integration
@@ -187,8 +187,7 @@ def test_ctrl_c_while_workers_start_stops_quietly(tmp_path: Path) -> None:
             blocked = int(next(line for line in status.splitlines() if line.startswith("SigBlk:")).split()[1], 16)
             assert blocked & (1 << (signal.SIGINT - 1)), f"worker {worker} can be interrupted by Ctrl-C"
         time.sleep(0.3)  # into their imports
-        os.killpg(server.pid, signal.SIGINT)
-        output, _ = server.communicate(timeout=60)
+        output = interrupt_group(server, timeout_s=60)
     finally:
         if server.poll() is None:
             os.killpg(server.pid, signal.SIGKILL)
