@@ -23,6 +23,7 @@ import argparse
 import json
 import os
 import platform
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -89,7 +90,9 @@ def main() -> None:
     sft_seconds = time.perf_counter() - started
 
     factory = SQLEnvFactory(data, step_budget=8)
-    rewards = SQLEnvRewards(max_completion_length=args.max_completion_length)
+    # The rollout log has a line per rollout: TRL resets (and so replaces) each environment's record.
+    rollout_log = Path(tempfile.mkdtemp(prefix="sqlenv-gpu-check-")) / "rollouts.jsonl"
+    rewards = SQLEnvRewards(rollout_log, max_completion_length=args.max_completion_length, transcript=False)
     grpo_args = trl.GRPOConfig(
         output_dir="/tmp/sqlenv-gpu-check", max_steps=args.steps, per_device_train_batch_size=args.batch_size,
         num_generations=args.num_generations, max_completion_length=args.max_completion_length,
@@ -132,6 +135,8 @@ def main() -> None:
     env_seconds = sum(env.tool_seconds for env in factory.instances)
     timed = trainer.step_seconds[1:] or trainer.step_seconds
     log = [entry for entry in trainer.state.log_history if "reward" in entry]
+    lines = rollout_log.read_text().splitlines() if rollout_log.exists() else []
+    rollouts = [json.loads(line) for line in lines if line.strip()]
     result = {
         "device": torch.cuda.get_device_name(0) if cuda else platform.processor() or "cpu",
         "parameters": parameters,
@@ -148,7 +153,8 @@ def main() -> None:
         "rollout_seconds": round(trainer.rollout_seconds, 3),
         "env_seconds": round(env_seconds, 3),
         "env_share_of_rollout": round(env_seconds / trainer.rollout_seconds, 4) if trainer.rollout_seconds else None,
-        "tool_calls": sum(env.rollout.tool_calls for env in factory.instances),
+        "rollouts": len(rollouts),
+        "tool_calls": sum(int(r["tool_calls"]) for r in rollouts),
         "mean_completion_length": round(
             sum(float(e.get("completions/mean_length", 0)) for e in log) / max(len(log), 1), 1
         ),

@@ -6,7 +6,8 @@ import inspect
 
 import pytest
 
-from sqlenv_core import Dataset, load
+from sqlenv_core import Dataset, SQLEnvironment, load
+from sqlenv_core.protocol import SQLAction, SQLObservation, SQLState
 from sqlenv_core.tools import TOOL_NAMES, get_tool
 from sqlenv_train import SQLEnvFactory, SQLEnvToolEnvironment, prompt_rows
 from sqlenv_train.sft import answer_text
@@ -102,3 +103,43 @@ def test_prompt_rows_are_conversational_with_the_question_id(data: Dataset) -> N
 def test_factory_rejects_bad_settings(data: Dataset, kwargs: dict[str, int], message: str) -> None:
     with pytest.raises(ValueError, match=message):
         SQLEnvFactory(data, **kwargs)  # type: ignore[arg-type]
+
+
+class CountingBackend:
+    """An in-process environment that counts the state round trips a server would answer."""
+
+    def __init__(self, dataset: Dataset, step_budget: int) -> None:
+        self.env = SQLEnvironment(dataset, step_budget=step_budget)
+        self.state_calls = 0
+
+    def reset(self, *, question_id: str | None = None, seed: int | None = None) -> SQLObservation:
+        return self.env.reset(question_id=question_id, seed=seed)
+
+    def step(self, action: SQLAction) -> SQLObservation:
+        return self.env.step(action)
+
+    def episode_state(self) -> SQLState:
+        self.state_calls += 1
+        return self.env.state
+
+    def close(self) -> None:
+        self.env.close()
+
+
+def test_the_return_is_summed_without_state_round_trips(data: Dataset) -> None:
+    backend = CountingBackend(data, step_budget=3)
+    env = SQLEnvToolEnvironment(backend, dataset=data)
+    question = data.questions[3]
+    env.reset(question_id=question.id)
+    env.describe("no_such_table")
+    env.query(question.gold_sql)
+    env.query(question.gold_sql)  # a repeat; the third exploring step also exhausts the budget
+    record = env.rollout
+    assert backend.state_calls == 0
+    assert record.done and not record.answered and record.reason == "step budget exhausted"
+    assert (record.question_id, record.db_id, record.difficulty) == (question.id, question.db_id, question.difficulty)
+    assert record.total_reward == backend.env.state.total_reward  # exactly the environment's return
+    env.reset(seed=1)  # no question id in the row: the state says which question was drawn
+    assert backend.state_calls == 1
+    assert env.rollout.question_id == backend.env.state.question_id
+    assert env.rollout.difficulty == data.question(env.rollout.question_id).difficulty

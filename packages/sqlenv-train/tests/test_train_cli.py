@@ -88,6 +88,8 @@ def test_eval_openai_policy_through_a_loopback_endpoint(tmp_path: Path) -> None:
         (["eval", "--policy", "hf", "--out", "r.json"], "--policy hf needs --model"),
         (["eval", "--policy", "oracle", "--limit", "0", "--out", "r.json"], "--limit must be at least 1"),
         (["report", "missing.json"], "cannot read missing.json"),
+        (["sft-data", "--limit", "0", "--out", "w.jsonl"], "--limit must be at least 1, got 0"),
+        (["sft-data", "--limit", "-1", "--out", "w.jsonl"], "--limit must be at least 1, got -1"),
         (["train", "--steps", "0", "--dry-run"], "steps must be at least 1"),
         (["train", "--config", "nowhere.toml"], "cannot read the config file nowhere.toml"),
     ],
@@ -115,6 +117,33 @@ def test_train_config_errors_are_all_listed_before_anything_loads(
     assert "learning_rate must be a positive number" in err
     if not HAS_TRAIN_STACK:
         assert "pip install 'sqlenv-train[train]'" in err
+
+
+def test_config_type_errors_are_listed_without_a_traceback(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    config = tmp_path / "recipe.toml"
+    config.write_text('[train]\neval_limit = "5"\nbase_url = 5\nreward_weights = ["1", 0.5, 0.2]\n')
+    assert main(["train", "--config", str(config), "--dry-run"]) == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    for message in ("eval_limit must be int", "base_url must be str", "reward_weights must be a list of numbers"):
+        assert message in err
+
+
+def test_report_without_matplotlib_points_to_no_plots(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import sqlenv_train.report
+    from sqlenv_train._deps import MissingDependencyError
+
+    def missing(module: str) -> object:
+        raise MissingDependencyError(f"{module} is not installed: pip install 'sqlenv-train[plots]'")
+
+    monkeypatch.setattr(sqlenv_train.report, "require", missing)
+    out = tmp_path / "r.json"
+    assert main(["eval", "--policy", "oracle", "--limit", "2", "--out", str(out), "--no-progress"]) == 0
+    assert main(["report", str(out), "--out-dir", str(tmp_path / "cmp")]) == 2
+    err = capsys.readouterr().err
+    assert "sqlenv-train[plots]" in err and "--no-plots" in err
 
 
 def test_unknown_config_keys_are_named(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -49,3 +49,53 @@ def test_smoke_is_valid_apart_from_the_training_stack() -> None:
     problems = config._setting_problems()  # pyright: ignore[reportPrivateUsage]
     assert problems == []
     assert config.model == "tiny" and config.batch_size % config.num_generations == 0
+
+
+def test_settings_whose_default_is_none_are_type_checked_too(tmp_path: Path) -> None:
+    path = tmp_path / "bad.toml"
+    path.write_text('eval_limit = "5"\nbase_url = 5\nreward_weights = ["1", 0.5, 0.2]\n')
+    with pytest.raises(ConfigError) as caught:
+        load_config(path)
+    message = str(caught.value)
+    assert message.startswith("invalid training configuration:\n  - ")
+    assert "eval_limit must be int, got '5'" in message
+    assert "base_url must be str, got 5" in message
+    assert "reward_weights must be a list of numbers, got ['1', 0.5, 0.2]" in message
+
+
+def test_none_is_accepted_only_where_the_type_allows_it(tmp_path: Path) -> None:
+    path = tmp_path / "recipe.json"
+    path.write_text(json.dumps({"eval_limit": None, "base_url": None, "bf16": None, "reward_weights": [1, 0, 0.5]}))
+    assert load_config(path).eval_limit is None
+    path.write_text(json.dumps({"steps": None}))
+    with pytest.raises(ConfigError, match="steps must be int, got None"):
+        load_config(path)
+
+
+def test_validate_reports_wrong_types_instead_of_crashing() -> None:
+    config = TrainConfig(eval_limit="5")  # type: ignore[arg-type]
+    with pytest.raises(ConfigError, match="eval_limit must be int, got '5'"):
+        config.validate()
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"base_url": "ftp://host"}, "base_url must start with http://, https://, ws:// or wss://"),
+        ({"steps": 2, "logging_steps": 5}, r"logging_steps \(5\) must be at most steps \(2\)"),
+    ],
+)
+def test_setting_problems_are_named(overrides: dict[str, object], message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        TrainConfig.smoke(**overrides).validate()
+
+
+def test_a_websocket_base_url_is_accepted() -> None:
+    config = TrainConfig.smoke(base_url="wss://example.org")
+    assert not any("base_url" in p for p in config._input_problems())  # pyright: ignore[reportPrivateUsage]
+
+
+def test_default_reward_weights_are_the_reward_functions_defaults() -> None:
+    from sqlenv_train.rewards import SQLEnvRewards
+
+    assert TrainConfig().reward_weights == list(SQLEnvRewards.default_weights)

@@ -7,7 +7,7 @@ import pytest
 
 from sqlenv_client import SQLEnvClient
 from sqlenv_core import Dataset, builtin
-from sqlenv_train import OraclePolicy, RandomPolicy, evaluate
+from sqlenv_train import EpisodeRecord, EvalReport, OraclePolicy, RandomPolicy, evaluate
 
 
 @pytest.fixture(scope="module")
@@ -36,3 +36,27 @@ def test_random_policy_is_reproducible_and_far_below_the_oracle(eval_pack: Datas
     assert [e.total_reward for e in first.episodes] == [e.total_reward for e in second.episodes]
     assert first.solve_rate < 0.3
     assert all(e.steps <= 15 for e in first.episodes)
+
+
+def test_summary_of_hand_made_episodes() -> None:
+    episodes = [
+        EpisodeRecord("q1", "db", True, 1.0, 2, "ok", actions={"QUERY": 1, "ANSWER": 1}, answered=True),
+        EpisodeRecord("q2", "db", False, -0.5, 4, "wrong", actions={"QUERY": 3}, invalid_actions=1,
+                      usage={"format_errors": 2}),
+    ]  # fmt: skip
+    summary = EvalReport("p", episodes).summary()
+    assert summary == {
+        "episodes": 2,
+        "solved": 1,
+        "solve_rate": 0.5,
+        "solve_rate_ci95": pytest.approx(list(EvalReport("p", episodes).solve_rate_ci95)),
+        "mean_return": 0.25,
+        "mean_steps": 3.0,
+        "median_steps": 3.0,
+        "max_steps": 4,
+        "answered_rate": 0.5,
+        "invalid_action_rate": 0.2,
+        "format_error_rate": 0.5,
+    }
+    empty = EvalReport("p").summary()
+    assert (empty["episodes"], empty["solve_rate"], empty["format_error_rate"], empty["max_steps"]) == (0, 0.0, 0.0, 0)

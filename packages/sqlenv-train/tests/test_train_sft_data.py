@@ -8,6 +8,7 @@ from sqlenv_core import SQLEnvironment, verify
 from sqlenv_core.datasets import builtin
 from sqlenv_core.tools import render_start
 from sqlenv_train import RandomPolicy, episode_conversations, oracle_conversations
+from sqlenv_train.adapter import trl_tool_schemas
 from sqlenv_train.sft import answer_text, read_sft_data, sft_rows, write_sft_data
 
 
@@ -47,6 +48,12 @@ def test_failed_episodes_are_kept_only_when_asked(tmp_path) -> None:  # type: ig
     path = write_sft_data(everything, tmp_path / "all.jsonl")
     rows = read_sft_data(path)
     assert rows == json.loads(json.dumps(sft_rows(everything)))
+
+
+def test_sft_rows_carry_the_tool_schemas_grpo_renders() -> None:
+    # TRL's chat template prints each tool with tojson: the warm start must see GRPO's exact dicts.
+    rows = sft_rows(oracle_conversations(builtin("eval"))[:1])
+    assert json.loads(rows[0]["tools"]) == trl_tool_schemas()
 
 
 def test_read_sft_data_names_the_bad_line(tmp_path) -> None:  # type: ignore[no-untyped-def]

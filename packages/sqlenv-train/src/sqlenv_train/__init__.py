@@ -3,25 +3,21 @@
 ``import sqlenv_train`` never imports torch: the baselines, the evaluation harness, the TRL
 environment adapter, the reward functions and :class:`LLMPolicy` are plain Python. Training
 (:func:`train`), :class:`HFPolicy` and the tiny local model need the ``train`` extra
-(``pip install "sqlenv-train[train]"``) and import it on first use.
+(``pip install "sqlenv-train[train]"``) and import it on first use, not when their modules load.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
-
 from sqlenv_train.adapter import RolloutRecord, ServerCapacityError, SQLEnvFactory, SQLEnvToolEnvironment, prompt_rows
 from sqlenv_train.chat import ChatPolicy
 from sqlenv_train.evaluate import EpisodeRecord, EvalReport, evaluate, wilson_interval
+from sqlenv_train.hf import HFPolicy
 from sqlenv_train.llm import LLMError, LLMPolicy
 from sqlenv_train.policies import OraclePolicy, Policy, RandomPolicy
 from sqlenv_train.rewards import SQLEnvRewards
 from sqlenv_train.sft import ScriptedOraclePolicy, episode_conversations, oracle_conversations, write_sft_data
+from sqlenv_train.tiny import build_tiny_model
 from sqlenv_train.training import ConfigError, TrainConfig, TrainResult, load_config, train
-
-if TYPE_CHECKING:
-    from sqlenv_train.hf import HFPolicy
-    from sqlenv_train.tiny import build_tiny_model
 
 __version__ = "0.1.0"
 
@@ -55,17 +51,3 @@ __all__ = [
     "wilson_interval",
     "write_sft_data",
 ]
-
-
-def __getattr__(name: str) -> Any:
-    # HFPolicy and the tiny model live in modules that need torch when used; importing the module
-    # itself is cheap, but keep them out of the eager imports so `import sqlenv_train` stays light.
-    if name == "HFPolicy":
-        from sqlenv_train.hf import HFPolicy
-
-        return HFPolicy
-    if name == "build_tiny_model":
-        from sqlenv_train.tiny import build_tiny_model
-
-        return build_tiny_model
-    raise AttributeError(f"module 'sqlenv_train' has no attribute {name!r}")

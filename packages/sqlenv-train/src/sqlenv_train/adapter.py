@@ -13,11 +13,11 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any, Protocol
 
-from sqlenv_core.datasets import Dataset, load
+from sqlenv_core.datasets import Dataset, Question, load
 from sqlenv_core.environment import SQLEnvironment
 from sqlenv_core.protocol import SQLAction, SQLObservation, SQLState
 from sqlenv_core.tools import (
@@ -197,6 +197,7 @@ class SQLEnvToolEnvironment:
         self._dataset = dataset
         self._record = RolloutRecord()
         self._last: SQLObservation | None = None
+        self._return = 0.0
         #: Seconds spent inside tool calls (the environment's share of rollout time).
         self.tool_seconds = 0.0
 
@@ -209,17 +210,21 @@ class SQLEnvToolEnvironment:
         """
         question_id = row.get("question_id")
         seed = row.get("seed")
-        observation = self._backend.reset(
-            question_id=str(question_id) if question_id is not None else None,
-            seed=int(seed) if isinstance(seed, int) else None,
-        )
-        state = self._backend.episode_state()
-        difficulty = ""
-        if self._dataset is not None and state.question_id is not None:
-            difficulty = self._dataset.question(state.question_id).difficulty
-        self._record = RolloutRecord(
-            question_id=state.question_id or "", db_id=state.db_id or "", difficulty=difficulty
-        )
+        wanted = str(question_id) if question_id is not None else None
+        observation = self._backend.reset(question_id=wanted, seed=int(seed) if isinstance(seed, int) else None)
+        question = self._known_question(wanted)
+        if question is not None:
+            # The row names a question the dataset knows: no state round trip to a server.
+            self._record = RolloutRecord(question_id=question.id, db_id=question.db_id, difficulty=question.difficulty)
+        else:
+            state = self._backend.episode_state()
+            known = self._known_question(state.question_id)
+            self._record = RolloutRecord(
+                question_id=state.question_id or "",
+                db_id=state.db_id or "",
+                difficulty=known.difficulty if known is not None else "",
+            )
+        self._return = 0.0
         self._last = observation
         return render_start(observation, max_chars=self._max_chars)
 
@@ -246,6 +251,14 @@ class SQLEnvToolEnvironment:
         A property, not a method: TRL turns every public method into a tool.
         """
         return self._record
+
+    def _known_question(self, question_id: str | None) -> Question | None:
+        if self._dataset is None or question_id is None:
+            return None
+        try:
+            return self._dataset.question(question_id)
+        except KeyError:
+            return None
 
     def _call(self, name: str, value: object) -> str:
         started = time.perf_counter()
@@ -282,7 +295,10 @@ class SQLEnvToolEnvironment:
             record.answered = action.action_type == "ANSWER"
             record.correct = bool(verdict.get("correct"))
             record.reason = str(verdict.get("reason", ""))
-        record.total_reward = self._backend.episode_state().total_reward
+        # The environment's return is the sum of its per-step rewards (rounded as SQLState rounds
+        # it): summed here, so a remote episode costs no extra state round trip per tool call.
+        self._return += turn.reward
+        record.total_reward = round(self._return, 10)
         return render_observation(observation, max_chars=self._max_chars)
 
 
@@ -427,6 +443,3 @@ def prompt_rows(
     if shuffle_seed is not None:
         random.Random(shuffle_seed).shuffle(rows)
     return rows
-
-
-EnvironmentFactory = Callable[[], SQLEnvToolEnvironment]

@@ -94,12 +94,15 @@ def _eval(args: argparse.Namespace) -> int:
 
 
 def _report(args: argparse.Namespace) -> int:
+    from sqlenv_train._deps import MissingDependencyError
     from sqlenv_train.report import write_comparison
 
     try:
         table, files = write_comparison(args.reports, args.out_dir, train_log=args.train_log, plots=not args.no_plots)
     except ValueError as exc:
         raise UsageError(str(exc)) from None
+    except MissingDependencyError as exc:
+        raise UsageError(f"{exc}; or pass --no-plots for the markdown table alone") from None
     print(table)
     print()
     for file in files:
@@ -111,6 +114,8 @@ def _sft_data(args: argparse.Namespace) -> int:
     from sqlenv_train.policies import Policy, RandomPolicy
     from sqlenv_train.sft import ScriptedOraclePolicy, episode_conversations, write_sft_data
 
+    if args.limit is not None and args.limit < 1:
+        raise UsageError(f"--limit must be at least 1, got {args.limit}")
     dataset = load(args.dataset)
     policy: Policy = (
         ScriptedOraclePolicy(dataset, describe_first=args.describe_first)
@@ -221,7 +226,7 @@ def build_parser() -> argparse.ArgumentParser:
     sd.add_argument("--policy", choices=("oracle", "random"), default="oracle")
     sd.add_argument("--describe-first", action="store_true", help="oracle: DESCRIBE a table before querying")
     sd.add_argument("--include-failed", action="store_true", help="keep episodes whose answer was wrong")
-    sd.add_argument("--limit", type=int)
+    sd.add_argument("--limit", type=int, help="export the first N questions")
     sd.add_argument("--step-budget", type=int, default=15)
     sd.add_argument("--seed", type=int, default=0)
     sd.set_defaults(run=_sft_data)

@@ -159,25 +159,18 @@ class EvalReport:
         }
 
     def summary(self) -> dict[str, Any]:
-        """The headline figures."""
+        """The headline figures: :func:`_group`'s over every episode, plus steps, answers and errors."""
         episodes = self.episodes
         n = len(episodes)
         actions = sum(sum(e.actions.values()) for e in episodes)
         steps = [e.steps for e in episodes]
-        usage = self.usage()
-        low, high = self.solve_rate_ci95
         return {
-            "episodes": n,
-            "solved": sum(e.solved for e in episodes),
-            "solve_rate": self.solve_rate,
-            "solve_rate_ci95": [low, high],
-            "mean_return": self.mean_return,
-            "mean_steps": statistics.fmean(steps) if steps else 0.0,
+            **_group(episodes),
             "median_steps": statistics.median(steps) if steps else 0.0,
             "max_steps": max(steps) if steps else 0,
             "answered_rate": sum(e.answered for e in episodes) / n if n else 0.0,
             "invalid_action_rate": sum(e.invalid_actions for e in episodes) / actions if actions else 0.0,
-            "format_error_rate": (sum(1 for e in episodes if e.usage.get("format_errors")) / n if n and usage else 0.0),
+            "format_error_rate": sum(1 for e in episodes if e.usage.get("format_errors")) / n if n else 0.0,
         }
 
     def to_dict(self) -> dict[str, Any]:

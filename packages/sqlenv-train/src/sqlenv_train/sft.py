@@ -26,6 +26,7 @@ from sqlenv_core.environment import SQLEnvironment
 from sqlenv_core.protocol import Cell, SQLAction, SQLObservation, SQLState
 from sqlenv_core.tools import DEFAULT_MAX_CHARS, SYSTEM_PROMPT, TOOLS, render_observation, render_start
 from sqlenv_train._deps import require
+from sqlenv_train.adapter import trl_tool_schemas
 from sqlenv_train.policies import Policy
 
 __all__ = [
@@ -204,11 +205,13 @@ def oracle_conversations(dataset: Dataset | str, *, describe_first: bool = False
 def sft_rows(conversations: Iterable[Conversation]) -> list[dict[str, Any]]:
     """Rows for TRL's ``SFTTrainer``: ``messages``, ``tools`` and ``chat_template_kwargs``.
 
+    The tool schemas are :func:`~sqlenv_train.adapter.trl_tool_schemas`, the dicts GRPO and
+    :class:`~sqlenv_train.hf.HFPolicy` render, so the warm start sees the same system prompt.
     Tool-call arguments and the tool schemas are stored as JSON text: Arrow would otherwise merge
     the different argument names of the four tools into one struct padded with nulls, and the
     chat template would render those nulls.
     """
-    tools = json.dumps([tool.openai_schema() for tool in TOOLS])
+    tools = json.dumps(trl_tool_schemas())
     rows: list[dict[str, Any]] = []
     for conv in conversations:
         messages: list[dict[str, Any]] = []

@@ -11,7 +11,7 @@ What a run writes to ``output_dir``:
 * ``rollouts.jsonl``: one line per rollout (question, per-turn rewards, verdict, flags, transcript);
 * ``eval_before.json``, ``eval_warm_start.json`` (after the SFT warm start, when there is one) and
   ``eval_after.json``: evaluation reports on the held-out split;
-* ``learning_curve.png``: reward and solve rate per step;
+* ``learning_curve.png``: reward and solve rate per step (when rewards were logged);
 * ``checkpoint-*`` (every ``save_steps``) and ``final/``: the model and tokenizer;
 * ``summary.json``: the headline numbers of the run.
 
@@ -22,24 +22,31 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import logging
 import math
 import os
 import time
 import tomllib
+import types
+import typing
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sqlenv_core.datasets import DatasetError, load, parse_spec
+from sqlenv_core.datasets import Dataset, DatasetError, load, parse_spec
 from sqlenv_core.rewards import PROFILES
 from sqlenv_core.tools import DEFAULT_MAX_CHARS
 from sqlenv_train._deps import MissingDependencyError, require
 from sqlenv_train._json import as_object
 from sqlenv_train.adapter import SQLEnvFactory, prompt_rows
+from sqlenv_train.rewards import SQLEnvRewards
 
 __all__ = ["ConfigError", "TrainConfig", "TrainResult", "load_config", "train"]
 
 DEFAULT_MODEL = "Qwen/Qwen3-0.6B"
+
+logger = logging.getLogger("sqlenv_train")
 
 
 class ConfigError(ValueError):
@@ -106,7 +113,7 @@ class TrainConfig:
     max_completion_length: int = 2048
     step_budget: int = 10
     reward_profile: str = "dense"
-    reward_weights: list[float] = field(default_factory=lambda: [1.0, 0.5, 0.2])
+    reward_weights: list[float] = field(default_factory=lambda: list(SQLEnvRewards.default_weights))
     max_chars: int = DEFAULT_MAX_CHARS
     sft_steps: int = 0
     sft_data: str | None = None
@@ -154,11 +161,20 @@ class TrainConfig:
         """Check everything that can be checked without loading a model.
 
         Raises:
-            ConfigError: every problem found, one per line.
+            ConfigError: every problem found, one per line (settings of the wrong type first:
+                the other checks need the right types).
         """
-        problems = self._setting_problems() + self._input_problems()
-        if problems:
-            raise ConfigError("invalid training configuration:\n  - " + "\n  - ".join(problems))
+        _raise_if(self._type_problems() or self._setting_problems() + self._input_problems())
+
+    def _type_problems(self) -> list[str]:
+        """Settings whose value is not of the annotated type (``None`` only where the type allows it)."""
+        hints = typing.get_type_hints(type(self))
+        problems: list[str] = []
+        for f in dataclasses.fields(self):
+            problem = _type_problem(f.name, hints[f.name], getattr(self, f.name))
+            if problem is not None:
+                problems.append(problem)
+        return problems
 
     def _setting_problems(self) -> list[str]:
         problems: list[str] = []
@@ -187,6 +203,10 @@ class TrainConfig:
         need(self.max_chars >= 200, f"max_chars must be at least 200, got {self.max_chars}")
         need(self.sft_steps >= 0, f"sft_steps must be 0 or more, got {self.sft_steps}")
         need(self.logging_steps >= 1, f"logging_steps must be at least 1, got {self.logging_steps}")
+        need(
+            self.steps < 1 or self.logging_steps <= self.steps,
+            f"logging_steps ({self.logging_steps}) must be at most steps ({self.steps}): nothing would be logged",
+        )
         need(self.save_steps is None or self.save_steps >= 1, f"save_steps must be at least 1, got {self.save_steps}")
         need(self.eval_limit is None or self.eval_limit >= 1, f"eval_limit must be at least 1, got {self.eval_limit}")
         for name in ("learning_rate", "sft_learning_rate"):
@@ -232,7 +252,7 @@ class TrainConfig:
         if self.model != "tiny" and _looks_like_path(self.model) and not Path(self.model).expanduser().exists():
             problems.append(f"model: no folder at {self.model} (give a Hugging Face name, a local folder or 'tiny')")
         if self.base_url is not None and not self.base_url.startswith(("http://", "https://", "ws://", "wss://")):
-            problems.append(f"base_url must start with http:// or https://, got {self.base_url!r}")
+            problems.append(f"base_url must start with http://, https://, ws:// or wss://, got {self.base_url!r}")
         for module, wanted in (("torch", True), ("transformers", True), ("trl", True), ("peft", self.lora)):
             if wanted:
                 try:
@@ -247,6 +267,40 @@ class TrainConfig:
         return problems
 
 
+def _raise_if(problems: list[str]) -> None:
+    if problems:
+        raise ConfigError("invalid training configuration:\n  - " + "\n  - ".join(problems))
+
+
+def _type_problem(name: str, hint: Any, value: object) -> str | None:
+    """Why ``value`` does not fit the annotation ``hint`` (``None`` when it does)."""
+    args = typing.get_args(hint)
+    if typing.get_origin(hint) in (types.UnionType, typing.Union):
+        if value is None and type(None) in args:
+            return None
+        hint = next(a for a in args if a is not type(None))
+        args = typing.get_args(hint)
+    if typing.get_origin(hint) is list:
+        (item,) = args
+        fits = isinstance(value, list | tuple) and all(_fits(item, v) for v in typing.cast("Sequence[object]", value))
+        if fits:
+            return None
+        return f"{name} must be a list of {_type_name(item)}s, got {value!r}"
+    return None if _fits(hint, value) else f"{name} must be {_type_name(hint)}, got {value!r}"
+
+
+def _fits(kind: Any, value: object) -> bool:
+    if kind is bool or isinstance(value, bool):
+        return kind is bool and isinstance(value, bool)
+    if kind is float:
+        return isinstance(value, int | float)
+    return isinstance(value, kind)
+
+
+def _type_name(kind: Any) -> str:
+    return "number" if kind is float else getattr(kind, "__name__", str(kind))
+
+
 def _looks_like_path(model: str) -> bool:
     # "Qwen/Qwen3-0.6B" is a hub name; "./runs/x", "/models/x" and "~/x" are folders.
     return model.startswith(("./", "../", "/", "~"))
@@ -258,7 +312,8 @@ def load_config(path: str | Path | None = None, **overrides: Any) -> TrainConfig
     ``None`` overrides are ignored (unset command-line flags).
 
     Raises:
-        ConfigError: unreadable file, unknown keys (with the known ones listed) or wrong types.
+        ConfigError: unreadable file, unknown keys (with the known ones listed) or wrong types
+            (every one listed).
     """
     values: dict[str, Any] = {}
     if path is not None:
@@ -281,20 +336,9 @@ def load_config(path: str | Path | None = None, **overrides: Any) -> TrainConfig
     unknown = sorted(set(values) - set(known))
     if unknown:
         raise ConfigError(f"unknown setting {', '.join(unknown)}; known: {', '.join(sorted(known))}")
-    defaults = TrainConfig()
-    for key, value in values.items():
-        expected = getattr(defaults, key)
-        if expected is not None and value is not None and not _same_kind(expected, value):
-            raise ConfigError(f"{key} must be {type(expected).__name__}, got {value!r}")
-    return TrainConfig(**values)
-
-
-def _same_kind(expected: object, value: object) -> bool:
-    if isinstance(expected, bool) or isinstance(value, bool):
-        return isinstance(expected, bool) and isinstance(value, bool)
-    if isinstance(expected, float):
-        return isinstance(value, int | float)
-    return isinstance(value, type(expected))
+    config = TrainConfig(**values)
+    _raise_if(config._type_problems())  # pyright: ignore[reportPrivateUsage]
+    return config
 
 
 @dataclass
@@ -330,14 +374,15 @@ def resolve_model(model: str) -> str:
     return model
 
 
-def _evaluate_model(model: Any, tokenizer: Any, config: TrainConfig, out: Path, label: str) -> float | None:
-    if config.eval_dataset is None:
+def _evaluate_model(
+    model: Any, tokenizer: Any, config: TrainConfig, dataset: Dataset | None, out: Path, label: str
+) -> float | None:
+    if dataset is None:
         return None
     from sqlenv_client import SQLEnvClient
     from sqlenv_train.evaluate import evaluate
     from sqlenv_train.hf import HFPolicy
 
-    dataset = load(config.eval_dataset)
     ids = [q.id for q in dataset][: config.eval_limit]
     policy = HFPolicy(
         model,
@@ -391,7 +436,6 @@ def train(config: TrainConfig) -> TrainResult:
     transformers = require("transformers")
     trl = require("trl")
     datasets = require("datasets")
-    from sqlenv_train.rewards import SQLEnvRewards
     from sqlenv_train.sft import oracle_conversations, read_sft_data, run_sft, sft_rows
 
     out = Path(config.output_dir)
@@ -405,6 +449,8 @@ def train(config: TrainConfig) -> TrainResult:
     train_data = load(config.dataset)
     if len(train_data) == 0:
         raise ConfigError(f"dataset {config.dataset!r} has no usable questions")
+    # Loaded once (gold answers included), before the model: evaluated before, after the warm start and after.
+    eval_data = load(config.eval_dataset) if config.eval_dataset is not None else None
     factory = SQLEnvFactory(
         train_data,
         base_url=config.base_url,
@@ -425,7 +471,7 @@ def train(config: TrainConfig) -> TrainResult:
     if cuda:
         model = model.to("cuda")
 
-    solve_before = _evaluate_model(model, tokenizer, config, out / "eval_before.json", "before")
+    solve_before = _evaluate_model(model, tokenizer, config, eval_data, out / "eval_before.json", "before")
 
     sft_stats: dict[str, float] | None = None
     solve_warm: float | None = None
@@ -442,7 +488,7 @@ def train(config: TrainConfig) -> TrainResult:
             show_progress=config.show_progress,
         )
         (out / "sft.json").write_text(json.dumps(sft_stats, indent=2), encoding="utf-8")
-        solve_warm = _evaluate_model(model, tokenizer, config, out / "eval_warm_start.json", "warm start")
+        solve_warm = _evaluate_model(model, tokenizer, config, eval_data, out / "eval_warm_start.json", "warm start")
 
     rewards = SQLEnvRewards(out / "rollouts.jsonl", max_completion_length=config.max_completion_length)
     peft_config = None
@@ -506,15 +552,18 @@ def train(config: TrainConfig) -> TrainResult:
     trained.save_pretrained(final)
     tokenizer.save_pretrained(final)
 
-    solve_after = _evaluate_model(trained, tokenizer, config, out / "eval_after.json", "after")
+    solve_after = _evaluate_model(trained, tokenizer, config, eval_data, out / "eval_after.json", "after")
     history = [json.loads(line) for line in (out / "train_log.jsonl").read_text(encoding="utf-8").splitlines() if line]
     rewards_logged = [float(h["reward"]) for h in history if "reward" in h]
-    try:
-        from sqlenv_train.report import plot_learning_curve
+    if not rewards_logged:
+        logger.warning("no reward was logged during training: learning_curve.png is not drawn")
+    else:
+        try:
+            from sqlenv_train.report import plot_learning_curve
 
-        plot_learning_curve(out / "train_log.jsonl", out / "learning_curve.png")
-    except MissingDependencyError:
-        pass
+            plot_learning_curve(out / "train_log.jsonl", out / "learning_curve.png")
+        except MissingDependencyError:
+            pass
     steps_done = int(trainer.state.global_step)
     result = TrainResult(
         output_dir=str(out),
