@@ -53,6 +53,7 @@ __all__ = [
     "execute",
     "finite_or_word",
     "handle_frame",
+    "invalid",
     "json_safe",
     "key_error_message",
     "observation_frame",
@@ -243,11 +244,7 @@ def parse_request(message: Mapping[str, Any]) -> Request:
             return ResetRequest(seed=params.seed, question_id=params.question_id)
         return StepRequest(SQLAction.model_validate(data))
     except ValidationError as exc:
-        raise WireError(
-            ErrorCode.VALIDATION_ERROR,
-            f"Invalid {kind} message: {validation_message(exc)}",
-            errors=validation_details(exc),
-        ) from None
+        raise invalid(f"{kind} message", exc) from None
 
 
 def reset_frame(seed: int | None = None, question_id: str | None = None) -> Frame:
@@ -497,6 +494,16 @@ def state_from_frame(frame: Mapping[str, Any]) -> SQLState:
 
 
 # -- validation errors --------------------------------------------------------------------------
+
+
+def invalid(what: str, error: ValidationError) -> WireError:
+    """The ``VALIDATION_ERROR`` for a rejected ``what`` ("step message", "action").
+
+    The problems are in its message and, listed, in its ``errors`` detail.
+    """
+    return WireError(
+        ErrorCode.VALIDATION_ERROR, f"Invalid {what}: {validation_message(error)}", errors=validation_details(error)
+    )
 
 
 def validation_message(error: ValidationError) -> str:

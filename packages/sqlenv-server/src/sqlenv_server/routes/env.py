@@ -20,12 +20,9 @@ from sqlenv_core.wire import (
     SESSION_COOKIE,
     SESSION_HEADER,
     SESSION_ID_MAX_CHARS,
-    ErrorCode,
     ResetParams,
-    WireError,
+    invalid,
     observation_payload,
-    validation_details,
-    validation_message,
 )
 from sqlenv_server.app_info import environment_metadata
 from sqlenv_server.deps import ClientDep, ManagerDep
@@ -220,11 +217,7 @@ async def step(
     try:
         action = SQLAction.model_validate(body.action)
     except ValidationError as exc:
-        raise WireError(
-            ErrorCode.VALIDATION_ERROR,
-            f"Invalid action: {validation_message(exc)}",
-            errors=validation_details(exc),
-        ) from None
+        raise invalid("action", exc) from None
     wanted = _chosen_session_id(request, body.session_id, x_session_id)
     if wanted is None:
         one_off = manager.open("http", client=client)
