@@ -368,3 +368,14 @@ def test_interrupt_cancels_the_running_query_and_only_that(db: Path) -> None:
     assert isinstance(outcome[0], SandboxError) and outcome[0].code == "cancelled"
     assert box.execute("SELECT count(*) FROM people").rows == [(400,)]  # the next call is unaffected
     box.close()
+
+
+def test_a_printf_result_at_or_past_the_value_cap_is_too_large(db: Path) -> None:
+    # SQLite's printf gives NULL at the length limit and refuses past it; both are "too large",
+    # never a silent NULL or a generic "user-defined function raised exception".
+    with Sandbox(db, SandboxLimits(timeout_s=2.0, max_value_bytes=1_000)) as box:
+        assert box.execute("SELECT length(printf(printf('%.*c', 999, 'x')))").rows == [(999,)]
+        for chars in (1_000, 1_001, 5_000):
+            with pytest.raises(SandboxError) as info:
+                box.execute(f"SELECT printf(printf('%.*c', {chars}, 'x'))")
+            assert info.value.code == "too_large", info.value

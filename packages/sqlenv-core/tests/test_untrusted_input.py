@@ -38,6 +38,9 @@ from sqlenv_core.wire import (
 
 #: The most one call may take on any of these inputs.
 BOUND_S = 2.0
+# A failing example holds up to 100 kB of text: Hypothesis warns that printing it is costly, and
+# with warnings as errors that warning would stand in for the failure it was about to report.
+pytestmark = pytest.mark.filterwarnings("ignore:Generating overly large repr:hypothesis.errors.HypothesisWarning")
 T = TypeVar("T")
 
 # The characters each parser treats specially, repeated: what catastrophic backtracking and

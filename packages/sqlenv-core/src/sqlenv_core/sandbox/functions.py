@@ -121,8 +121,13 @@ class SafeFunctions:
                 raise OverflowError("string or blob too big")
         placeholders = ", ".join("?" * len(args))
         with self._printf_lock:
-            formatted = self._printf_conn.execute(f"SELECT printf({placeholders})", args).fetchone()[0]
-        return None if formatted is None else str(formatted)
+            try:
+                formatted = self._printf_conn.execute(f"SELECT printf({placeholders})", args).fetchone()[0]
+            except sqlite3.DataError:  # past the length limit
+                formatted = None
+        if formatted is None:  # at the limit SQLite's printf gives NULL: both are "too big", as SQLite says
+            raise OverflowError("string or blob too big")
+        return str(formatted)
 
 
 def _as_count(value: object) -> int:
