@@ -380,7 +380,9 @@ def _cmd_play(args: argparse.Namespace) -> int:
     if args.question_id is not None and args.question_id not in {q.id for q in ds.questions}:
         why = next((s.reason for s in ds.skipped if s.id == args.question_id), "its gold answer is unusable")
         raise DatasetError(f"question {args.question_id!r} cannot be played: {why}")
-    with SQLEnvironment(ds, step_budget=args.budget, reward=args.reward) as env:
+    # A person playing in their own terminal on their own copy of the data: the gold SQL after
+    # each episode teaches more than the verdict alone (agents never get it by default).
+    with SQLEnvironment(ds, step_budget=args.budget, reward=args.reward, reveal_gold=True) as env:
         return _Player(env, sys.stdin.isatty()).run(args.question_id, args.seed)
 
 

@@ -220,7 +220,13 @@ def create_app(
             served.limits, temp_store=config.temp_store, max_temp_bytes=config.max_temp_mb * 1024 * 1024
         )
         manager = SessionManager(
-            lambda: SQLEnvironment(served, step_budget=config.step_budget, reward=config.reward),
+            lambda: SQLEnvironment(
+                served,
+                step_budget=config.step_budget,
+                reward=config.reward,
+                reveal_rewards=config.reveal_rewards,
+                reveal_gold=config.show_gold_after_episode,
+            ),
             max_sessions=config.max_sessions,
             ttl_s=config.session_ttl,
             metrics=server_metrics,

@@ -52,6 +52,15 @@ class Settings(BaseSettings):
     """Steps an agent gets per episode (ANSWER is free)."""
     reward: Literal["dense", "sparse"] = "dense"
     """Reward profile of every episode."""
+    reveal_rewards: Literal["step", "episode"] = "step"
+    """When agents see rewards: ``step`` (each step's reward and breakdown) or ``episode`` (0 until
+    the last step, which carries the whole return). Per-step shaping says whether a result shares
+    values with the gold answer, so a public server or an evaluation of untrusted agents should use
+    ``episode`` (docs/rewards.md#reward-integrity)."""
+    show_gold_after_episode: bool = False
+    """Put the gold SQL in every session's final observation (``info["gold_sql"]``), which the
+    ``/web`` playground then shows. For demos only: any client of such a server can reset to the
+    same question and replay the gold SQL, so never train or evaluate against it."""
     max_sessions: int = Field(default=256, ge=1)
     """Concurrent sessions (WebSocket, HTTP and MCP together); more are refused with CAPACITY_REACHED."""
     session_ttl: float = Field(default=600.0, gt=0)
