@@ -12,10 +12,12 @@ slots, so every level gets its share. A database never depends on ``n``, ``level
 ``offset``: ``n=400`` extends ``n=200`` and ``offset=200&n=200`` continues it, which is how
 :func:`procgen_stream` draws fresh tasks forever.
 
-Databases are written once into the cache folder (``$SQLENV_CACHE_DIR/procgen/v1/<split>/``) and
-reused; the same spec gives byte-identical files and the same questions on every machine with
-the same SQLite version (the header field naming the SQLite version that wrote the file is set
-to a fixed value, so the bytes do not depend on it either).
+Databases are written once into the cache folder
+(``$SQLENV_CACHE_DIR/procgen/v1/<split>/<db_id>-<content digest>.sqlite``) and reused. The same
+spec gives the same questions and byte-identical files on every machine: nothing depends on
+``hash()``, set order, the clock or the locale, the file is written by ``VACUUM INTO`` with a
+fixed page size, and the header field naming the SQLite version that wrote it is set to a fixed
+value.
 
 Levels become the questions' ``difficulty``: ``level-1`` ... ``level-5`` (the number is also in
 ``Question.metadata["level"]``), so every report that breaks results down by difficulty breaks
@@ -290,7 +292,9 @@ def load_procgen(
     for done, (index, slots) in enumerate(sorted(wanted.items()), 1):
         generated, conn = generate_database(options.split, options.seed, index, per_level=per_level)
         try:
-            path = folder / f"{generated.db_id}.sqlite"
+            # The file is named by its content too: a file written by another generator version
+            # (or a damaged one's namesake) is never mistaken for this database.
+            path = folder / f"{generated.db_id}-{generated.world.fingerprint()[:16]}.sqlite"
             if not path.is_file():
                 write_database(conn, path)
         finally:

@@ -8,6 +8,8 @@ every machine and every run. Nothing iterates over a ``set`` or depends on the c
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import json
 import random
 import sqlite3
 from dataclasses import dataclass, field
@@ -187,6 +189,11 @@ class World:
                 cols.append(f"{table.cols[attr.name]} {sql_type}")
             statements.append(f"CREATE TABLE {table.name} (\n  " + ",\n  ".join(cols) + "\n)")
         return statements
+
+    def fingerprint(self) -> str:
+        """SHA-256 of the schema and every row: names the database file, so a file is never stale."""
+        material = [self.schema_sql(), [[list(row.items()) for row in t.rows] for t in self.tables]]
+        return hashlib.sha256(json.dumps(material, ensure_ascii=True).encode("ascii")).hexdigest()
 
     def write(self, conn: sqlite3.Connection) -> None:
         """Create the tables in ``conn`` and insert every row (in one transaction)."""
