@@ -1,8 +1,17 @@
 """The procgen domains. Each split owns its domains: no domain, table noun or key is in both.
 
-A domain is ``group <- item <- event`` (see :mod:`.model`). To add one, append a ``_dom(...)`` to
-the split's list below; ``tests/test_procgen.py`` checks every domain builds, that the splits
-share no table name and that every identifier avoids SQL's reserved words.
+A domain is ``group <- item <- event`` (see :mod:`.model`), written here in a compact notation,
+one entity per tuple: ``(singular, plural, names, attribute, ...)``.
+
+- ``names``: ``P`` (people's names), ``L:a|b|c`` (exactly these, each once), ``C:a|b|c`` (an
+  adjective and one of these: "Golden Kettle"), or ``""`` (no name column; events only).
+- an attribute: ``column:kind:arguments[=words questions use]`` with kind ``c`` (category,
+  ``a|b|c``), ``i`` (integer ``lo:hi``), ``n`` (an integer that counts things, ``lo:hi``),
+  ``r`` (real ``lo:hi``), ``d`` (date between the years ``lo:hi``) or ``city`` (a town name).
+
+To add a domain, append a ``_d(...)`` to its split; ``tests/test_procgen.py`` checks that every
+domain builds in every naming style, that the splits share no table noun and that no identifier
+is an SQL keyword.
 """
 
 from __future__ import annotations
@@ -12,371 +21,1537 @@ from sqlenv_core.datasets.procgen.words import CITIES
 
 __all__ = ["DOMAINS", "EVAL_DOMAINS", "TRAIN_DOMAINS", "domains_of"]
 
-
-def _cat(name: str, values: str, label: str = "") -> Attr:
-    return Attr(name, "cat", tuple(v.strip() for v in values.split("|")), label=label)
+_EntitySpec = tuple[str, ...]
 
 
-def _int(name: str, lo: int, hi: int, label: str = "") -> Attr:
-    return Attr(name, "int", lo=lo, hi=hi, label=label)
+def _attr(spec: str) -> Attr:
+    text, _, label = spec.partition("=")
+    name, kind, *args = text.split(":")
+    if kind == "c":
+        return Attr(name, "cat", tuple(v.strip() for v in args[0].split("|")), label=label)
+    if kind == "city":
+        return Attr(name, "cat", CITIES, label=label)
+    if kind in ("i", "n"):
+        return Attr(name, "int", lo=int(args[0]), hi=int(args[1]), label=label, counted=kind == "n")
+    if kind == "r":
+        return Attr(name, "real", lo=float(args[0]), hi=float(args[1]), label=label)
+    if kind == "d":
+        return Attr(name, "date", lo=int(args[0]), hi=int(args[1]), label=label)
+    raise ValueError(f"unknown attribute kind {kind!r} in {spec!r}")
 
 
-def _real(name: str, lo: float, hi: float, label: str = "") -> Attr:
-    return Attr(name, "real", lo=lo, hi=hi, label=label)
+def _names(spec: str) -> NameGen | None:
+    if not spec:
+        return None
+    if spec == "P":
+        return NameGen("person")
+    kind, _, words = spec.partition(":")
+    return NameGen({"L": "list", "C": "combo"}[kind], tuple(w.strip() for w in words.split("|")))
 
 
-def _date(name: str, first_year: int, last_year: int, label: str = "") -> Attr:
-    return Attr(name, "date", lo=first_year, hi=last_year, label=label)
+def _entity(spec: _EntitySpec) -> Entity:
+    singular, plural, names, *attrs = spec
+    return Entity(singular, plural, _names(names), tuple(_attr(a) for a in attrs))
 
 
-def _person() -> NameGen:
-    return NameGen("person")
-
-
-def _list(words: str) -> NameGen:
-    return NameGen("list", tuple(w.strip() for w in words.split("|")))
-
-
-def _combo(words: str) -> NameGen:
-    return NameGen("combo", tuple(w.strip() for w in words.split("|")))
-
-
-def _ent(singular: str, plural: str, names: NameGen | None, *attrs: Attr) -> Entity:
-    return Entity(singular, plural, names, tuple(attrs))
-
-
-def _city(name: str = "city") -> Attr:
-    return Attr(name, "cat", CITIES, label=name.replace("_", " "))
+def _d(key: str, split: str, group: _EntitySpec, item: _EntitySpec, event: _EntitySpec) -> Domain:
+    return Domain(key, split, _entity(group), _entity(item), _entity(event))
 
 
 TRAIN_DOMAINS: tuple[Domain, ...] = (
-    Domain(
+    _d(
         "clinic",
         "train",
-        _ent(
+        (
             "department",
             "departments",
-            _list("Cardiology|Dermatology|Neurology|Paediatrics|Oncology|Radiology|Orthopaedics|Urology|Psychiatry"),
-            _int("floor", 1, 6),
+            "L:Cardiology|Dermatology|Neurology|Paediatrics|Oncology|Radiology|Urology|Psychiatry",
+            "floor:i:1:6",
         ),
-        _ent(
+        (
             "doctor",
             "doctors",
-            _person(),
-            _cat("specialty_level", "junior|senior|consultant", "level"),
-            _int("years_of_experience", 1, 35, "years of experience"),
-            _real("salary", 52000, 180000),
+            "P",
+            "grade:c:junior|senior|consultant",
+            "years_of_experience:n:1:35=years of experience",
+            "salary:r:52000:180000",
         ),
-        _ent(
+        (
             "appointment",
             "appointments",
-            None,
-            _date("appointment_date", 2019, 2024),
-            _real("fee", 40, 250),
-            _cat("status", "completed|cancelled|no-show"),
-            _int("duration_minutes", 10, 60, "duration in minutes"),
+            "",
+            "appointment_date:d:2019:2024=appointment date",
+            "fee:r:40:250",
+            "status:c:completed|cancelled|no-show",
+            "duration_minutes:n:10:60=minutes",
         ),
     ),
-    Domain(
+    _d(
         "shop",
         "train",
-        _ent(
+        (
             "category",
             "categories",
-            _list("Kitchen|Garden|Toys|Books|Music|Sports|Beauty|Tools|Office|Pets"),
-            _cat("aisle_zone", "north|south|east|west", "zone"),
+            "L:Kitchen|Garden|Toys|Books|Music|Sports|Beauty|Tools|Office|Pets",
+            "aisle:c:north|south|east|west",
         ),
-        _ent(
+        (
             "product",
             "products",
-            _combo("Kettle|Lamp|Chair|Blender|Backpack|Notebook|Candle|Mug|Speaker|Puzzle|Racket|Drill"),
-            _cat("brand", "Acme|Nordica|Vexo|Lumina|Pico"),
-            _real("price", 2, 400),
-            _int("stock", 0, 250),
+            "C:Kettle|Lamp|Chair|Blender|Backpack|Notebook|Candle|Mug|Speaker|Puzzle|Racket|Drill",
+            "brand:c:Acme|Nordica|Vexo|Lumina|Pico",
+            "price:r:2:400",
+            "stock:n:0:250=units in stock",
         ),
-        _ent(
+        (
             "order",
             "orders",
-            None,
-            _date("order_date", 2020, 2024),
-            _int("quantity", 1, 12),
-            _cat("channel", "web|store|phone"),
-            _real("discount", 0, 30),
+            "",
+            "order_date:d:2020:2024=order date",
+            "quantity:n:1:12=units",
+            "channel:c:web|store|phone",
+            "discount:r:0:30",
         ),
     ),
-    Domain(
+    _d(
         "library",
         "train",
-        _ent(
+        (
             "genre",
             "genres",
-            _list("Fantasy|Mystery|History|Poetry|Science|Romance|Travel|Biography|Horror|Cooking"),
-            _int("shelf_number", 1, 40, "shelf number"),
+            "L:Fantasy|Mystery|History|Poetry|Science|Romance|Travel|Biography|Horror|Cooking",
+            "shelf_number:i:1:40=shelf number",
         ),
-        _ent(
+        (
             "book",
             "books",
-            _combo("River|Garden|Kingdom|Secret|Voyage|Winter|Mirror|Letter|Harbour|Forest|Lantern"),
-            _cat("language", "English|French|Spanish|German|Italian"),
-            _int("pages", 80, 900),
-            _int("publication_year", 1950, 2023, "publication year"),
+            "C:River|Garden|Kingdom|Secret|Voyage|Winter|Mirror|Letter|Harbour|Forest|Lantern",
+            "language:c:English|French|Spanish|German|Italian",
+            "pages:n:80:900",
+            "publication_year:i:1950:2023=publication year",
         ),
-        _ent(
+        (
             "loan",
             "loans",
-            None,
-            _date("loan_date", 2018, 2024),
-            _int("days_kept", 1, 60, "days kept"),
-            _real("late_fee", 0, 25, "late fee"),
-            _cat("branch", "Central|Harbour|Hillside|University"),
+            "",
+            "loan_date:d:2018:2024=loan date",
+            "days_kept:n:1:60=days kept",
+            "late_fee:r:0:25=late fee",
+            "branch:c:Central|Harbour|Hillside|University",
         ),
     ),
-    Domain(
+    _d(
         "league",
         "train",
-        _ent(
+        (
             "club",
             "clubs",
-            _list("Rovers|United|Athletic|Wanderers|Rangers|Albion|Harriers|Olympic|Dynamo"),
-            _city("home_city"),
-            _int("founded_year", 1870, 2005, "founding year"),
+            "L:Rovers|United|Athletic|Wanderers|Rangers|Albion|Harriers|Olympic|Dynamo",
+            "home_city:city=home city",
+            "founded_year:i:1870:2005=founding year",
         ),
-        _ent(
+        (
             "player",
             "players",
-            _person(),
-            _cat("position", "goalkeeper|defender|midfielder|forward"),
-            _int("shirt_number", 1, 99, "shirt number"),
-            _real("wage", 500, 90000),
+            "P",
+            "position:c:goalkeeper|defender|midfielder|forward",
+            "shirt_number:i:1:99=shirt number",
+            "wage:r:500:90000",
         ),
-        _ent(
+        (
             "goal",
             "goals",
-            None,
-            _date("match_date", 2016, 2024, "match date"),
-            _int("minute", 1, 90),
-            _cat("body_part", "left foot|right foot|head", "body part"),
-            _real("shot_speed", 40, 130, "shot speed"),
+            "",
+            "match_date:d:2016:2024=match date",
+            "minute:i:1:90",
+            "body_part:c:left foot|right foot|head=body part",
+            "shot_speed:r:40:130=shot speed",
         ),
     ),
-    Domain(
+    _d(
         "lab",
         "train",
-        _ent(
+        (
             "research group",
             "research groups",
-            _list("Genomics|Optics|Catalysis|Robotics|Ecology|Materials|Neuroscience|Virology|Climate"),
-            _real("annual_budget", 100000, 3000000, "annual budget"),
+            "L:Genomics|Optics|Catalysis|Robotics|Ecology|Materials|Neuroscience|Virology|Climate",
+            "annual_budget:r:100000:3000000=annual budget",
         ),
-        _ent(
+        (
             "researcher",
             "researchers",
-            _person(),
-            _cat("role", "postdoc|student|technician|professor"),
-            _int("papers", 0, 120),
-            _real("grant_amount", 0, 900000, "grant amount"),
+            "P",
+            "role:c:postdoc|student|technician|professor",
+            "papers:n:0:120",
+            "grant_amount:r:0:900000=grant amount",
         ),
-        _ent(
+        (
             "experiment",
             "experiments",
-            None,
-            _date("run_date", 2017, 2024, "run date"),
-            _real("cost", 50, 20000),
-            _cat("outcome", "success|failure|inconclusive"),
-            _int("sample_count", 1, 500, "sample count"),
+            "",
+            "run_date:d:2017:2024=run date",
+            "cost:r:50:20000",
+            "outcome:c:success|failure|inconclusive",
+            "sample_count:n:1:500=samples",
         ),
     ),
-    Domain(
+    _d(
         "zoo",
         "train",
-        _ent(
+        (
             "enclosure",
             "enclosures",
-            _list("Savanna|Rainforest|Arctic|Desert|Wetland|Mountain|Reef|Grassland|Jungle"),
-            _int("area_m2", 200, 9000, "area in square metres"),
+            "L:Savanna|Rainforest|Arctic|Desert|Wetland|Mountain|Reef|Grassland|Jungle",
+            "area_m2:i:200:9000=area in square metres",
         ),
-        _ent(
+        (
             "animal",
             "animals",
-            _combo("Zebra|Lion|Otter|Panda|Lemur|Falcon|Tortoise|Giraffe|Penguin|Koala|Tapir"),
-            _cat("diet", "herbivore|carnivore|omnivore"),
-            _int("age", 1, 45),
-            _real("weight_kg", 2, 2500, "weight in kg"),
+            "C:Zebra|Lion|Otter|Panda|Lemur|Falcon|Tortoise|Giraffe|Penguin|Koala|Tapir",
+            "diet:c:herbivore|carnivore|omnivore",
+            "age:i:1:45",
+            "weight_kg:r:2:2500=weight in kg",
         ),
-        _ent(
+        (
             "feeding",
             "feedings",
-            None,
-            _date("feeding_date", 2021, 2024, "feeding date"),
-            _real("food_kg", 0.5, 60, "food in kg"),
-            _cat("keeper_shift", "morning|afternoon|evening", "shift"),
-            _int("duration_minutes", 5, 45, "duration in minutes"),
+            "",
+            "feeding_date:d:2021:2024=feeding date",
+            "food_kg:r:0.5:60=food in kg",
+            "shift:c:morning|afternoon|evening",
+            "duration_minutes:n:5:45=minutes",
+        ),
+    ),
+    _d(
+        "hotel",
+        "train",
+        (
+            "hotel",
+            "hotels",
+            "L:Grand|Bellevue|Excelsior|Astoria|Continental|Savoy|Metropole|Imperial|Regent",
+            "stars:i:1:5",
+        ),
+        (
+            "suite",
+            "suites",
+            "C:Suite|Loft|Studio Room|Penthouse|Garden Room|Attic",
+            "view:c:sea|city|garden|courtyard",
+            "beds:n:1:4",
+            "nightly_rate:r:60:900=nightly rate",
+        ),
+        (
+            "booking",
+            "bookings",
+            "",
+            "check_in:d:2019:2024=check-in date",
+            "nights:n:1:14",
+            "source:c:website|agent|walk-in|phone",
+            "total_paid:r:60:9000=amount paid",
+        ),
+    ),
+    _d(
+        "airline",
+        "train",
+        (
+            "airport",
+            "airports",
+            "L:Northfield|Lakeshore|Highcliff|Redmoor|Sandport|Elmstead|Greyhaven|Brightwater|Oakridge",
+            "runways:n:1:5",
+        ),
+        (
+            "pilot",
+            "pilots",
+            "P",
+            "rank:c:captain|first officer|second officer",
+            "flight_hours:n:500:25000=flight hours",
+            "salary:r:40000:250000",
+        ),
+        (
+            "flight",
+            "flights",
+            "",
+            "departure_date:d:2018:2024=departure date",
+            "passengers:n:20:380",
+            "cabin_class:c:economy|business|mixed=cabin class",
+            "fuel_used:r:1000:90000=fuel used",
+        ),
+    ),
+    _d(
+        "bakery",
+        "train",
+        (
+            "bakery",
+            "bakeries",
+            "L:Crumb|Rise|Oven Door|Flourish|Golden Crust|Rolling Pin|Sugarloaf|Wheatsheaf|Hearth",
+            "opening_year:i:1950:2022=opening year",
+        ),
+        (
+            "recipe",
+            "recipes",
+            "C:Loaf|Bun|Tart|Croissant|Pie|Scone|Bagel|Muffin|Strudel",
+            "flour_type:c:white|wholemeal|rye|spelt=flour type",
+            "bake_minutes:n:10:90=minutes in the oven",
+            "unit_price:r:0.5:12=unit price",
+        ),
+        (
+            "batch",
+            "batches",
+            "",
+            "baked_on:d:2021:2024=baking date",
+            "units:n:6:240",
+            "oven:c:stone|deck|rotary",
+            "waste_kg:r:0:15=waste in kg",
+        ),
+    ),
+    _d(
+        "gym",
+        "train",
+        (
+            "gym",
+            "gyms",
+            "L:Ironworks|Pulse|Summit|Forge|Vitality|Peak|Momentum|Core|Stamina",
+            "monthly_fee:r:15:90=monthly fee",
+        ),
+        (
+            "trainer",
+            "trainers",
+            "P",
+            "speciality:c:yoga|boxing|weights|cycling|pilates",
+            "certifications:n:1:9",
+            "hourly_rate:r:20:120=hourly rate",
+        ),
+        (
+            "workout",
+            "workouts",
+            "",
+            "workout_date:d:2020:2024=workout date",
+            "attendees:n:1:30",
+            "intensity:c:low|medium|high",
+            "calories:r:100:900",
+        ),
+    ),
+    _d(
+        "bank",
+        "train",
+        (
+            "branch",
+            "branches",
+            "L:Market Street|Old Town|Riverside|Station Road|Castle Hill|Mill Lane|High Street|Bridge End|Park Row",
+            "staff:n:3:40",
+        ),
+        ("customer", "customers", "P", "segment:c:retail|business|premier", "age:i:18:90", "balance:r:0:250000"),
+        (
+            "transaction",
+            "transactions",
+            "",
+            "posted_on:d:2019:2024=posting date",
+            "amount:r:1:20000",
+            "kind:c:deposit|withdrawal|transfer|fee",
+            "items:n:1:5",
+        ),
+    ),
+    _d(
+        "university",
+        "train",
+        (
+            "faculty",
+            "faculties",
+            "L:Arts|Engineering|Law|Medicine|Science|Business|Education|Music|Theology",
+            "founded:i:1600:2000=founding year",
+        ),
+        (
+            "professor",
+            "professors",
+            "P",
+            "title:c:lecturer|reader|chair",
+            "publications:n:0:300",
+            "salary:r:45000:160000",
+        ),
+        (
+            "lecture",
+            "lectures",
+            "",
+            "lecture_date:d:2020:2024=lecture date",
+            "attendance:n:5:400=students attending",
+            "format:c:in person|online|hybrid",
+            "length_hours:r:0.5:3=length in hours",
+        ),
+    ),
+    _d(
+        "garage",
+        "train",
+        (
+            "workshop",
+            "workshops",
+            "L:Gearbox|Spanner|Piston|Axle|Torque|Camshaft|Clutch|Sparkplug|Chassis",
+            "lifts:n:1:8",
+        ),
+        (
+            "mechanic",
+            "mechanics",
+            "P",
+            "skill:c:engines|bodywork|electrics|tyres",
+            "years_employed:n:0:30=years employed",
+            "hourly_wage:r:12:45=hourly wage",
+        ),
+        (
+            "repair",
+            "repairs",
+            "",
+            "repair_date:d:2019:2024=repair date",
+            "labour_hours:r:0.5:20=labour hours",
+            "result:c:fixed|parts ordered|returned",
+            "parts:n:0:25",
+        ),
+    ),
+    _d(
+        "theatre",
+        "train",
+        (
+            "theatre",
+            "theatres",
+            "L:Globe|Lyceum|Playhouse|Alhambra|Coliseum|Criterion|Garrick|Aldwych|Adelphi",
+            "seats:n:150:2200",
+        ),
+        (
+            "play",
+            "plays",
+            "C:Dream|Tempest|Masquerade|Verdict|Lament|Comedy|Chronicle|Reckoning",
+            "genre_type:c:comedy|tragedy|musical|drama=genre",
+            "acts:n:1:5",
+            "ticket_price:r:10:120=ticket price",
+        ),
+        (
+            "performance",
+            "performances",
+            "",
+            "performance_date:d:2017:2024=performance date",
+            "audience:n:40:2200=audience members",
+            "slot:c:matinee|evening",
+            "takings:r:400:90000",
+        ),
+    ),
+    _d(
+        "restaurant",
+        "train",
+        (
+            "restaurant",
+            "restaurants",
+            "L:Olive Tree|Blue Door|Saffron|Copper Pot|Fig and Vine|Lemon Grove|Salt House|Juniper|Bay Leaf",
+            "covers:n:20:200",
+        ),
+        (
+            "dish",
+            "dishes",
+            "C:Risotto|Curry|Salad|Burger|Stew|Pasta|Tagine|Soup|Taco|Ramen",
+            "course:c:starter|main|dessert",
+            "calories:n:150:1400",
+            "menu_price:r:4:45=menu price",
+        ),
+        (
+            "serving",
+            "servings",
+            "",
+            "served_on:d:2021:2024=serving date",
+            "portions:n:1:40",
+            "sitting:c:lunch|dinner|brunch",
+            "revenue:r:5:1800",
+        ),
+    ),
+    _d(
+        "vineyard",
+        "train",
+        (
+            "vineyard",
+            "vineyards",
+            "L:Chateau Blanc|Hillview|Stonewall|Valleyfield|Sunridge|Old Vine|Redgate|Moonvale|Clearwater",
+            "hectares_planted:r:2:300=hectares planted",
+        ),
+        (
+            "wine",
+            "wines",
+            "C:Reserve|Cuvee|Blend|Estate|Vintage|Rose|Brut|Harvest Red",
+            "grape:c:merlot|syrah|riesling|chardonnay|pinot noir",
+            "vintage_year:i:1995:2023=vintage year",
+            "bottle_price:r:8:300=bottle price",
+        ),
+        (
+            "tasting",
+            "tastings",
+            "",
+            "tasting_date:d:2018:2024=tasting date",
+            "guests:n:2:60",
+            "room:c:cellar|terrace|barrel hall",
+            "score:r:70:100",
+        ),
+    ),
+    _d(
+        "observatory",
+        "train",
+        (
+            "observatory",
+            "observatories",
+            "L:Ridgetop|Skyward|Polaris|Meridian|Zenith|Aurora|Halley|Kepler|Galileo",
+            "altitude_m:i:100:4500=altitude in metres",
+        ),
+        (
+            "telescope",
+            "telescopes",
+            "C:Reflector|Refractor|Dish|Array|Scope|Lens",
+            "band:c:optical|radio|infrared|ultraviolet",
+            "aperture_cm:r:10:1000=aperture in cm",
+            "mirrors:n:1:12",
+        ),
+        (
+            "observation",
+            "observations",
+            "",
+            "observed_on:d:2015:2024=observation date",
+            "exposure_s:r:1:3600=exposure in seconds",
+            "sky:c:clear|hazy|cloudy",
+            "frames:n:1:400",
+        ),
+    ),
+    _d(
+        "shipping",
+        "train",
+        (
+            "port",
+            "ports",
+            "L:Saltmarsh|Anchorage|Gullhaven|Deepwater|Tidewater|Bayview|Capeton|Seagate|Portlow",
+            "berths:n:2:40",
+        ),
+        (
+            "ship",
+            "ships",
+            "C:Mariner|Voyager|Albatross|Neptune|Horizon Star|Seahawk|Osprey|Pelican",
+            "hull:c:steel|aluminium|composite",
+            "crew_size:n:4:60=crew members",
+            "tonnage:r:500:90000",
+        ),
+        (
+            "voyage",
+            "voyages",
+            "",
+            "sailed_on:d:2016:2024=sailing date",
+            "cargo_tonnes:r:10:80000=cargo in tonnes",
+            "weather_state:c:calm|rough|storm=weather",
+            "days_at_sea:n:1:40=days at sea",
+        ),
+    ),
+    _d(
+        "railway",
+        "train",
+        (
+            "line",
+            "lines",
+            "L:Coastal|Valley|Northern|Mainline|Heritage|Orbital|Express|Highland|Borders",
+            "length_km:r:10:600=length in km",
+        ),
+        (
+            "locomotive",
+            "locomotives",
+            "C:Flyer|Arrow|Comet|Thunder|Dart|Express|Pioneer|Rocket",
+            "traction:c:diesel|electric|steam",
+            "build_year:i:1930:2022=build year",
+            "top_speed:r:60:320=top speed",
+        ),
+        (
+            "journey",
+            "journeys",
+            "",
+            "journey_date:d:2019:2024=journey date",
+            "delay_minutes:n:0:180=minutes of delay",
+            "service:c:passenger|freight|charter",
+            "tickets:n:0:900",
+        ),
+    ),
+    _d(
+        "bikehire",
+        "train",
+        (
+            "dock",
+            "docks",
+            "L:Canal Side|Market Square|Museum Gate|Union Park|Station Plaza|Old Mill|Quayside|Library Steps|Town Hall",
+            "slots:n:8:40",
+        ),
+        (
+            "bike",
+            "bikes",
+            "C:Cruiser|Roadster|Commuter|Hybrid|Tourer|Fixie",
+            "frame:c:steel|aluminium|carbon",
+            "gears:n:1:21",
+            "value:r:150:3000=replacement value",
+        ),
+        (
+            "ride",
+            "rides",
+            "",
+            "ride_date:d:2021:2024=ride date",
+            "distance_km:r:0.5:45=distance in km",
+            "plan:c:casual|member|day pass",
+            "minutes:n:2:240",
+        ),
+    ),
+    _d(
+        "wards",
+        "train",
+        ("ward", "wards", "L:Maple|Willow|Birch|Cedar|Rowan|Hazel|Aspen|Juniper|Holly", "beds:n:6:40"),
+        (
+            "nurse",
+            "nurses",
+            "P",
+            "band:c:band 5|band 6|band 7",
+            "years_qualified:n:0:35=years qualified",
+            "overtime_pay:r:0:9000=overtime pay",
+        ),
+        (
+            "shift",
+            "shifts",
+            "",
+            "shift_date:d:2021:2024=shift date",
+            "hours:r:4:13",
+            "shift_type:c:day|night|long day=shift type",
+            "patients_seen:n:2:40=patients seen",
+        ),
+    ),
+    _d(
+        "festival",
+        "train",
+        (
+            "stage",
+            "stages",
+            "L:Main|Meadow|Forest|Lakeside|Big Top|Dome|Hilltop|Courtyard|Garden",
+            "capacity:i:200:60000",
+        ),
+        (
+            "band",
+            "bands",
+            "C:Wolves|Echoes|Rebels|Sparks|Ghosts|Tides|Ravens|Comets|Giants",
+            "music_style:c:rock|folk|electronic|jazz|pop=music style",
+            "members:n:1:9",
+            "fee:r:500:250000",
+        ),
+        (
+            "gig",
+            "gigs",
+            "",
+            "gig_date:d:2015:2024=gig date",
+            "crowd:i:50:60000=crowd size",
+            "weather:c:sunny|rainy|windy",
+            "set_minutes:n:20:150=minutes on stage",
+        ),
+    ),
+    _d(
+        "nursery",
+        "train",
+        (
+            "nursery",
+            "nurseries",
+            "L:Little Acorns|Busy Bees|Rainbow|Sunflower|Ladybird|Treetops|Puddle Ducks|Honeypot|Bluebell",
+            "places:n:12:90",
+        ),
+        (
+            "child",
+            "children",
+            "P",
+            "age_group:c:baby|toddler|preschool=age group",
+            "days_per_week:n:1:5=days per week",
+            "monthly_fee:r:300:1600=monthly fee",
+        ),
+        (
+            "activity",
+            "activities",
+            "",
+            "activity_date:d:2022:2024=activity date",
+            "minutes:n:15:120",
+            "activity_type:c:painting|music|outdoor|story=activity type",
+            "materials_cost:r:0:40=materials cost",
+        ),
+    ),
+    _d(
+        "insurance",
+        "train",
+        (
+            "agency",
+            "agencies",
+            "L:Shield|Harbor Mutual|Keystone|Beacon Cover|Lighthouse|Sentinel|Oakleaf|Guardian|Bastion",
+            "agents_employed:n:3:80=agents employed",
+        ),
+        (
+            "agent",
+            "agents",
+            "P",
+            "tier:c:bronze|silver|gold",
+            "years_licensed:n:0:40=years licensed",
+            "commission_rate:r:1:15=commission rate",
+        ),
+        (
+            "policy",
+            "policies",
+            "",
+            "start_date:d:2016:2024=start date",
+            "premium:r:80:6000",
+            "cover:c:home|car|travel|life",
+            "term_years:n:1:25=years of cover",
+        ),
+    ),
+    _d(
+        "recycling",
+        "train",
+        (
+            "centre",
+            "centres",
+            "L:Greenway|Eco Park|Reclaim|Loopback|Renew|Circle|Second Life|Upcycle|Fresh Start",
+            "bins:n:10:300",
+        ),
+        (
+            "crew",
+            "crews",
+            "C:Crew|Squad|Unit|Team|Patrol",
+            "vehicle_type:c:van|lorry|cargo bike=vehicle type",
+            "workers:n:2:8",
+            "weekly_cost:r:500:9000=weekly cost",
+        ),
+        (
+            "collection",
+            "collections",
+            "",
+            "collected_on:d:2020:2024=collection date",
+            "weight_kg:r:20:9000=weight in kg",
+            "material:c:glass|paper|plastic|metal|garden",
+            "stops:n:1:90",
+        ),
+    ),
+    _d(
+        "podcast",
+        "train",
+        (
+            "network",
+            "networks",
+            "L:Soundwave|Earshot|Airtime|Static|Loudspeaker|Longform|Frequency|Broadcast House|Backchannel",
+            "launch_year:i:2004:2023=launch year",
+        ),
+        (
+            "podcast",
+            "podcasts",
+            "C:Hour|Talk|Files|Diaries|Show|Notes|Journal",
+            "topic:c:science|comedy|crime|history|business",
+            "subscribers:n:100:900000",
+            "ad_rate:r:5:90=ad rate",
+        ),
+        (
+            "episode",
+            "episodes",
+            "",
+            "released_on:d:2018:2024=release date",
+            "downloads:n:50:500000",
+            "format_type:c:interview|solo|panel=format",
+            "length_minutes:n:10:180=minutes",
+        ),
+    ),
+    _d(
+        "marathon",
+        "train",
+        (
+            "race",
+            "races",
+            "L:Harbour Run|City Ten|Hill Dash|Riverside Half|Forest Trail|Coast Classic|Night Run|Winter Miler|Bridge Race",
+            "distance_km:r:5:42.2=distance in km",
+        ),
+        (
+            "runner",
+            "runners",
+            "P",
+            "age_category:c:junior|senior|veteran=age category",
+            "races_entered:n:1:60=races entered",
+            "best_time_min:r:15:300=best time in minutes",
+        ),
+        (
+            "lap",
+            "laps",
+            "",
+            "lap_date:d:2019:2024=lap date",
+            "lap_seconds:r:60:900=lap time in seconds",
+            "surface:c:road|track|trail",
+            "heart_rate:i:90:200=heart rate",
+        ),
+    ),
+    _d(
+        "charity",
+        "train",
+        (
+            "campaign",
+            "campaigns",
+            "L:Clean Water|Warm Winter|Food Bank|Tree Planting|Literacy|Hospice Care|Animal Rescue|Youth Sport|Flood Relief",
+            "target:r:1000:500000",
+        ),
+        (
+            "volunteer",
+            "volunteers",
+            "P",
+            "availability:c:weekdays|weekends|evenings",
+            "hours_given:n:1:900=hours given",
+            "expenses:r:0:3000",
+        ),
+        (
+            "donation",
+            "donations",
+            "",
+            "donated_on:d:2017:2024=donation date",
+            "gift:r:1:10000=gift amount",
+            "method:c:card|cash|cheque|online",
+            "gift_aid:c:yes|no=gift aid",
+        ),
+    ),
+    _d(
+        "pharmacy",
+        "train",
+        (
+            "pharmacy",
+            "pharmacies",
+            "L:Wellspring|Green Cross|Apothecary|Remedy|Heal Well|Medline|Vital|Corner Chemist|Caduceus",
+            "counters:n:1:6",
+        ),
+        (
+            "medicine",
+            "medicines",
+            "C:Tablets|Syrup|Cream|Drops|Capsules|Spray|Gel",
+            "form:c:oral|topical|inhaled",
+            "dose_mg:r:1:1000=dose in mg",
+            "shelf_life_months:n:6:60=months of shelf life",
+        ),
+        (
+            "prescription",
+            "prescriptions",
+            "",
+            "dispensed_on:d:2020:2024=dispensing date",
+            "packs:n:1:6",
+            "payer:c:exempt|paid|prepaid",
+            "charge:r:0:40",
+        ),
+    ),
+    _d(
+        "chess",
+        "train",
+        (
+            "tournament",
+            "tournaments",
+            "L:Spring Open|Winter Classic|Blitz Cup|Masters|Rapid Challenge|Junior Open|Grand Prix|Invitational|Festival Open",
+            "rounds:n:5:13",
+        ),
+        (
+            "competitor",
+            "competitors",
+            "P",
+            "title_level:c:none|FM|IM|GM=title",
+            "rating:i:1000:2800",
+            "prize_money:r:0:50000=prize money",
+        ),
+        (
+            "game",
+            "games",
+            "",
+            "played_on:d:2016:2024=game date",
+            "moves:n:10:180",
+            "opening:c:sicilian|french|english|italian|caro-kann",
+            "think_minutes:r:1:240=thinking time in minutes",
+        ),
+    ),
+    _d(
+        "aquarium",
+        "train",
+        (
+            "tank",
+            "tanks",
+            "L:Coral Cove|Deep Blue|Kelp Forest|Shark Reef|Lagoon|Rockpool|Mangrove|Open Ocean|Twilight Zone",
+            "litres:i:500:900000",
+        ),
+        (
+            "fish",
+            "fish",
+            "C:Clownfish|Grouper|Angelfish|Wrasse|Seahorse|Tang|Moray|Ray",
+            "water:c:salt|fresh|brackish",
+            "length_cm:r:2:300=length in cm",
+            "age_years:i:0:30=age in years",
+        ),
+        (
+            "inspection",
+            "inspections",
+            "",
+            "inspected_on:d:2020:2024=inspection date",
+            "ph:r:6:9=pH",
+            "finding:c:healthy|stressed|treated",
+            "minutes:n:5:90",
+        ),
+    ),
+    _d(
+        "software",
+        "train",
+        (
+            "squad",
+            "squads",
+            "L:Payments|Search|Mobile|Platform|Identity|Billing|Growth|Data|Infra",
+            "headcount:n:3:30=members",
+        ),
+        (
+            "developer",
+            "developers",
+            "P",
+            "seniority:c:junior|mid|senior|staff",
+            "repos:n:1:60",
+            "salary:r:40000:220000",
+        ),
+        (
+            "deployment",
+            "deployments",
+            "",
+            "deployed_on:d:2021:2024=deployment date",
+            "lines_changed:n:1:9000=lines changed",
+            "environment:c:staging|production|canary",
+            "build_seconds:r:30:3600=build time in seconds",
         ),
     ),
 )
 
 EVAL_DOMAINS: tuple[Domain, ...] = (
-    Domain(
+    _d(
         "cinema",
         "eval",
-        _ent(
+        (
             "cinema",
             "cinemas",
-            _list("Odeon|Regal|Rialto|Majestic|Paramount|Empire|Plaza|Lux|Orpheum"),
-            _city("city"),
-            _int("screens", 1, 14),
+            "L:Odeon|Regal|Rialto|Majestic|Paramount|Empire|Plaza|Lux|Orpheum",
+            "city:city",
+            "screens:n:1:14",
         ),
-        _ent(
+        (
             "film",
             "films",
-            _combo("Dawn|Horizon|Echo|Storm|Comet|Shadow|Island|Promise|Signal|Frontier"),
-            _cat("rating_class", "U|PG|12A|15|18", "rating class"),
-            _int("runtime", 75, 190),
-            _real("budget_musd", 0.5, 220, "budget in million dollars"),
+            "C:Dawn|Horizon|Echo|Storm|Comet|Shadow|Island|Promise|Signal|Frontier",
+            "rating_class:c:U|PG|12A|15|18=rating class",
+            "runtime:n:75:190=minutes of runtime",
+            "budget_musd:r:0.5:220=budget in million dollars",
         ),
-        _ent(
+        (
             "screening",
             "screenings",
-            None,
-            _date("screening_date", 2019, 2024, "screening date"),
-            _int("tickets_sold", 0, 400, "tickets sold"),
-            _real("ticket_price", 4, 22, "ticket price"),
-            _cat("format", "2D|3D|IMAX"),
+            "",
+            "screening_date:d:2019:2024=screening date",
+            "tickets_sold:n:0:400=tickets sold",
+            "ticket_price:r:4:22=ticket price",
+            "format:c:2D|3D|IMAX",
         ),
     ),
-    Domain(
+    _d(
         "school",
         "eval",
-        _ent(
+        (
             "school",
             "schools",
-            _list("Oakwood|Riverside|Hillcrest|Beacon|Meadowbank|Kingsway|Elmhurst|Fairview|Highfield"),
-            _int("founded", 1850, 2010, "founding year"),
+            "L:Oakwood|Riverside|Hillcrest|Beacon|Meadowbank|Kingsway|Elmhurst|Fairview|Highfield",
+            "founded:i:1850:2010=founding year",
         ),
-        _ent(
+        (
             "teacher",
             "teachers",
-            _person(),
-            _cat("subject", "maths|physics|history|art|biology|music"),
-            _int("years_teaching", 1, 40, "years teaching"),
-            _real("hourly_rate", 18, 75, "hourly rate"),
+            "P",
+            "subject:c:maths|physics|history|art|biology|music",
+            "years_teaching:n:1:40=years of teaching",
+            "hourly_rate:r:18:75=hourly rate",
         ),
-        _ent(
+        (
             "lesson",
             "lessons",
-            None,
-            _date("lesson_date", 2020, 2024, "lesson date"),
-            _int("pupils", 5, 32),
-            _cat("room_type", "lab|classroom|hall|studio", "room type"),
-            _real("hours", 0.5, 3, "hours"),
+            "",
+            "lesson_date:d:2020:2024=lesson date",
+            "pupils:n:5:32",
+            "room_type:c:lab|classroom|hall|studio=room type",
+            "hours:r:0.5:3",
         ),
     ),
-    Domain(
+    _d(
         "fleet",
         "eval",
-        _ent(
+        (
             "depot",
             "depots",
-            _list("Northside|Southport|Eastgate|Westbury|Central|Harbourview|Airside|Parkway|Ridgeway"),
-            _int("bays", 4, 60),
+            "L:Northside|Southport|Eastgate|Westbury|Central|Harbourview|Airside|Parkway|Ridgeway",
+            "bays:n:4:60",
         ),
-        _ent(
+        (
             "vehicle",
             "vehicles",
-            _combo("Van|Truck|Shuttle|Coach|Pickup|Tanker|Minibus|Lorry"),
-            _cat("fuel", "diesel|electric|petrol|hybrid"),
-            _int("mileage", 1000, 400000),
-            _real("purchase_price", 9000, 180000, "purchase price"),
+            "C:Van|Truck|Shuttle|Coach|Pickup|Tanker|Minibus|Lorry",
+            "fuel:c:diesel|electric|petrol|hybrid",
+            "mileage:i:1000:400000",
+            "purchase_price:r:9000:180000=purchase price",
         ),
-        _ent(
+        (
             "trip",
             "trips",
-            None,
-            _date("trip_date", 2019, 2024, "trip date"),
-            _real("distance_km", 3, 900, "distance in km"),
-            _cat("purpose", "delivery|collection|service|transfer"),
-            _int("stops", 1, 25),
+            "",
+            "trip_date:d:2019:2024=trip date",
+            "distance_km:r:3:900=distance in km",
+            "purpose:c:delivery|collection|service|transfer",
+            "stops:n:1:25",
         ),
     ),
-    Domain(
+    _d(
         "orchestra",
         "eval",
-        _ent(
-            "section",
-            "sections",
-            _list("Strings|Brass|Woodwind|Percussion|Keyboards|Harps|Choir|Continuo"),
-            _int("chairs", 2, 30),
-        ),
-        _ent(
+        ("section", "sections", "L:Strings|Brass|Woodwind|Percussion|Keyboards|Harps|Choir|Continuo", "chairs:n:2:30"),
+        (
             "musician",
             "musicians",
-            _person(),
-            _cat("instrument_family", "bowed|plucked|blown|struck", "instrument family"),
-            _int("seasons_played", 1, 30, "seasons played"),
-            _real("fee_per_concert", 150, 4000, "fee per concert"),
+            "P",
+            "instrument_family:c:bowed|plucked|blown|struck=instrument family",
+            "seasons_played:n:1:30=seasons played",
+            "fee_per_concert:r:150:4000=fee per concert",
         ),
-        _ent(
+        (
             "rehearsal",
             "rehearsals",
-            None,
-            _date("rehearsal_date", 2018, 2024, "rehearsal date"),
-            _int("length_minutes", 30, 240, "length in minutes"),
-            _cat("venue", "main hall|studio|chapel|annex"),
-            _real("travel_cost", 0, 300, "travel cost"),
+            "",
+            "rehearsal_date:d:2018:2024=rehearsal date",
+            "length_minutes:n:30:240=minutes",
+            "venue:c:main hall|studio|chapel|annex",
+            "travel_cost:r:0:300=travel cost",
         ),
     ),
-    Domain(
+    _d(
         "farm",
         "eval",
-        _ent(
+        (
             "farm",
             "farms",
-            _list("Brookside|Hollow Oak|Greenacre|Windmill|Sunnyfield|Foxglove|Millstone|Thornbury|Larkrise"),
-            _real("hectares", 20, 1500),
+            "L:Brookside|Hollow Oak|Greenacre|Windmill|Sunnyfield|Foxglove|Millstone|Thornbury|Larkrise",
+            "hectares:r:20:1500=area in hectares",
         ),
-        _ent(
+        (
             "field",
             "fields",
-            _combo("Meadow|Paddock|Acre|Croft|Furlong|Pasture|Strip|Orchard"),
-            _cat("crop", "wheat|barley|maize|potatoes|rapeseed|oats"),
-            _int("soil_score", 1, 10, "soil score"),
-            _real("size_ha", 1, 80, "size in hectares"),
+            "C:Meadow|Paddock|Acre|Croft|Furlong|Pasture|Strip|Orchard",
+            "crop:c:wheat|barley|maize|potatoes|rapeseed|oats",
+            "soil_score:i:1:10=soil score",
+            "size_ha:r:1:80=size in hectares",
         ),
-        _ent(
+        (
             "harvest",
             "harvests",
-            None,
-            _date("harvest_date", 2015, 2024, "harvest date"),
-            _real("yield_tonnes", 1, 600, "yield in tonnes"),
-            _cat("weather", "dry|wet|mixed"),
-            _int("workers", 1, 30),
+            "",
+            "harvest_date:d:2015:2024=harvest date",
+            "yield_tonnes:r:1:600=yield in tonnes",
+            "weather:c:dry|wet|mixed",
+            "workers:n:1:30",
         ),
     ),
-    Domain(
+    _d(
         "museum",
         "eval",
-        _ent(
+        (
             "gallery",
             "galleries",
-            _list("Renaissance|Modern|Egyptian|Textiles|Ceramics|Maritime|Photography|Sculpture|Asian Art"),
-            _int("floor_level", 0, 4, "floor level"),
+            "L:Renaissance|Modern|Egyptian|Textiles|Ceramics|Maritime|Photography|Sculpture|Asian Art",
+            "floor_level:i:0:4=floor level",
         ),
-        _ent(
+        (
             "artwork",
             "artworks",
-            _combo("Portrait|Vase|Tapestry|Landscape|Figure|Mask|Bowl|Panel|Relief"),
-            _cat("medium", "oil|bronze|marble|silk|clay|ink"),
-            _int("year_made", 1300, 2020, "year made"),
-            _real("insured_value", 1000, 5000000, "insured value"),
+            "C:Portrait|Vase|Tapestry|Landscape|Figure|Mask|Bowl|Panel|Relief",
+            "medium:c:oil|bronze|marble|silk|clay|ink",
+            "year_made:i:1300:2020=year made",
+            "insured_value:r:1000:5000000=insured value",
         ),
-        _ent(
+        (
             "visit count",
             "visit counts",
-            None,
-            _date("count_date", 2019, 2024, "count date"),
-            _int("visitors", 0, 3000),
-            _cat("time_slot", "morning|afternoon|evening", "time slot"),
-            _real("audio_guide_share", 0, 1, "audio guide share"),
+            "",
+            "count_date:d:2019:2024=count date",
+            "visitors:n:0:3000",
+            "time_slot:c:morning|afternoon|evening=time slot",
+            "audio_guide_share:r:0:1=audio guide share",
+        ),
+    ),
+    _d(
+        "space",
+        "eval",
+        (
+            "space agency",
+            "space agencies",
+            "L:Orbitra|Stellaris|Cosmonautica|Helios|Vega|Altair|Celestia|Nova|Equinox",
+            "founding_year:i:1958:2020=founding year",
+        ),
+        (
+            "astronaut",
+            "astronauts",
+            "P",
+            "specialism:c:pilot|engineer|scientist|medic",
+            "spacewalks:n:0:12",
+            "days_in_space:r:1:900=days in space",
+        ),
+        (
+            "mission",
+            "missions",
+            "",
+            "launch_date:d:1995:2024=launch date",
+            "crew:n:1:7",
+            "orbit:c:low earth|lunar|geostationary",
+            "mission_cost:r:10:5000=cost in millions",
+        ),
+    ),
+    _d(
+        "vet",
+        "eval",
+        (
+            "practice",
+            "practices",
+            "L:Pawprint|Whiskers|Four Paws|Tailwag|Furry Friends|Hoof and Horn|Feathers|Ark|Happy Tails",
+            "vets_employed:n:1:15=vets employed",
+        ),
+        (
+            "pet",
+            "pets",
+            "C:Biscuit|Pepper|Shadow|Bramble|Maple|Pickle|Toffee|Rusty",
+            "species:c:dog|cat|rabbit|horse|parrot",
+            "age_years:i:0:25=age in years",
+            "weight:r:0.1:600",
+        ),
+        (
+            "treatment",
+            "treatments",
+            "",
+            "treated_on:d:2019:2024=treatment date",
+            "bill:r:15:2500",
+            "treatment_type:c:vaccination|surgery|dental|checkup=treatment type",
+            "minutes:n:5:240",
+        ),
+    ),
+    _d(
+        "court",
+        "eval",
+        (
+            "court",
+            "courts",
+            "L:Crown|County|Magistrates|Appeals|Family|Chancery|Admiralty|Coroners|Tribunal",
+            "courtrooms:n:1:20",
+        ),
+        (
+            "judge",
+            "judges",
+            "P",
+            "bench:c:civil|criminal|family",
+            "years_on_bench:n:1:35=years on the bench",
+            "salary:r:90000:260000",
+        ),
+        (
+            "hearing",
+            "hearings",
+            "",
+            "hearing_date:d:2018:2024=hearing date",
+            "duration_hours:r:0.5:9=duration in hours",
+            "verdict:c:upheld|dismissed|adjourned",
+            "witnesses:n:0:20",
+        ),
+    ),
+    _d(
+        "newspaper",
+        "eval",
+        ("desk", "desks", "L:Politics|Business|Culture|Sport|World|Science|Opinion|Travel|Local", "editors:n:1:12"),
+        (
+            "reporter",
+            "reporters",
+            "P",
+            "beat:c:courts|health|tech|education|crime",
+            "awards:n:0:10",
+            "day_rate:r:120:900=day rate",
+        ),
+        (
+            "article",
+            "articles",
+            "",
+            "published_on:d:2019:2024=publication date",
+            "words:n:200:6000",
+            "section_type:c:print|online|both=edition",
+            "read_minutes:r:1:30=reading time in minutes",
+        ),
+    ),
+    _d(
+        "hiking",
+        "eval",
+        (
+            "park",
+            "parks",
+            "L:Granite Peaks|Misty Vale|Red Canyon|Pine Ridge|Lake Country|High Moor|Blackwood|Silver Falls|Eagle Crag",
+            "area_km2:r:20:3000=area in square km",
+        ),
+        (
+            "trail",
+            "trails",
+            "C:Loop|Ridge Walk|Gorge Path|Summit Trail|Valley Way|Lakeside Path",
+            "terrain:c:rocky|forest|coastal|meadow",
+            "climb_m:n:20:1800=metres of climb",
+            "length_km:r:1:40=length in km",
+        ),
+        (
+            "hike",
+            "hikes",
+            "",
+            "hiked_on:d:2018:2024=hike date",
+            "hikers:n:1:25",
+            "conditions:c:sunny|foggy|snowy|wet",
+            "hours_taken:r:0.5:12=hours taken",
+        ),
+    ),
+    _d(
+        "brewery",
+        "eval",
+        (
+            "brewery",
+            "breweries",
+            "L:Hopworks|Barrel House|Malt Mill|Copper Kettle|Foxhole|Twin Oaks|Gravity|Yeast Street|Northern Lights",
+            "tanks_installed:n:2:40=tanks installed",
+        ),
+        (
+            "beer",
+            "beers",
+            "C:Ale|Stout|Lager|Porter|Pilsner|Bitter|IPA|Saison",
+            "style:c:pale|dark|amber|sour",
+            "abv:r:2.5:11=alcohol by volume",
+            "ibu:n:5:100=bitterness units",
+        ),
+        (
+            "brew",
+            "brews",
+            "",
+            "brewed_on:d:2018:2024=brew date",
+            "litres_brewed:r:100:20000=litres brewed",
+            "kettle:c:copper|steel",
+            "days_fermenting:n:3:40=days of fermentation",
+        ),
+    ),
+    _d(
+        "skiresort",
+        "eval",
+        (
+            "resort",
+            "resorts",
+            "L:Alpenglow|Snowcrest|Frostpeak|Whitehorn|Icefall|Glacier Bay|Powder Ridge|Bluebird|Avalanche",
+            "lifts:n:2:40",
+        ),
+        (
+            "slope",
+            "slopes",
+            "C:Run|Descent|Chute|Bowl|Glade|Couloir|Piste",
+            "grade_colour:c:green|blue|red|black=grade",
+            "vertical_m:n:80:1500=metres of vertical drop",
+            "length_m:r:300:8000=length in metres",
+        ),
+        (
+            "descent",
+            "descents",
+            "",
+            "skied_on:d:2017:2024=ski date",
+            "skiers:n:1:400",
+            "snow:c:powder|packed|icy|slush",
+            "top_speed_kmh:r:10:120=top speed",
+        ),
+    ),
+    _d(
+        "parliament",
+        "eval",
+        (
+            "party",
+            "parties",
+            "L:Progress|Unity|Heritage|Green Future|Liberty|Commonwealth|Reform|Harmony|Civic",
+            "founded_in:i:1850:2020=founding year",
+        ),
+        (
+            "politician",
+            "politicians",
+            "P",
+            "chamber:c:upper|lower",
+            "terms_served:n:1:10=terms served",
+            "expenses_claimed:r:0:90000=expenses claimed",
+        ),
+        (
+            "vote",
+            "votes",
+            "",
+            "vote_date:d:2016:2024=vote date",
+            "ayes:n:0:450",
+            "outcome_kind:c:passed|rejected|tied=outcome",
+            "turnout_pct:r:40:100=turnout percentage",
+        ),
+    ),
+    _d(
+        "design",
+        "eval",
+        (
+            "studio",
+            "studios",
+            "L:Ink and Iron|Blueprint|Pixel Forge|Paper Crane|Monolith|Northlight|Atelier Nine|Grid|Fieldwork",
+            "desks_count:n:2:50=desks",
+        ),
+        (
+            "designer",
+            "designers",
+            "P",
+            "discipline:c:graphic|product|interior|fashion",
+            "clients:n:1:80",
+            "day_fee:r:150:1500=day fee",
+        ),
+        (
+            "commission",
+            "commissions",
+            "",
+            "commissioned_on:d:2018:2024=commission date",
+            "budget:r:500:120000",
+            "stage:c:brief|draft|final|delivered",
+            "revisions:n:0:12",
+        ),
+    ),
+    _d(
+        "publishing",
+        "eval",
+        (
+            "publisher",
+            "publishers",
+            "L:Quill|Folio|Inkwell|Paperback House|Margin|Longshelf|Bookmark|Chapterhouse|Colophon",
+            "founded_year:i:1820:2015=founding year",
+        ),
+        (
+            "author",
+            "authors",
+            "P",
+            "nationality:c:British|Irish|Canadian|Australian|Indian",
+            "novels:n:1:60",
+            "advance:r:1000:900000",
+        ),
+        (
+            "release",
+            "releases",
+            "",
+            "release_date:d:2010:2024=release date",
+            "copies_printed:n:500:200000=copies printed",
+            "binding:c:hardback|paperback|ebook",
+            "cover_price:r:3:45=cover price",
+        ),
+    ),
+    _d(
+        "weather",
+        "eval",
+        (
+            "region",
+            "regions",
+            "L:Northern Uplands|Coastal Plain|Eastern Fens|Western Isles|Midlands|Southern Downs|Lake District|Borderlands|Estuary",
+            "area_sq_km:r:300:40000=area in square km",
+        ),
+        (
+            "station",
+            "stations",
+            "C:Station|Beacon|Mast|Outpost|Hut|Tower",
+            "siting:c:hilltop|valley|coast|urban",
+            "elevation_m:i:0:1300=elevation in metres",
+            "annual_rain_mm:r:300:3000=annual rainfall in mm",
+        ),
+        (
+            "reading",
+            "readings",
+            "",
+            "read_on:d:2018:2024=reading date",
+            "temperature_c:r:-15:38=temperature in Celsius",
+            "sky_state:c:clear|overcast|rain|snow=sky",
+            "gust_kmh:i:0:140=gust speed",
+        ),
+    ),
+    _d(
+        "mining",
+        "eval",
+        (
+            "mining company",
+            "mining companies",
+            "L:Deepcore|Ironvein|Bedrock|Goldseam|Quarryline|Ore and Co|Shaftworks|Flint Mining|Slate Hill",
+            "listed_year:i:1890:2020=listing year",
+        ),
+        (
+            "mine",
+            "mines",
+            "C:Pit|Shaft|Seam|Quarry|Drift|Adit",
+            "mineral:c:copper|iron|gold|coal|zinc",
+            "depth_m:n:20:3000=metres of depth",
+            "reserves_mt:r:1:900=reserves in megatonnes",
+        ),
+        (
+            "extraction",
+            "extractions",
+            "",
+            "extracted_on:d:2015:2024=extraction date",
+            "ore_tonnes:r:10:50000=ore in tonnes",
+            "method_used:c:open pit|underground|solution=method",
+            "miners_on_shift:n:3:120=miners on shift",
+        ),
+    ),
+    _d(
+        "camping",
+        "eval",
+        (
+            "campground",
+            "campgrounds",
+            "L:Pine Hollow|Riverbend|Starlight|Bear Creek|Willow Flats|Sandy Cove|Moss Glen|Eagle Rock|Maple Bay",
+            "showers:n:2:30",
+        ),
+        (
+            "pitch",
+            "pitches",
+            "C:Pitch|Plot|Nook|Clearing|Terrace|Hollow",
+            "surface_type:c:grass|gravel|hardstanding=surface",
+            "max_guests:n:1:10=guests allowed",
+            "nightly_price:r:8:80=nightly price",
+        ),
+        (
+            "stay",
+            "stays",
+            "",
+            "arrived_on:d:2019:2024=arrival date",
+            "nights_stayed:n:1:21=nights",
+            "shelter:c:tent|caravan|campervan",
+            "bill_total:r:8:1600=bill",
+        ),
+    ),
+    _d(
+        "callcentre",
+        "eval",
+        (
+            "call centre",
+            "call centres",
+            "L:Northgate Contact|Sunrise Support|Helpline One|Voice Hub|Answer Point|Clearline|Connect Central|Dialtone|Echo Point",
+            "desks:n:10:300",
+        ),
+        (
+            "operator",
+            "operators",
+            "P",
+            "language_skill:c:English|Spanish|Polish|Urdu|Welsh=language",
+            "months_employed:n:1:120=months employed",
+            "bonus:r:0:5000",
+        ),
+        (
+            "call",
+            "calls",
+            "",
+            "call_date:d:2021:2024=call date",
+            "seconds_on_call:n:10:3600=seconds",
+            "call_result:c:resolved|escalated|dropped=result",
+            "satisfaction:r:1:5",
+        ),
+    ),
+    _d(
+        "esports",
+        "eval",
+        (
+            "guild",
+            "guilds",
+            "L:Nightfall|Vortex|Apex Wolves|Crimson Tide|Frostbyte|Phantom|Titanfall|Lumen|Hydra",
+            "sponsors:n:0:12",
+        ),
+        (
+            "gamer",
+            "gamers",
+            "P",
+            "main_role:c:support|tank|carry|jungle=main role",
+            "tournaments_won:n:0:40=tournaments won",
+            "earnings:r:0:2000000",
+        ),
+        (
+            "stream",
+            "streams",
+            "",
+            "streamed_on:d:2020:2024=stream date",
+            "viewers:n:5:90000",
+            "platform:c:twitch|youtube|kick",
+            "hours_live:r:0.5:14=hours live",
+        ),
+    ),
+    _d(
+        "apiary",
+        "eval",
+        (
+            "apiary",
+            "apiaries",
+            "L:Heather Hill|Clover Field|Lime Walk|Orchard End|Meadowsweet|Bramble Bank|Thyme Corner|Lavender Row|Acacia",
+            "established:i:1960:2023=year established",
+        ),
+        (
+            "hive",
+            "hives",
+            "C:Hive|Colony|Skep|Box",
+            "bee_breed:c:carniolan|italian|buckfast|native=bee breed",
+            "frames:n:5:30",
+            "colony_strength:r:1:10=colony strength",
+        ),
+        (
+            "honey harvest",
+            "honey harvests",
+            "",
+            "harvested_on:d:2016:2024=harvest date",
+            "honey_kg:r:0.5:60=honey in kg",
+            "flower_source:c:heather|clover|rapeseed|wildflower=flower source",
+            "jars:n:1:200",
+        ),
+    ),
+    _d(
+        "ferry",
+        "eval",
+        (
+            "harbour",
+            "harbours",
+            "L:North Quay|Pier Head|Lighthouse Point|Old Harbour|Ferry Steps|Gull Rock|Tide Mill|Breakwater|Mussel Bay",
+            "moorings:n:2:50",
+        ),
+        (
+            "ferry",
+            "ferries",
+            "C:Princess|Spirit|Islander|Clipper|Wave|Skimmer|Voyageur",
+            "propulsion:c:diesel|electric|hybrid",
+            "car_spaces:n:0:200=car spaces",
+            "gross_tonnage:r:100:30000=gross tonnage",
+        ),
+        (
+            "crossing",
+            "crossings",
+            "",
+            "crossing_date:d:2018:2024=crossing date",
+            "foot_passengers:n:0:900=foot passengers",
+            "sea_state:c:calm|moderate|rough=sea state",
+            "minutes_late:r:0:120=minutes late",
+        ),
+    ),
+    _d(
+        "dance",
+        "eval",
+        (
+            "dance school",
+            "dance schools",
+            "L:Pointe|Tempo|Rhythm House|Grand Jete|Step Up|Encore|Pirouette|Footlights|Twirl",
+            "studios_count:n:1:8=studios",
+        ),
+        (
+            "dancer",
+            "dancers",
+            "P",
+            "dance_style:c:ballet|tap|jazz|contemporary|salsa=dance style",
+            "grade:i:1:8",
+            "term_fee:r:80:900=term fee",
+        ),
+        (
+            "recital",
+            "recitals",
+            "",
+            "recital_date:d:2017:2024=recital date",
+            "audience_size:i:20:800=audience size",
+            "hall:c:main|small|outdoor",
+            "programme_minutes:r:20:150=programme length in minutes",
         ),
     ),
 )

@@ -30,6 +30,8 @@ class Attr:
         lo: lower bound (a year for dates).
         hi: upper bound (a year for dates).
         label: the words questions use for it (default: the name with spaces).
+        counted: an ``int`` that counts things (``pages``, ``years of experience``): questions
+            say "more than 300 pages" and "the most pages", not "a pages above 300".
     """
 
     name: str
@@ -38,6 +40,7 @@ class Attr:
     lo: float = 0
     hi: float = 0
     label: str = ""
+    counted: bool = False
 
     @property
     def words(self) -> str:

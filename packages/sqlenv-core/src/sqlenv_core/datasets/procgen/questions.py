@@ -73,6 +73,19 @@ def _an(words: str) -> str:
     return ("an " if words[:1].lower() in "aeiou" else "a ") + words
 
 
+def _noun(attr: Attr) -> str:
+    """How a question names ``attr`` as a quantity: "salary", "number of pages"."""
+    return f"number of {attr.words}" if attr.counted else attr.words
+
+
+def _above(attr: Attr, x: str, rng: random.Random, high: bool = True) -> str:
+    """A phrase that follows "have" or "with": "more than 300 pages", "a salary above 50000"."""
+    if attr.counted:
+        return f"{'more' if high else 'fewer'} than {x} {attr.words}"
+    word = rng.choice(["greater than", "above", "over", "more than"] if high else ["less than", "below", "under"])
+    return f"{_an(attr.words)} {word} {x}"
+
+
 def _pick(rng: random.Random, options: list[str]) -> str:
     return rng.choice(options)
 
@@ -204,18 +217,16 @@ def count_compare(world: World, rng: random.Random) -> Candidate | None:
     x = _threshold(table, attr, rng)
     if x is None:
         return None
-    pl, a, col = table.entity.plural, attr.words, table.cols[attr.name]
-    if rng.random() < 0.5:
-        op, words = ">", rng.choice(["greater than", "more than", "above", "over"])
-    else:
-        op, words = "<", rng.choice(["less than", "below", "under", "lower than"])
+    pl, col = table.entity.plural, table.cols[attr.name]
+    high = rng.random() < 0.5
+    op, phrase = (">" if high else "<"), _above(attr, x, rng, high)
     text = _pick(
         rng,
         [
-            f"How many {pl} have {_an(a)} {words} {x}?",
-            f"Count the {pl} with {a} {words} {x}.",
-            f"How many {pl} have {a} {words} {x}?",
-            f"What is the number of {pl} whose {a} is {words} {x}?",
+            f"How many {pl} have {phrase}?",
+            f"Count the {pl} with {phrase}.",
+            f"What is the number of {pl} with {phrase}?",
+            f"How many {pl} are there with {phrase}?",
         ],
     )
     return Candidate(1, "count_filter", text, f"SELECT count(*) FROM {table.name} WHERE {col} {op} {x}")
@@ -227,7 +238,7 @@ def aggregate(world: World, rng: random.Random) -> Candidate | None:
     if not attrs:
         return None
     attr = rng.choice(attrs)
-    pl, sg, a, col = table.entity.plural, table.entity.singular, attr.words, table.cols[attr.name]
+    pl, sg, a, col = table.entity.plural, table.entity.singular, _noun(attr), table.cols[attr.name]
     func = rng.choice(["max", "min", "avg", "sum"])
     options = {
         "max": [
@@ -271,7 +282,7 @@ def names_matching(world: World, rng: random.Random) -> Candidate | None:
         x = _threshold(table, attr, rng)
         if x is None:
             return None
-        cond, phrase = f"{table.cols[attr.name]} > {x}", f"{_an(a)} above {x}"
+        cond, phrase = f"{table.cols[attr.name]} > {x}", _above(attr, x, rng)
     text = _pick(
         rng,
         [
@@ -291,7 +302,7 @@ def lookup(world: World, rng: random.Random) -> Candidate | None:
     if not attrs or not names:
         return None
     attr, name = rng.choice(attrs), rng.choice(names)
-    sg, a = table.entity.singular, attr.words
+    sg, a = table.entity.singular, _noun(attr)
     text = _pick(
         rng,
         [
@@ -317,6 +328,8 @@ def superlative(world: World, rng: random.Random) -> Candidate | None:
     sg, a, col, name = table.entity.singular, attr.words, table.cols[attr.name], table.name_col
     high = rng.random() < 0.5
     word = rng.choice(["highest", "largest", "greatest"] if high else ["lowest", "smallest"])
+    if attr.counted:
+        word, a = ("most" if high else "fewest"), attr.words
     order = "DESC" if high else "ASC"
     text = _pick(
         rng,
@@ -339,12 +352,13 @@ def top_three(world: World, rng: random.Random) -> Candidate | None:
     table = rng.choice(tables)
     attr = rng.choice(_clean(world, table, ("int", "real")))
     pl, a, col, name = table.entity.plural, attr.words, table.cols[attr.name], table.name_col
+    most = "most" if attr.counted else "highest"
     text = _pick(
         rng,
         [
-            f"List the names of the three {pl} with the highest {a}, from highest to lowest.",
-            f"Which three {pl} have the largest {a}? Give their names from highest to lowest.",
-            f"Name the top 3 {pl} by {a}, in descending order.",
+            f"List the names of the three {pl} with the {most} {a}, from highest to lowest.",
+            f"Which three {pl} have the {most} {a}? Give their names from highest to lowest.",
+            f"Name the top 3 {pl} by {_noun(attr)}, in descending order.",
         ],
     )
     sql = f"SELECT {name} FROM {table.name} ORDER BY {col} DESC LIMIT 3"
@@ -366,9 +380,9 @@ def two_filters(world: World, rng: random.Random) -> Candidate | None:
     text = _pick(
         rng,
         [
-            f"How many {pl} have {cat.words} {value} and {_an(num.words)} above {x}?",
-            f"Count the {pl} with {cat.words} {value} whose {num.words} is greater than {x}.",
-            f"Among the {pl} with {cat.words} {value}, how many have {_an(num.words)} over {x}?",
+            f"How many {pl} have {cat.words} {value} and {_above(num, x, rng)}?",
+            f"Count the {pl} with {cat.words} {value} and {_above(num, x, rng)}.",
+            f"Among the {pl} with {cat.words} {value}, how many have {_above(num, x, rng)}?",
         ],
     )
     sql = f"SELECT count(*) FROM {table.name} WHERE {_eq(world, table, cat, value)} AND {table.cols[num.name]} > {x}"
@@ -445,9 +459,9 @@ def average_filtered(world: World, rng: random.Random) -> Candidate | None:
     text = _pick(
         rng,
         [
-            f"What is the average {num.words} of the {pl} with {cat.words} {value}?",
-            f"For {pl} whose {cat.words} is {value}, what is the mean {num.words}?",
-            f"On average, what {num.words} do {pl} with {cat.words} {value} have?",
+            f"What is the average {_noun(num)} of the {pl} with {cat.words} {value}?",
+            f"For {pl} whose {cat.words} is {value}, what is the mean {_noun(num)}?",
+            f"On average, what {_noun(num)} do {pl} with {cat.words} {value} have?",
         ],
     )
     sql = f"SELECT avg({table.cols[num.name]}) FROM {table.name} WHERE {_eq(world, table, cat, value)}"
@@ -551,8 +565,8 @@ def item_event_total(world: World, rng: random.Random) -> Candidate | None:
     text = _pick(
         rng,
         [
-            f"What is the {word} {num.words} of the {event.entity.plural} of {item.entity.singular} {name}?",
-            f"For the {item.entity.singular} {name}, what is the {word} {num.words} over its {event.entity.plural}?",
+            f"What is the {word} {_noun(num)} of the {event.entity.plural} of {item.entity.singular} {name}?",
+            f"For the {item.entity.singular} {name}, what is the {word} {_noun(num)} over its {event.entity.plural}?",
         ],
     )
     sql = (
@@ -612,10 +626,10 @@ def group_top_total(world: World, rng: random.Random) -> Candidate | None:
     text = _pick(
         rng,
         [
-            f"Which {group.entity.singular} has the highest total {num.words} over the "
+            f"Which {group.entity.singular} has the highest total {_noun(num)} over the "
             f"{event.entity.plural} of its {item.entity.plural}?",
-            f"Summing {num.words} over all {event.entity.plural} of its {item.entity.plural}, "
-            f"which {group.entity.singular} comes first?",
+            f"Adding up the {_noun(num)} of the {event.entity.plural} of its {item.entity.plural}, "
+            f"which {group.entity.singular} has the largest total?",
         ],
     )
     gname = f"{group.name}.{group.name_col}"
@@ -699,7 +713,7 @@ def missing_values(world: World, rng: random.Random) -> Candidate | None:
     if not options:
         return None
     attr, item = options[0], world.item
-    pl, a = item.entity.plural, attr.words
+    pl, a = item.entity.plural, _noun(attr)
     text = _pick(
         rng,
         [
@@ -735,7 +749,7 @@ def above_average(world: World, rng: random.Random) -> Candidate | None:
     if not nums:
         return None
     attr = rng.choice(nums)
-    pl, a, col = table.entity.plural, attr.words, table.cols[attr.name]
+    pl, a, col = table.entity.plural, _noun(attr), table.cols[attr.name]
     cond = f"{col} > (SELECT avg({col}) FROM {table.name})"
     if table.name_col is not None and rng.random() < 0.4:
         text = _pick(
@@ -749,7 +763,7 @@ def above_average(world: World, rng: random.Random) -> Candidate | None:
     text = _pick(
         rng,
         [
-            f"How many {pl} have {_an(a)} above the average {a}?",
+            f"How many {pl} have {_an(a)} above the average?",
             f"Count the {pl} whose {a} is greater than the average {a} of all {pl}.",
             f"How many {pl} are above average in {a}?",
         ],

@@ -219,28 +219,24 @@ def sql_literal(value: object) -> str:
 
 def _table(role: str, entity: Entity, style: str, parent: Table | None) -> Table:
     singular, plural = _snake(entity.singular), _snake(entity.plural)
+    # How this style spells a (snake_case) identifier.
+    spell = {"camel": _pascal, "abbrev": _abbrev}.get(style, _snake)
     if style == "snake":
         name, pk, name_col = plural, "id", "name"
-        cols = {a.name: _snake(a.name) for a in entity.attrs}
     elif style == "camel":
         name, pk, name_col = _pascal(plural), "Id", "Name"
-        cols = {a.name: _pascal(a.name) for a in entity.attrs}
     elif style == "abbrev":
-        name = _safe(_abbrev(singular), plural)
-        pk = _abbrev(singular) + "_id"
-        name_col = _abbrev(singular) + "_name"
-        cols = {a.name: _safe(_abbrev(a.name), _snake(a.name)) for a in entity.attrs}
-    else:  # mixed
+        name, pk, name_col = _safe(_abbrev(singular), plural), _abbrev(singular) + "_id", _abbrev(singular) + "_name"
+    else:  # mixed: CamelCase tables, snake_case columns
         name, pk, name_col = _safe(_pascal(singular), _pascal(plural)), "id", "name"
-        cols = {a.name: _snake(a.name) for a in entity.attrs}
+    # A column whose name is an SQL keyword ("view") takes its table's noun in front ("suite_view").
+    cols = {a.name: _safe(spell(a.name), spell(f"{singular}_{a.name}")) for a in entity.attrs}
     fk: str | None = None
     if parent is not None:
         parent_singular = _snake(parent.entity.singular)
-        fk = {
-            "snake": parent_singular + "_id",
-            "camel": _pascal(parent_singular) + "Id",
-            "abbrev": _abbrev(parent_singular) + "_id",
-        }.get(style, parent_singular + "_id")
+        fk = {"camel": _pascal(parent_singular) + "Id", "abbrev": _abbrev(parent_singular) + "_id"}.get(
+            style, parent_singular + "_id"
+        )
     return Table(role, entity, name, pk, name_col if entity.names is not None else None, fk, cols)
 
 
