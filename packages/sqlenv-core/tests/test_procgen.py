@@ -25,7 +25,7 @@ from sqlenv_core.datasets.procgen import (
     procgen_stream,
 )
 from sqlenv_core.datasets.procgen.model import Domain
-from sqlenv_core.datasets.procgen.world import RESERVED, build_world
+from sqlenv_core.datasets.procgen.world import NAMING_STYLES, RESERVED, build_world
 from sqlenv_core.environment import SQLEnvironment
 from sqlenv_core.validate import validate_dataset
 
@@ -124,8 +124,8 @@ def test_the_loaded_splits_use_disjoint_databases_and_table_names(train_all: Dat
 
 def test_every_domain_builds_in_every_style_with_safe_identifiers() -> None:
     for domain in DOMAINS:
-        for seed in range(6):
-            world = build_world(domain, f"{domain.key}_{seed}", random.Random(f"t:{domain.key}:{seed}"))
+        for style in NAMING_STYLES:
+            world = build_world(domain, f"{domain.key}_{style}", random.Random(f"t:{domain.key}"), style)
             conn = sqlite3.connect(":memory:")
             conn.execute("PRAGMA foreign_keys=ON")
             world.write(conn)

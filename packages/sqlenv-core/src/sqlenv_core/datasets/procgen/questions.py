@@ -37,6 +37,8 @@ __all__ = ["LEVELS", "Candidate", "draw_questions"]
 LEVELS = (1, 2, 3, 4, 5)
 #: Answers with more rows than this are too long to be a fair question.
 MAX_ANSWER_ROWS = 12
+#: Draws of one family in its turn before the next family's turn.
+_TRIES_PER_TURN = 6
 _MONTHS = ("January February March April May June July August September October November December").split()
 
 
@@ -939,17 +941,20 @@ def draw_questions(
     drawn: dict[int, list[Candidate]] = {}
     seen: set[str] = set()
     for level in LEVELS:
-        families = FAMILIES[level]
+        # Families take turns in a shuffled order, each tried a few times before the next, so a
+        # level's questions spread over its families instead of piling on the easiest to satisfy.
+        order = list(FAMILIES[level])
+        rng.shuffle(order)
         kept: list[Candidate] = []
-        for _ in range(per_level * 30):
-            if len(kept) == per_level:
-                break
-            # Cycle through the families so a level's questions are not all one kind.
-            family = families[(len(kept) + rng.randrange(len(families))) % len(families)]
-            cand = family(world, rng)
-            if cand is None or cand.sql in seen or not _usable(conn, cand):
-                continue
-            seen.add(cand.sql)
-            kept.append(cand)
+        turn = 0
+        while len(kept) < per_level and turn < per_level * len(order) * 2:
+            family = order[turn % len(order)]
+            turn += 1
+            for _ in range(_TRIES_PER_TURN):
+                cand = family(world, rng)
+                if cand is not None and cand.sql not in seen and _usable(conn, cand):
+                    seen.add(cand.sql)
+                    kept.append(cand)
+                    break
         drawn[level] = kept
     return drawn
