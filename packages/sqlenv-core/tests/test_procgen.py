@@ -223,3 +223,15 @@ def test_difficulty_filter_takes_levels(monkeypatch: pytest.MonkeyPatch, tmp_pat
     assert {q.difficulty for q in dataset} == {"level-1"}
     with pytest.raises(DatasetError, match="unknown difficulty level-9"):
         load("procgen:train?seed=0&n=10&difficulty=level-9")
+
+
+def test_an_unwritable_cache_folder_falls_back_to_a_private_temporary_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    blocked = tmp_path / "blocked"
+    blocked.write_text("a file where the cache folder should be", encoding="utf-8")
+    monkeypatch.setattr("tempfile.tempdir", str(tmp_path / "tmp"))
+    (tmp_path / "tmp").mkdir()
+    dataset = load_procgen(ProcgenOptions("eval", n=5), cache_dir=blocked, gold_cache=GoldCache(None))
+    assert all(str(p).startswith(str(tmp_path / "tmp")) for p in dataset.databases.values())
+    assert "writing generated databases in" in caplog.text

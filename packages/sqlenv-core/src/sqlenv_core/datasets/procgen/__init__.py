@@ -27,6 +27,7 @@ them down by level.
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import random
 import sqlite3
@@ -36,7 +37,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from sqlenv_core.datasets.base import Dataset, DatasetError, Question
-from sqlenv_core.datasets.gold_cache import GoldCache, default_cache_dir
+from sqlenv_core.datasets.gold_cache import CACHE_ENV, GoldCache, default_cache_dir
 from sqlenv_core.datasets.procgen.domains import DOMAINS, EVAL_DOMAINS, TRAIN_DOMAINS, domains_of
 from sqlenv_core.datasets.procgen.questions import LEVELS, Candidate, draw_questions
 from sqlenv_core.datasets.procgen.world import World, build_world
@@ -57,6 +58,8 @@ __all__ = [
     "procgen_options",
     "procgen_stream",
 ]
+
+logger = logging.getLogger("sqlenv_core.procgen")
 
 #: Part of every seed and of the cache path: bump it when generation changes what a seed gives.
 GENERATOR_VERSION = "v1"
@@ -170,13 +173,44 @@ def procgen_options(split: str, options: dict[str, str]) -> ProcgenOptions:
 # -- generation ----------------------------------------------------------------------------------
 
 
+def _private_temp_root() -> Path:
+    uid = os.getuid() if hasattr(os, "getuid") else os.getpid()
+    return Path(tempfile.gettempdir()) / f"sqlenv-cache-{uid}"
+
+
 def procgen_dir(cache_dir: Path | None = None) -> Path:
     """Where generated databases live: ``<cache>/procgen/<version>/`` (a private temp folder when caching is off)."""
     root = cache_dir if cache_dir is not None else default_cache_dir()
-    if root is None:
-        uid = os.getuid() if hasattr(os, "getuid") else os.getpid()
-        root = Path(tempfile.gettempdir()) / f"sqlenv-cache-{uid}"
-    return root / "procgen" / GENERATOR_VERSION
+    return (root if root is not None else _private_temp_root()) / "procgen" / GENERATOR_VERSION
+
+
+def _usable_folder(folder: Path, split: str) -> Path:
+    """``folder`` when it can be written, else a private folder in the system's temporary directory.
+
+    Raises:
+        DatasetError: neither can be written (the message names both).
+    """
+    fallback = _private_temp_root() / "procgen" / GENERATOR_VERSION / split
+    for candidate in (folder, fallback):
+        try:
+            candidate.mkdir(parents=True, exist_ok=True, mode=0o700)
+            if candidate is fallback and hasattr(os, "getuid"):
+                # A shared temporary directory: use the folder only if it is really ours.
+                info = os.lstat(_private_temp_root())
+                if info.st_uid != os.getuid() or os.path.islink(_private_temp_root()):
+                    raise PermissionError(f"{_private_temp_root()} belongs to someone else")
+            probe = candidate / f".probe-{os.getpid()}"
+            probe.write_bytes(b"")
+            probe.unlink()
+        except OSError as exc:
+            logger.warning("sqlenv: cannot write generated databases in %s (%s)", candidate, exc)
+            continue
+        if candidate is fallback:
+            logger.warning("sqlenv: writing generated databases in %s instead", candidate)
+        return candidate
+    raise DatasetError(
+        f"cannot write generated databases in {folder} or {fallback}; set {CACHE_ENV} to a writable folder"
+    )
 
 
 def _rng(split: str, seed: int, index: int) -> random.Random:
@@ -282,7 +316,7 @@ def load_procgen(
         ``domain`` and ``style``.
     """
     options = options or ProcgenOptions()
-    folder = procgen_dir(cache_dir) / options.split
+    folder = _usable_folder(procgen_dir(cache_dir) / options.split, options.split)
     wanted: dict[int, list[tuple[int, int]]] = {}
     for index, level, rank in _slots(options):
         wanted.setdefault(index, []).append((level, rank))
