@@ -235,3 +235,13 @@ def test_an_unwritable_cache_folder_falls_back_to_a_private_temporary_one(
     dataset = load_procgen(ProcgenOptions("eval", n=5), cache_dir=blocked, gold_cache=GoldCache(None))
     assert all(str(p).startswith(str(tmp_path / "tmp")) for p in dataset.databases.values())
     assert "writing generated databases in" in caplog.text
+
+
+def test_families_are_worded_several_ways(train_all: Dataset, eval_all: Dataset) -> None:
+    wordings: dict[str, set[str]] = {}
+    for q in [*train_all, *eval_all]:
+        wordings.setdefault(q.metadata["family"], set()).add(" ".join(q.question.split()[:2]))
+    assert len(wordings) >= 15, sorted(wordings)
+    # Every family with a fair number of questions opens its questions in more than one way.
+    counts = Counter(q.metadata["family"] for q in [*train_all, *eval_all])
+    assert [f for f, openings in wordings.items() if counts[f] >= 8 and len(openings) < 2] == []

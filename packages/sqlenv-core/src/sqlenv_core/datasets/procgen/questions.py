@@ -71,8 +71,11 @@ Family = Callable[[World, random.Random], Candidate | None]
 
 
 def _an(words: str) -> str:
-    """``words`` with its indefinite article: "an annual budget", "a salary"."""
-    return ("an " if words[:1].lower() in "aeiou" else "a ") + words
+    """``words`` with its article: "an annual budget", "a salary", "an hourly rate", "expenses"."""
+    first = words.split()[0].lower()
+    if first.endswith("s") and not first.endswith("ss"):
+        return words  # a plural takes none: "expenses above 500", "hours above 2"
+    return ("an " if first[:1] in "aeiou" or first.startswith("hour") else "a ") + words
 
 
 def _noun(attr: Attr) -> str:
