@@ -20,7 +20,7 @@ from collections import Counter
 from collections.abc import Sequence
 from typing import Any, TextIO
 
-from sqlenv_core.datasets.base import DatasetError
+from sqlenv_core.datasets.base import DIFFICULTIES, LEVEL_DIFFICULTIES, DatasetError
 from sqlenv_core.datasets.download import DownloadError, download_dataset, load_manifest
 from sqlenv_core.datasets.importer import import_files
 from sqlenv_core.datasets.spec import SPEC_HELP, load, no_usable_questions
@@ -103,7 +103,7 @@ def _cmd_list(args: argparse.Namespace) -> int:
         _say(f"  {db_id:<{width}}  {counts['db_id'].get(db_id, 0):>5} questions  {path}")
     _say()
     _say("by split:       " + ", ".join(f"{k} {v}" for k, v in sorted(counts["split"].items())))
-    order = {"easy": 0, "medium": 1, "hard": 2, "extra": 3}
+    order = {name: i for i, name in enumerate(DIFFICULTIES + LEVEL_DIFFICULTIES)}
     by_diff = sorted(counts["difficulty"].items(), key=lambda kv: order.get(kv[0], 9))
     _say("by difficulty:  " + ", ".join(f"{k} {v}" for k, v in by_diff))
     _say()
