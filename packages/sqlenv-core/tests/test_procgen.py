@@ -245,3 +245,19 @@ def test_families_are_worded_several_ways(train_all: Dataset, eval_all: Dataset)
     # Every family with a fair number of questions opens its questions in more than one way.
     counts = Counter(q.metadata["family"] for q in [*train_all, *eval_all])
     assert [f for f, openings in wordings.items() if counts[f] >= 8 and len(openings) < 2] == []
+
+
+def test_a_procgen_dataset_copied_to_a_folder_loads_as_dir_with_its_levels(cache: Path, tmp_path: Path) -> None:
+    source = _load_in(cache, "procgen:eval?seed=4&n=10&level=4-5")
+    folder = tmp_path / "frozen"
+    folder.mkdir()
+    for db_id, path in source.databases.items():
+        (folder / f"{db_id}.sqlite").write_bytes(path.read_bytes())
+    records = [
+        {"id": q.id, "db_id": q.db_id, "question": q.question, "gold_sql": q.gold_sql, "difficulty": q.difficulty}
+        for q in source
+    ]
+    (folder / "questions.jsonl").write_text("\n".join(json.dumps(r) for r in records), encoding="utf-8")
+    frozen = load(f"dir:{folder}?difficulty=level-5", gold_cache=GoldCache(None))
+    assert [q.id for q in frozen] == [q.id for q in source if q.difficulty == "level-5"]
+    assert [frozen.gold(q.id).rows for q in frozen] == [source.gold(q.id).rows for q in frozen]
