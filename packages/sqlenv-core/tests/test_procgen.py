@@ -18,8 +18,10 @@ from sqlenv_core.datasets.gold_cache import GoldCache
 from sqlenv_core.datasets.procgen import (
     DOMAINS,
     EVAL_DOMAINS,
+    MAX_PER_DB,
     TRAIN_DOMAINS,
     ProcgenOptions,
+    generate_database,
     load_procgen,
     procgen_options,
     procgen_stream,
@@ -261,3 +263,12 @@ def test_a_procgen_dataset_copied_to_a_folder_loads_as_dir_with_its_levels(cache
     frozen = load(f"dir:{folder}?difficulty=level-5", gold_cache=GoldCache(None))
     assert [q.id for q in frozen] == [q.id for q in source if q.difficulty == "level-5"]
     assert [frozen.gold(q.id).rows for q in frozen] == [source.gold(q.id).rows for q in frozen]
+
+
+@pytest.mark.parametrize("split", ["train", "eval"])
+def test_every_level_fills_the_most_slots_a_database_can_have(split: str) -> None:
+    # n questions means n questions: a database supplies per_db (at most MAX_PER_DB) at one level.
+    for index in range(12):
+        generated, conn = generate_database(split, 3, index, per_level=MAX_PER_DB)
+        conn.close()
+        assert {level: len(qs) for level, qs in generated.questions.items()} == dict.fromkeys(range(1, 6), MAX_PER_DB)
