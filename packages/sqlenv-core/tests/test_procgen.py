@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from sqlenv_core.cli import main
 from sqlenv_core.datasets import Dataset, DatasetError, load, parse_spec
 from sqlenv_core.datasets.gold_cache import GoldCache
 from sqlenv_core.datasets.procgen import (
@@ -272,3 +273,16 @@ def test_every_level_fills_the_most_slots_a_database_can_have(split: str) -> Non
         generated, conn = generate_database(split, 3, index, per_level=MAX_PER_DB)
         conn.close()
         assert {level: len(qs) for level, qs in generated.questions.items()} == dict.fromkeys(range(1, 6), MAX_PER_DB)
+
+
+def test_cli_lists_generated_tasks_by_level_with_a_progress_line(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("SQLENV_CACHE_DIR", str(tmp_path))
+    assert main(["data", "list", "procgen:eval?seed=2&n=15&level=3,1,5"]) == 0
+    out, err = capsys.readouterr()
+    assert "procgen:eval?seed=2&n=15&level=1,3,5: 15 questions on 3 databases" in out
+    assert "by difficulty:  level-1 5, level-3 5, level-5 5" in out
+    assert "generating databases: 3/3" in err
+    assert main(["data", "validate", "procgen:train?seed=2&n=5&level=5"]) == 0
+    assert "oracle solved 5/5" in capsys.readouterr().out
