@@ -13,13 +13,16 @@ from pathlib import Path
 
 import pytest
 
+from sqlenv_core.cli import main
 from sqlenv_core.datasets import Dataset, DatasetError, load, parse_spec
 from sqlenv_core.datasets.gold_cache import GoldCache
 from sqlenv_core.datasets.procgen import (
     DOMAINS,
     EVAL_DOMAINS,
+    MAX_PER_DB,
     TRAIN_DOMAINS,
     ProcgenOptions,
+    generate_database,
     load_procgen,
     procgen_options,
     procgen_stream,
@@ -245,3 +248,41 @@ def test_families_are_worded_several_ways(train_all: Dataset, eval_all: Dataset)
     # Every family with a fair number of questions opens its questions in more than one way.
     counts = Counter(q.metadata["family"] for q in [*train_all, *eval_all])
     assert [f for f, openings in wordings.items() if counts[f] >= 8 and len(openings) < 2] == []
+
+
+def test_a_procgen_dataset_copied_to_a_folder_loads_as_dir_with_its_levels(cache: Path, tmp_path: Path) -> None:
+    source = _load_in(cache, "procgen:eval?seed=4&n=10&level=4-5")
+    folder = tmp_path / "frozen"
+    folder.mkdir()
+    for db_id, path in source.databases.items():
+        (folder / f"{db_id}.sqlite").write_bytes(path.read_bytes())
+    records = [
+        {"id": q.id, "db_id": q.db_id, "question": q.question, "gold_sql": q.gold_sql, "difficulty": q.difficulty}
+        for q in source
+    ]
+    (folder / "questions.jsonl").write_text("\n".join(json.dumps(r) for r in records), encoding="utf-8")
+    frozen = load(f"dir:{folder}?difficulty=level-5", gold_cache=GoldCache(None))
+    assert [q.id for q in frozen] == [q.id for q in source if q.difficulty == "level-5"]
+    assert [frozen.gold(q.id).rows for q in frozen] == [source.gold(q.id).rows for q in frozen]
+
+
+@pytest.mark.parametrize("split", ["train", "eval"])
+def test_every_level_fills_the_most_slots_a_database_can_have(split: str) -> None:
+    # n questions means n questions: a database supplies per_db (at most MAX_PER_DB) at one level.
+    for index in range(12):
+        generated, conn = generate_database(split, 3, index, per_level=MAX_PER_DB)
+        conn.close()
+        assert {level: len(qs) for level, qs in generated.questions.items()} == dict.fromkeys(range(1, 6), MAX_PER_DB)
+
+
+def test_cli_lists_generated_tasks_by_level_with_a_progress_line(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("SQLENV_CACHE_DIR", str(tmp_path))
+    assert main(["data", "list", "procgen:eval?seed=2&n=15&level=3,1,5"]) == 0
+    out, err = capsys.readouterr()
+    assert "procgen:eval?seed=2&n=15&level=1,3,5: 15 questions on 3 databases" in out
+    assert "by difficulty:  level-1 5, level-3 5, level-5 5" in out
+    assert "generating databases: 3/3" in err
+    assert main(["data", "validate", "procgen:train?seed=2&n=5&level=5"]) == 0
+    assert "oracle solved 5/5" in capsys.readouterr().out

@@ -93,7 +93,9 @@ def _say(text: str = "") -> None:
 
 
 def _cmd_list(args: argparse.Namespace) -> int:
-    ds = load(args.spec, progress=Progress("computing gold answers"))
+    ds = load(
+        args.spec, progress=Progress("computing gold answers"), generate_progress=Progress("generating databases")
+    )
     counts = ds.counts()
     _say(f"{ds.name}: {len(ds)} questions on {len(ds.databases)} databases")
     _say()
@@ -178,7 +180,9 @@ def _cmd_import(args: argparse.Namespace) -> int:
 
 
 def _cmd_validate(args: argparse.Namespace) -> int:
-    ds = load(args.spec, progress=Progress("computing gold answers"))
+    ds = load(
+        args.spec, progress=Progress("computing gold answers"), generate_progress=Progress("generating databases")
+    )
     report = validate_dataset(ds, oracle=not args.no_oracle, step_budget=args.budget, progress=Progress("validating"))
     if args.json:
         _say(json.dumps(report.to_dict(), indent=2, ensure_ascii=False))
@@ -368,7 +372,7 @@ class _Player:
 
 def _cmd_play(args: argparse.Namespace) -> int:
     # Load without gold answers first, so that a mistyped --question-id is reported at once.
-    ds = load(args.spec, compute_gold=False)
+    ds = load(args.spec, compute_gold=False, generate_progress=Progress("generating databases"))
     if args.question_id is not None and args.question_id not in {q.id for q in ds.questions}:
         ids = [q.id for q in ds.questions]
         close = [i for i in ids if args.question_id.lower() in i.lower()][:5]

@@ -451,6 +451,76 @@ def distinct_count(world: World, rng: random.Random) -> Candidate | None:
     return Candidate(2, "group_by", text, f"SELECT count(DISTINCT {col}) FROM {table.name}")
 
 
+def count_between(world: World, rng: random.Random) -> Candidate | None:
+    table = rng.choice(world.tables)
+    nums = table.attrs("int", "real")
+    if not nums:
+        return None
+    attr = rng.choice(nums)
+    first, second = _threshold(table, attr, rng), _threshold(table, attr, rng)
+    if first is None or second is None or float(first) == float(second):
+        return None
+    low, high = sorted((first, second), key=float)
+    pl, a, col = table.entity.plural, _noun(attr), table.cols[attr.name]
+    text = _pick(
+        rng,
+        [
+            f"How many {pl} have {_an(a)} between {low} and {high}?",
+            f"Count the {pl} whose {a} is from {low} to {high}, inclusive.",
+            f"How many {pl} have {_an(a)} of at least {low} and at most {high}?",
+        ],
+    )
+    return Candidate(2, "range_filter", text, f"SELECT count(*) FROM {table.name} WHERE {col} BETWEEN {low} AND {high}")
+
+
+def average_where(world: World, rng: random.Random) -> Candidate | None:
+    table = rng.choice(world.tables)
+    nums = table.attrs("int", "real")
+    if len(nums) < 2:
+        return None
+    target, cond = rng.sample(nums, 2)
+    x = _threshold(table, cond, rng)
+    if x is None:
+        return None
+    pl = table.entity.plural
+    func, word = rng.choice([("avg", "average"), ("max", "highest"), ("min", "lowest"), ("sum", "total")])
+    text = _pick(
+        rng,
+        [
+            f"What is the {word} {_noun(target)} of the {pl} with {_above(cond, x, rng)}?",
+            f"Among the {pl} with {_above(cond, x, rng)}, what is the {word} {_noun(target)}?",
+        ],
+    )
+    sql = f"SELECT {func}({table.cols[target.name]}) FROM {table.name} WHERE {table.cols[cond.name]} > {x}"
+    return Candidate(2, "aggregate_filter", text, sql)
+
+
+def value_of_top(world: World, rng: random.Random) -> Candidate | None:
+    tables = [t for t in _named_tables(world) if _clean(world, t, ("int", "real")) and len(t.attrs()) > 1]
+    if not tables:
+        return None
+    table = rng.choice(tables)
+    key = rng.choice(_clean(world, table, ("int", "real")))
+    shown = [a for a in _clean(world, table, ("cat", "int", "real", "date")) if a is not key]
+    if not shown:
+        return None
+    attr = rng.choice(shown)
+    sg, col = table.entity.singular, table.cols[key.name]
+    most = "the most" if key.counted else "the highest"
+    phrase = f"{most} {key.words}"
+    text = _pick(
+        rng,
+        [
+            f"What is the {_noun(attr)} of the {sg} with {phrase}?",
+            f"The {sg} with {phrase}: what is its {_noun(attr)}?",
+            f"Give the {_noun(attr)} of the {sg} that has {phrase}.",
+        ],
+    )
+    sql = f"SELECT {table.cols[attr.name]} FROM {table.name} ORDER BY {col} DESC LIMIT 1"
+    tie = f"SELECT {col} FROM {table.name} ORDER BY {col} DESC LIMIT 2"
+    return Candidate(2, "superlative", text, sql, tie, 1)
+
+
 def average_filtered(world: World, rng: random.Random) -> Candidate | None:
     table = rng.choice([world.item, world.event])
     cats, nums = _clean(world, table, ("cat",)), table.attrs("int", "real")
@@ -885,9 +955,78 @@ def top_item_in_year(world: World, rng: random.Random) -> Candidate | None:
     return Candidate(5, "nested", text, f"SELECT {iname} {base} LIMIT 1", f"SELECT count(*) {base} LIMIT 2", 1)
 
 
+def items_with_many_events(world: World, rng: random.Random) -> Candidate | None:
+    item, event = world.item, world.event
+    counts: dict[object, int] = {}
+    for row in event.rows:
+        counts[row[event.fk or ""]] = counts.get(row[event.fk or ""], 0) + 1
+    if not counts:
+        return None
+    k = rng.choice(sorted(set(counts.values())))
+    inner = f"SELECT {event.fk} FROM {event.name} GROUP BY {event.fk} HAVING count(*) > {k}"
+    if item.name_col is not None and rng.random() < 0.5:
+        text = _pick(
+            rng,
+            [
+                f"Which {item.entity.plural} have more than {k} {event.entity.plural}? Give their names.",
+                f"List the names of the {item.entity.plural} with over {k} {event.entity.plural}.",
+            ],
+        )
+        return Candidate(5, "nested", text, f"SELECT {item.name_col} FROM {item.name} WHERE {item.pk} IN ({inner})")
+    text = _pick(
+        rng,
+        [
+            f"How many {item.entity.plural} have more than {k} {event.entity.plural}?",
+            f"Count the {item.entity.plural} with over {k} {event.entity.plural} each.",
+        ],
+    )
+    return Candidate(5, "nested", text, f"SELECT count(*) FROM ({inner})")
+
+
+def items_with_event_value(world: World, rng: random.Random) -> Candidate | None:
+    item, event = world.item, world.event
+    cats = event.attrs("cat")
+    if not cats:
+        return None
+    attr = rng.choice(cats)
+    value = rng.choice(attr.values)
+    cond = _eq(world, event, attr, value)
+    inner = f"SELECT {event.fk} FROM {event.name} WHERE {cond}"
+    without = rng.random() < 0.4
+    if without:
+        text = _pick(
+            rng,
+            [
+                f"How many {item.entity.plural} have no {event.entity.singular} with {attr.words} {value}?",
+                f"Count the {item.entity.plural} that never had {_an(event.entity.singular)} "
+                f"with {attr.words} {value}.",
+            ],
+        )
+        return Candidate(5, "nested", text, f"SELECT count(*) FROM {item.name} WHERE {item.pk} NOT IN ({inner})")
+    text = _pick(
+        rng,
+        [
+            f"How many {item.entity.plural} have at least one {event.entity.singular} with {attr.words} {value}?",
+            f"Count the {item.entity.plural} with some {event.entity.singular} whose {attr.words} is {value}.",
+        ],
+    )
+    return Candidate(5, "nested", text, f"SELECT count(*) FROM {item.name} WHERE {item.pk} IN ({inner})")
+
+
 FAMILIES: dict[int, tuple[Family, ...]] = {
     1: (count_all, count_category, count_compare, aggregate, names_matching, lookup),
-    2: (superlative, top_three, two_filters, count_per_category, commonest_category, distinct_count, average_filtered),
+    2: (
+        superlative,
+        top_three,
+        value_of_top,
+        two_filters,
+        count_between,
+        count_per_category,
+        commonest_category,
+        distinct_count,
+        average_filtered,
+        average_where,
+    ),
     3: (events_of_item, group_of_item, items_in_group, group_with_most_items, item_event_total, events_in_year),
     4: (
         events_in_group,
@@ -900,6 +1039,8 @@ FAMILIES: dict[int, tuple[Family, ...]] = {
     ),
     5: (
         above_average,
+        items_with_many_events,
+        items_with_event_value,
         items_without_events,
         groups_with_more_than,
         shared_categories,
