@@ -18,6 +18,7 @@ from sqlenv_core import Dataset, SQLEnvironment, load
 from sqlenv_core.sandbox import SandboxError
 from sqlenv_core.sandbox.pool import SHARED_POOL
 from sqlenv_core.wire import ErrorCode, error_payload
+from sqlenv_server.bounds import ClientBounds
 from sqlenv_server.errors import install_exception_handlers
 from sqlenv_server.jsonio import SafeJSONResponse, encode
 from sqlenv_server.logs import redact_access_log
@@ -229,6 +230,7 @@ def create_app(
             slow_step_s=config.slow_step_s,
             inline_step_s=config.inline_step_ms / 1000,
             id_prefix=id_prefix,
+            max_pending=config.max_pending_per_session,
         )
         app.state.dataset = served
         app.state.sessions = manager
@@ -270,6 +272,10 @@ def create_app(
     if worker_sockets and worker_index is not None:  # inside the body limit, which bounds what it reads
         app.add_middleware(WorkerRouter, index=worker_index, sockets=worker_sockets)
     app.add_middleware(BodySizeLimit, max_bytes=config.max_message_bytes)
+    # Outermost: a client past its share is refused before its body is read or routed.
+    app.add_middleware(
+        ClientBounds, max_requests=config.requests_per_client, max_body_bytes=config.body_bytes_per_client
+    )
     install_exception_handlers(app)
     for router in (env.router, ws.router, mcp.router, web.router, metrics.router):
         app.include_router(router)

@@ -41,6 +41,12 @@ __all__ = ["CLIENT_HEADER", "FORWARDED_HEADER", "WorkerRouter", "worker_of"]
 FORWARDED_HEADER = "x-sqlenv-forwarded"
 #: The original client's address, carried to the worker that serves a forwarded request.
 CLIENT_HEADER = "x-sqlenv-client"
+#: Forwarded requests wait at most this long for a connection to the owner, or to connect; a step
+#: may run long (its reply is awaited without a read timeout: the sandbox's deadline bounds it).
+_FORWARD_TIMEOUT = httpx.Timeout(None, connect=5.0, write=30.0, pool=10.0)
+#: The connections to another worker are not capped here: what one client may have in flight is
+#: (``ClientBounds``, ``max_pending_per_session``), and the worker's connection limit bounds the rest.
+_FORWARD_LIMITS = httpx.Limits(max_connections=None, max_keepalive_connections=64)
 _ROUTED_PATHS = frozenset({"/reset", "/step", "/state", "/close", "/mcp"})
 _WORKER = re.compile(r"^(?:[A-Za-z0-9]{1,16}-)?w(\d{1,4})-")
 _HOP_BY_HOP = frozenset({b"connection", b"keep-alive", b"transfer-encoding", b"content-length", b"host"})
@@ -146,7 +152,9 @@ class WorkerRouter:
         client = self._clients.get(owner)
         if client is None:
             transport = httpx.AsyncHTTPTransport(uds=self.sockets[owner])
-            client = self._clients[owner] = httpx.AsyncClient(transport=transport, timeout=None)
+            client = self._clients[owner] = httpx.AsyncClient(
+                transport=transport, timeout=_FORWARD_TIMEOUT, limits=_FORWARD_LIMITS
+            )
         headers = [(k, v) for k, v in scope["headers"] if k.lower() not in _HOP_BY_HOP]
         peer = scope.get("client")
         headers += [(FORWARDED_HEADER.encode(), str(self.index).encode())]

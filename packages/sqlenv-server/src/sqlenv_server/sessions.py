@@ -27,6 +27,7 @@ __all__ = [
     "ClientLimitError",
     "EnvironmentLike",
     "Session",
+    "SessionBusyError",
     "SessionManager",
     "SessionNotFoundError",
     "Transport",
@@ -61,6 +62,20 @@ class ClientLimitError(WireError):
             "openenv/session/close) or wait for idle ones to be reaped",
             client_sessions=held,
             max_sessions_per_client=max_per_client,
+        )
+
+
+class SessionBusyError(WireError):
+    """Too many requests already wait on this session (``CAPACITY_REACHED``, HTTP 429)."""
+
+    http_status = 429
+
+    def __init__(self, waiting: int) -> None:
+        super().__init__(
+            ErrorCode.CAPACITY_REACHED,
+            f"{waiting} requests already wait on this session, which runs one at a time "
+            "(SQLENV_MAX_PENDING_PER_SESSION); wait for the replies before sending more",
+            max_pending_per_session=waiting,
         )
 
 
@@ -103,6 +118,7 @@ class Session:
         "closed",
         "db_id",
         "question_id",
+        "pending",
     )
 
     def __init__(
@@ -120,6 +136,8 @@ class Session:
         # The episode's database and question, which key the cost of its actions (fastpath).
         self.db_id: str | None = None
         self.question_id: str | None = None
+        self.pending = 0
+        """Requests waiting for or holding the lock (bounded by ``max_pending``)."""
 
     def touch(self) -> None:
         """Record activity (postpones reaping)."""
@@ -150,6 +168,8 @@ class SessionManager:
             (:mod:`sqlenv_server.fastpath`); 0 sends every step to a worker thread.
         id_prefix: put in front of every session id (names the server or worker that holds it,
             so that a load balancer can route by id).
+        max_pending: requests that may wait behind a session's running one; more are refused
+            with :class:`SessionBusyError` instead of queueing with their bodies.
     """
 
     def __init__(
@@ -164,8 +184,10 @@ class SessionManager:
         slow_step_s: float = 0.1,
         inline_step_s: float = 0.002,
         id_prefix: str = "",
+        max_pending: int = 4,
     ) -> None:
         self._factory = env_factory
+        self.max_pending = max_pending
         self.max_sessions = max_sessions
         self.max_per_client = max_per_client or max_sessions
         self.ttl_s = ttl_s
@@ -235,8 +257,20 @@ class SessionManager:
         awaiting task is cancelled (its client went away), the running query is interrupted.
 
         Raises:
+            SessionBusyError: ``max_pending`` requests already wait on this session.
             WireError: the request was refused (e.g. ``VALIDATION_ERROR`` for an unknown question id).
         """
+        if session.pending > self.max_pending:  # one running, max_pending waiting
+            raise SessionBusyError(self.max_pending)
+        session.pending += 1
+        try:
+            return await self._run(session, request)
+        finally:
+            session.pending -= 1
+
+    async def _run(
+        self, session: Session, request: ResetRequest | StepRequest | StateRequest
+    ) -> SQLObservation | SQLState:
         if isinstance(request, StateRequest):
             async with session.lock:
                 session.touch()

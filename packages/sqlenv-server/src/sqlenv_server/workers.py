@@ -31,6 +31,7 @@ from typing import Any, NamedTuple
 
 import uvicorn
 
+from sqlenv_server.bounds import connection_limit, raise_open_files_limit
 from sqlenv_server.settings import Settings
 
 __all__ = ["PortReservation", "reserve_port", "run_workers", "uvicorn_options"]
@@ -46,12 +47,25 @@ def uvicorn_options(settings: Settings, log_level: str) -> dict[str, Any]:
     """The uvicorn settings every ``sqlenv-server`` process runs with."""
     return {
         "log_level": log_level,
-        # A little above the app's own limit, so an oversized message gets the app's readable error
-        # and only absurd frames are cut off by the protocol layer.
-        "ws_max_size": settings.max_message_bytes * 4,
+        # The protocol layer refuses a larger frame (close 1009) before it is buffered whole.
+        "ws_max_size": settings.max_message_bytes,
+        # New connections past it get 503 and are closed, before the descriptors run out.
+        "limit_concurrency": connection_limit(open_files_limit(), settings.max_sessions)
+        if settings.max_connections is None
+        else settings.max_connections,
         "ws_per_message_deflate": settings.ws_compression,
         "timeout_graceful_shutdown": 5,
     }
+
+
+_open_files: list[int | None] = []
+
+
+def open_files_limit() -> int | None:
+    """This process's soft open-files limit, raised to its hard limit the first time it is asked."""
+    if not _open_files:
+        _open_files.append(raise_open_files_limit())
+    return _open_files[0]
 
 
 def _reuse_port_socket(host: str, port: int, *, listen: bool) -> socket.socket:
