@@ -9,15 +9,21 @@ from __future__ import annotations
 
 import asyncio
 import json
+import socket
+import time
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
 from typing import Any
 
 import httpx
 import pytest
+from live_helpers import run_uvicorn
+from websockets.exceptions import ConnectionClosed
+from websockets.sync.client import connect
 
 from sqlenv_core.datasets import Dataset
 from sqlenv_server import Settings, create_app
+from sqlenv_server.workers import uvicorn_options
 
 pytestmark = pytest.mark.integration
 
@@ -146,3 +152,88 @@ def test_one_clients_body_bytes_in_flight_are_bounded(serve: Callable[..., Abstr
 def default_url(serve: Callable[..., AbstractContextManager[str]]) -> Iterator[str]:
     with serve(max_sessions=8) as url:
         yield url
+
+
+#: About 60 kB of reply: a client that does not read fills its socket buffers with a few of these.
+BIG_REPLY = (
+    "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 1000) "
+    "SELECT x, replace(hex(zeroblob(700)), '0', 'y') FROM c"
+)
+
+
+def _ws_frame(text: str) -> bytes:
+    """A masked client text frame (RFC 6455)."""
+    payload = text.encode()
+    mask = b"\x01\x02\x03\x04"
+    size = len(payload)
+    if size < 126:
+        head = bytes([0x81, 0x80 | size])
+    elif size < 1 << 16:
+        head = bytes([0x81, 0x80 | 126]) + size.to_bytes(2, "big")
+    else:
+        head = bytes([0x81, 0x80 | 127]) + size.to_bytes(8, "big")
+    return head + mask + bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
+
+
+def _raw_websocket(url: str) -> socket.socket:
+    """A WebSocket opened by hand on a socket with a tiny receive buffer, so that it can stop reading."""
+    host, port = url.removeprefix("http://").split(":")
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    sock.settimeout(10)
+    sock.connect((host, int(port)))
+    sock.sendall(
+        b"GET /ws HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+        b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+    )
+    head = b""
+    while b"\r\n\r\n" not in head:
+        head += sock.recv(1)
+    assert head.startswith(b"HTTP/1.1 101"), head
+    return sock
+
+
+def _active_ws_sessions(url: str) -> float:
+    for line in httpx.get(f"{url}/metrics", timeout=10).text.splitlines():
+        if line.startswith('sqlenv_active_sessions{transport="ws"}'):
+            return float(line.split()[-1])
+    return 0.0
+
+
+def test_a_websocket_client_that_stops_reading_is_cut_off_and_its_session_freed(
+    serve: Callable[..., AbstractContextManager[str]],
+) -> None:
+    with serve(max_sessions=4, ws_send_timeout=1.0, step_budget=1_000) as url:
+        sock = _raw_websocket(url)
+        try:
+            sock.sendall(_ws_frame(json.dumps({"type": "reset", "data": {}})))
+            step = _ws_frame(json.dumps({"type": "step", "data": {"action_type": "QUERY", "argument": BIG_REPLY}}))
+            for _ in range(200):  # ~12 MB of replies, never read: past what the socket buffers hold
+                time.sleep(0.05)
+                try:
+                    sock.sendall(step)
+                except OSError:
+                    break  # cut off (or, before the fix, the buffers are full)
+            deadline = time.monotonic() + 30
+            while _active_ws_sessions(url) > 0 and time.monotonic() < deadline:
+                time.sleep(0.2)
+            assert _active_ws_sessions(url) == 0, "the session of a client that stopped reading is still held"
+        finally:
+            sock.close()
+        with connect(url.replace("http", "ws") + "/ws") as ws:  # the server still serves
+            ws.send(json.dumps({"type": "reset", "data": {}}))
+            assert json.loads(ws.recv(timeout=10))["type"] == "observation"
+
+
+def test_a_websocket_frame_over_the_message_limit_is_refused_by_the_protocol(tiny_dataset: Dataset) -> None:
+    """The ``sqlenv-server`` command's uvicorn refuses a frame over ``max_message_bytes`` (close 1009)
+    before buffering it whole; it used to accept frames of 4x the limit."""
+    settings = Settings(max_sessions=4, max_message_bytes=50_000)
+    options = uvicorn_options(settings, "warning")
+    assert options["ws_max_size"] == settings.max_message_bytes
+    with run_uvicorn(create_app(settings, dataset=tiny_dataset), ws_max_size=options["ws_max_size"]) as url:
+        with connect(url.replace("http", "ws") + "/ws") as ws:
+            ws.send("x" * 60_000)
+            with pytest.raises(ConnectionClosed) as closed:
+                ws.recv(timeout=10)
+            assert closed.value.rcvd is not None and closed.value.rcvd.code == 1009

@@ -21,7 +21,10 @@ from sqlenv_core.wire import ErrorCode, error_payload
 from sqlenv_server.jsonio import encode
 from sqlenv_server.routing import CLIENT_HEADER, FORWARDED_HEADER
 
-__all__ = ["ClientBounds", "client_address", "connection_limit", "raise_open_files_limit", "refuse"]
+#: The scope key under which a WebSocket connection's ``abort`` is found (see ``routes/ws.py``).
+ABORT_KEY = "sqlenv.abort"
+
+__all__ = ["ABORT_KEY", "ClientBounds", "client_address", "connection_limit", "raise_open_files_limit", "refuse"]
 
 logger = logging.getLogger("sqlenv_server")
 
@@ -89,6 +92,13 @@ class ClientBounds:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Count the request against its client's bounds, or refuse it."""
+        if scope["type"] == "websocket":
+            # The server's send, still unwrapped here: the WebSocket route can abort a connection
+            # whose client stopped reading (its buffered replies are dropped with it).
+            transport = getattr(getattr(send, "__self__", None), "transport", None)
+            abort = getattr(transport, "abort", None)
+            if abort is not None:
+                scope[ABORT_KEY] = abort
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
