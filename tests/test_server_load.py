@@ -237,3 +237,42 @@ def test_a_websocket_frame_over_the_message_limit_is_refused_by_the_protocol(tin
             with pytest.raises(ConnectionClosed) as closed:
                 ws.recv(timeout=10)
             assert closed.value.rcvd is not None and closed.value.rcvd.code == 1009
+
+
+def test_a_cookie_of_backslashes_does_not_freeze_the_server(default_url: str) -> None:
+    """``Cookie: sqlenv_session="\\\\\\\\..."`` was unquoted by ``http.cookies`` (quadratic before Python
+    3.11.10, CVE-2024-7592) on the event loop: 20 such requests froze the worker for many seconds."""
+    evil = 'sqlenv_session="' + "\\\\" * 7_000 + '"'
+
+    async def attack() -> list[int | str]:
+        async with httpx.AsyncClient(base_url=default_url, timeout=60.0) as attacker:
+            sent = [asyncio.create_task(attacker.get("/state", headers={"Cookie": evil})) for _ in range(20)]
+            await asyncio.sleep(0.2)
+            other = httpx.AsyncHTTPTransport(local_address=OTHER_CLIENT)
+            async with httpx.AsyncClient(base_url=default_url, timeout=5.0, transport=other) as victim:
+                health = await _statuses([lambda: victim.get("/health")])
+            return [*health, *await _statuses([lambda t=t: t for t in sent])]
+
+    health, *statuses = asyncio.run(attack())
+    assert health == 200  # served while the cookies are read (it timed out at 5 s before)
+    assert set(statuses) == {200}, statuses  # no usable session id: the empty state
+
+
+@pytest.mark.parametrize(
+    ("header", "expected"),
+    [
+        ("sqlenv_session=abc", "abc"),
+        ('a=1; sqlenv_session="w1-abc"; b=2', "w1-abc"),
+        ("a=1;sqlenv_session=x ; other=y", "x"),
+        ("xsqlenv_session=abc", None),
+        ("sqlenv_session=", None),
+        ("", None),
+        ('sqlenv_session="' + "\\" * 200_000, '"' + "\\" * 254),
+    ],
+)
+def test_the_session_cookie_is_read_by_splitting(header: str, expected: str | None) -> None:
+    from sqlenv_core.wire import SESSION_ID_MAX_CHARS
+    from sqlenv_server.cookies import session_cookie
+
+    found = session_cookie(header)
+    assert found == (expected[:SESSION_ID_MAX_CHARS] if expected else None)

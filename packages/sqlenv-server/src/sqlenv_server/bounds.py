@@ -4,6 +4,8 @@
   bodies received so far; a request past either bound is answered ``429`` (``CAPACITY_REACHED``)
   at once, before its body is read, so no client can queue work or memory without limit (the
   per-session queue is bounded by :class:`~sqlenv_server.sessions.SessionManager`).
+* the ``Cookie`` header is cut down to the session cookie, read in linear time
+  (:mod:`sqlenv_server.cookies`), before anything parses it.
 * :func:`raise_open_files_limit` raises the soft open-files limit to the hard one, and
   :func:`connection_limit` sizes uvicorn's ``limit_concurrency`` below it: past it a new
   connection gets ``503`` and is closed, instead of every ``accept`` failing once the descriptors
@@ -17,7 +19,8 @@ import logging
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from sqlenv_core.wire import ErrorCode, error_payload
+from sqlenv_core.wire import SESSION_COOKIE, ErrorCode, error_payload
+from sqlenv_server.cookies import session_cookie
 from sqlenv_server.jsonio import encode
 from sqlenv_server.routing import CLIENT_HEADER, FORWARDED_HEADER
 
@@ -93,15 +96,12 @@ class ClientBounds:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Count the request against its client's bounds, or refuse it."""
         if scope["type"] == "websocket":
-            # The server's send, still unwrapped here: the WebSocket route can abort a connection
-            # whose client stopped reading (its buffered replies are dropped with it).
-            transport = getattr(getattr(send, "__self__", None), "transport", None)
-            abort = getattr(transport, "abort", None)
-            if abort is not None:
-                scope[ABORT_KEY] = abort
+            _keep_only_the_session_cookie(scope)
+            _offer_abort(scope, send)
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        _keep_only_the_session_cookie(scope)
         client = client_address(scope)
         requests, held = self.in_flight(client)
         declared = dict(scope["headers"]).get(b"content-length", b"0")
@@ -165,6 +165,34 @@ class ClientBounds:
             "have (SQLENV_MAX_BODY_BYTES_PER_CLIENT); wait for the replies to earlier requests",
             max_body_bytes_per_client=self.max_body_bytes,
         )
+
+
+def _offer_abort(scope: Scope, send: Send) -> None:
+    """Put the connection's ``abort`` in the scope (:data:`ABORT_KEY`).
+
+    The server's ``send`` is still unwrapped here: the WebSocket route can abort a connection whose
+    client stopped reading (its buffered replies are dropped with it).
+    """
+    transport = getattr(getattr(send, "__self__", None), "transport", None)
+    abort = getattr(transport, "abort", None)
+    if abort is not None:
+        scope[ABORT_KEY] = abort
+
+
+def _keep_only_the_session_cookie(scope: Scope) -> None:
+    """Replace the ``Cookie`` header with the session cookie alone, read in linear time.
+
+    FastAPI reads ``request.cookies`` for every request, with ``http.cookies``' unquoting, which
+    is quadratic on Python < 3.11.10 (CVE-2024-7592); the server uses no other cookie.
+    """
+    headers: list[tuple[bytes, bytes]] = scope["headers"]
+    if not any(name == b"cookie" for name, _ in headers):
+        return
+    found = next((session_cookie(value) for name, value in headers if name == b"cookie"), None)
+    kept = [(name, value) for name, value in headers if name != b"cookie"]
+    if found and all(c.isalnum() or c in "-_" for c in found):
+        kept.append((b"cookie", f"{SESSION_COOKIE}={found}".encode("latin-1")))
+    scope["headers"] = kept
 
 
 def raise_open_files_limit() -> int | None:

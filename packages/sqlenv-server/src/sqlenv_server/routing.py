@@ -16,7 +16,6 @@ first message that has one).
 from __future__ import annotations
 
 import re
-from http.cookies import SimpleCookie
 from typing import cast
 from urllib.parse import parse_qs
 
@@ -27,11 +26,11 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from sqlenv_core.wire import (
     HTTP_STATUS,
     MCP_SESSION_HEADER,
-    SESSION_COOKIE,
     SESSION_HEADER,
     ErrorCode,
     error_payload,
 )
+from sqlenv_server.cookies import session_cookie
 from sqlenv_server.disconnect import ClientGoneError, unless_disconnected
 from sqlenv_server.jsonio import encode, loads
 
@@ -90,16 +89,7 @@ def _session_id(scope: Scope, body: bytes) -> str | None:
     query = parse_qs(scope.get("query_string", b"").decode("latin-1")).get("session_id")
     if query:
         return query[0]
-    cookie = headers.get(b"cookie")
-    if cookie:
-        jar: SimpleCookie = SimpleCookie()
-        try:
-            jar.load(cookie.decode("latin-1"))
-        except Exception:  # a malformed cookie header names no session
-            return None
-        morsel = jar.get(SESSION_COOKIE)
-        return morsel.value if morsel is not None else None
-    return None
+    return session_cookie(headers.get(b"cookie"))  # linear on every Python (not http.cookies)
 
 
 class WorkerRouter:

@@ -42,8 +42,6 @@ class _Stalled(Exception):
     """The client did not read a reply within ``ws_send_timeout``: it was disconnected."""
 
 
-
-
 async def _send(websocket: WebSocket, text: str, timeout_s: float) -> None:
     """Send a reply; a client that does not read it within ``timeout_s`` is cut off.
 
