@@ -119,6 +119,7 @@ class Session:
         "db_id",
         "question_id",
         "pending",
+        "live",
     )
 
     def __init__(
@@ -136,6 +137,8 @@ class Session:
         # The episode's database and question, which key the cost of its actions (fastpath).
         self.db_id: str | None = None
         self.question_id: str | None = None
+        self.live = False
+        """An episode runs (reset, not yet done): only its steps teach the fast path what they cost."""
         self.pending = 0
         """Requests waiting for or holding the lock (bounded by ``max_pending``)."""
 
@@ -284,7 +287,9 @@ class SessionManager:
         key = None
         async with session.lock:
             session.touch()
-            if isinstance(request, StepRequest) and self.costs.enabled:
+            # A step to a finished (or never started) episode returns at once whatever it says:
+            # what it cost says nothing about what it costs in a live one, so it is not recorded.
+            if isinstance(request, StepRequest) and self.costs.enabled and session.live:
                 # Keyed under the lock: after any reset queued before it.
                 key = self.costs.key(request.action, session.db_id, session.question_id)
             if isinstance(request, ResetRequest):
@@ -307,6 +312,8 @@ class SessionManager:
             if isinstance(request, ResetRequest):
                 state = session.env.state
                 session.db_id, session.question_id = state.db_id, state.question_id
+            if isinstance(result, SQLObservation):
+                session.live = not result.done
             session.touch()
         if key is not None:
             self.costs.record(key, elapsed)
