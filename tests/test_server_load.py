@@ -276,3 +276,50 @@ def test_the_session_cookie_is_read_by_splitting(header: str, expected: str | No
 
     found = session_cookie(header)
     assert found == (expected[:SESSION_ID_MAX_CHARS] if expected else None)
+
+
+def test_session_ids_stay_out_of_the_access_log_however_encoded(
+    tiny_dataset: Dataset, serve_app: Callable[..., AbstractContextManager[str]], capfd: pytest.CaptureFixture[str]
+) -> None:
+    with serve_app(create_app(Settings(), dataset=tiny_dataset), log_level="info", access_log=True) as url:
+        session_id = httpx.post(f"{url}/reset").json()["session_id"]
+        for name in ("session%5Fid", "session%5fid", "%73ession_id"):  # FastAPI decodes each to session_id
+            reply = httpx.get(f"{url}/state?{name}={session_id}")
+            assert reply.status_code == 200 and reply.json()["question_id"], reply.text
+    logged = capfd.readouterr()
+    assert session_id not in logged.out + logged.err
+    assert "session%5Fid=<redacted>" in logged.out + logged.err
+
+
+def test_a_forwarded_request_is_logged_with_the_real_client_address(
+    tiny_dataset: Dataset, tmp_path: Any, capfd: pytest.CaptureFixture[str]
+) -> None:
+    """A request another worker forwards arrives over a Unix socket (no peer address): the owner
+    logs and limits the address the first worker saw."""
+    import threading
+
+    import uvicorn
+
+    path = str(tmp_path / "worker.sock")
+    app = create_app(Settings(), dataset=tiny_dataset)
+    server = uvicorn.Server(uvicorn.Config(app, uds=path, log_level="info", access_log=True))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        transport = httpx.HTTPTransport(uds=path)
+        with httpx.Client(transport=transport, base_url="http://worker", timeout=10) as worker:
+            deadline = time.monotonic() + 20
+            while True:
+                try:
+                    worker.get("/health")
+                    break
+                except httpx.TransportError:
+                    assert time.monotonic() < deadline
+                    time.sleep(0.1)
+            headers = {"x-sqlenv-forwarded": "1", "x-sqlenv-client": "203.0.113.9"}
+            assert worker.post("/reset", headers=headers).status_code == 200
+    finally:
+        server.should_exit = True
+        thread.join(timeout=15)
+    logged = capfd.readouterr()
+    assert '203.0.113.9:0 - "POST /reset' in logged.out + logged.err

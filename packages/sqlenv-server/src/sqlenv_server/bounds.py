@@ -103,6 +103,10 @@ class ClientBounds:
             return
         _keep_only_the_session_cookie(scope)
         client = client_address(scope)
+        if scope.get("client") is None and client != "unknown":
+            # Forwarded by another worker: the routes and uvicorn's access log (which reads this
+            # very scope) see the address that worker saw, not an empty one.
+            scope["client"] = (client, 0)
         requests, held = self.in_flight(client)
         declared = dict(scope["headers"]).get(b"content-length", b"0")
         declared_bytes = int(declared) if declared.isdigit() and len(declared) < 16 else 0
