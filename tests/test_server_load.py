@@ -18,8 +18,9 @@ from typing import Any
 import httpx
 import pytest
 from live_helpers import run_uvicorn
-from websockets.exceptions import ConnectionClosed
+from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.sync.client import connect
+from websockets.typing import Origin
 
 from sqlenv_core.datasets import Dataset
 from sqlenv_server import Settings, create_app
@@ -323,3 +324,61 @@ def test_a_forwarded_request_is_logged_with_the_real_client_address(
         thread.join(timeout=15)
     logged = capfd.readouterr()
     assert '203.0.113.9:0 - "POST /reset' in logged.out + logged.err
+
+
+def test_pages_from_other_origins_cannot_drive_the_server(default_url: str) -> None:
+    """A page on another site used to open /ws, and its ``text/plain`` POSTs to /mcp and /reset ran."""
+    evil = {"Origin": "https://evil.example", "Content-Type": "text/plain"}
+    mcp = '{"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {"name": "reset", "arguments": {}}}'
+    with httpx.Client(base_url=default_url, timeout=10) as client:
+        assert client.post("/reset", content="{}", headers=evil).status_code == 403
+        assert client.post("/mcp", content=mcp, headers=evil).status_code == 403
+        assert client.post("/mcp", content=mcp, headers={**evil, "Origin": "null"}).status_code == 403
+        opened = [
+            line for line in client.get("/metrics").text.splitlines() if line.startswith("sqlenv_sessions_opened")
+        ]
+        assert all(line.endswith(" 0.0") for line in opened), opened  # nothing ran
+        # Reading is no state change: a cross-origin GET is answered (the browser hides the reply).
+        assert client.get("/health", headers=evil).status_code == 200
+        # The server's own pages, and loopback ones, may.
+        own = {"Origin": default_url, "Content-Type": "application/json"}
+        assert client.post("/reset", content="{}", headers=own).status_code == 200
+        local = {"Origin": "http://localhost:3000", "Content-Type": "application/json"}
+        assert client.post("/reset", content="{}", headers=local).status_code == 200
+    ws_url = default_url.replace("http", "ws") + "/ws"
+    with pytest.raises(InvalidStatus):
+        with connect(ws_url, origin=Origin("https://evil.example")) as ws:
+            ws.recv(timeout=5)
+    with connect(ws_url, origin=Origin(default_url)) as ws:
+        ws.send(json.dumps({"type": "reset", "data": {}}))
+        assert json.loads(ws.recv(timeout=10))["type"] == "observation"
+
+
+def test_a_server_on_loopback_refuses_foreign_host_names(default_url: str) -> None:
+    """DNS rebinding: a page under evil.example resolved to 127.0.0.1 reaches the server with its own
+    ``Host``; a server on loopback answers only to loopback names and IP addresses."""
+    with httpx.Client(base_url=default_url, timeout=10) as client:
+        assert client.get("/health", headers={"Host": "evil.example"}).status_code == 421
+        assert client.post("/reset", headers={"Host": "evil.example:8000"}).status_code == 421
+        assert client.get("/health", headers={"Host": "localhost:8000"}).status_code == 200
+    with pytest.raises(InvalidStatus):
+        with connect(default_url.replace("http", "ws") + "/ws", additional_headers={"Host": "evil.example"}) as ws:
+            ws.recv(timeout=5)
+
+
+def test_names_and_origins_are_settings(
+    serve: Callable[..., AbstractContextManager[str]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SPACE_HOST", "someone-sqlenv.hf.space")
+    settings = {"max_sessions": 4, "allowed_hosts": "sqlenv.example", "allowed_origins": "https://app.example"}
+    with serve(**settings) as url, httpx.Client(base_url=url, timeout=10) as client:
+        assert client.get("/health", headers={"Host": "sqlenv.example"}).status_code == 200
+        assert client.get("/health", headers={"Host": "someone-sqlenv.hf.space"}).status_code == 200
+        assert client.get("/health", headers={"Host": "other.example"}).status_code == 421
+        for origin in ("https://app.example", "https://someone-sqlenv.hf.space"):
+            assert client.post("/reset", headers={"Origin": origin}).status_code == 200
+        assert client.post("/reset", headers={"Origin": "https://evil.example"}).status_code == 403
+    # Bound to every interface (a container), any name is served unless names are set.
+    with serve(max_sessions=4, host="0.0.0.0") as url, httpx.Client(base_url=url, timeout=10) as client:
+        assert client.get("/health", headers={"Host": "sqlenv.internal:8000"}).status_code == 200
+        assert client.post("/reset", headers={"Origin": "https://evil.example"}).status_code == 403

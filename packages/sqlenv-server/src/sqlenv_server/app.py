@@ -23,6 +23,7 @@ from sqlenv_server.errors import install_exception_handlers
 from sqlenv_server.jsonio import SafeJSONResponse, encode
 from sqlenv_server.logs import redact_access_log
 from sqlenv_server.metrics import ServerMetrics
+from sqlenv_server.origins import OriginCheck, parse_names
 from sqlenv_server.routes import env, mcp, metrics, web, ws
 from sqlenv_server.routing import WorkerRouter
 from sqlenv_server.sessions import SessionManager
@@ -275,6 +276,12 @@ def create_app(
     # Outermost: a client past its share is refused before its body is read or routed.
     app.add_middleware(
         ClientBounds, max_requests=config.requests_per_client, max_body_bytes=config.body_bytes_per_client
+    )
+    app.add_middleware(
+        OriginCheck,
+        bound_host=config.host,
+        allowed_hosts=parse_names(config.allowed_hosts),
+        allowed_origins=parse_names(config.allowed_origins),
     )
     install_exception_handlers(app)
     for router in (env.router, ws.router, mcp.router, web.router, metrics.router):

@@ -22,7 +22,7 @@ def redact_query(text: str) -> str:
     path, sep, query = text.partition("?")
     if not sep:
         return text
-    parts = []
+    parts: list[str] = []
     for param in query.split("&"):
         name, eq, _ = param.partition("=")
         if eq and "session" in unquote_plus(name).lower():

@@ -121,6 +121,15 @@ class Settings(BaseSettings):
     ws_send_timeout: float = Field(default=10.0, gt=0, le=600)
     """Seconds a reply may wait for a WebSocket client to read; a client that does not read for this
     long is disconnected and its session freed."""
+    allowed_hosts: str = ""
+    """Comma-separated names the server answers to besides IP addresses, ``localhost`` and the HF
+    Space's ``SPACE_HOST`` (``*``: any); another ``Host`` gets 421 (DNS rebinding). Default: when
+    bound to loopback, those only; when bound elsewhere (``0.0.0.0``), any name."""
+    allowed_origins: str = ""
+    """Comma-separated origins (``https://example.org``) whose pages may open ``/ws`` or send
+    state-changing requests, besides the server's own, loopback ones and the Space's (``*``: any);
+    a request with another ``Origin`` gets 403. Requests without ``Origin`` (non-browser clients)
+    are not affected."""
 
     @property
     def worker_count(self) -> int:
