@@ -3,6 +3,7 @@ found by whichever worker a request reaches (forwarded over the workers' Unix so
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -15,7 +16,8 @@ from pathlib import Path
 import httpx
 import pytest
 from live_helpers import free_port, interrupt_group, wait_healthy
-from websockets.sync.client import connect
+from websockets.exceptions import ConnectionClosed
+from websockets.sync.client import ClientConnection, connect
 
 pytestmark = pytest.mark.integration
 
@@ -252,4 +254,52 @@ def test_workers_die_with_their_parent_and_a_restart_never_shares_their_port(tmp
             if _alive(pid):
                 os.kill(pid, signal.SIGKILL)
         if server.poll() is None:
+            server.wait(timeout=10)
+
+
+def test_one_per_client_limit_holds_across_workers(tmp_path: Path) -> None:
+    """``max_sessions_per_client`` counts a client's sessions on every worker: it used to be kept per
+    worker, so a client got N times its share (or was refused while holding few in all)."""
+    port = free_port()
+    env = {**os.environ, "TMPDIR": str(tmp_path), "SQLENV_MAX_SESSIONS_PER_CLIENT": "3"}
+    command = [
+        sys.executable,
+        "-m",
+        "sqlenv_server.cli",
+        "--port",
+        str(port),
+        "--workers",
+        "2",
+        "--log-level",
+        "warning",
+    ]
+    server = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"ws://127.0.0.1:{port}/ws"
+    try:
+        wait_healthy(f"http://127.0.0.1:{port}", timeout_s=60)
+        deadline = time.monotonic() + 60
+        while len(list(tmp_path.glob("sqlenv-workers-*/worker-*.sock"))) < 2:
+            assert time.monotonic() < deadline, "the second worker did not start"
+            time.sleep(0.1)
+        opened: list[ClientConnection] = []
+        replies: list[str] = []
+        with contextlib.ExitStack() as stack:
+            for _ in range(6):  # new connections: the kernel spreads them over both workers
+                ws = stack.enter_context(connect(url, open_timeout=10))
+                opened.append(ws)
+                with contextlib.suppress(ConnectionClosed):  # a refused one is closed after its error
+                    ws.send(json.dumps({"type": "reset", "data": {}}))
+                replies.append(json.loads(ws.recv(timeout=10))["type"])
+            assert replies == ["observation"] * 3 + ["error"] * 3, replies
+            opened[0].close()  # a slot comes free, whichever worker held it
+            time.sleep(0.5)
+            with connect(url, open_timeout=10) as again:
+                again.send(json.dumps({"type": "reset", "data": {}}))
+                assert json.loads(again.recv(timeout=10))["type"] == "observation"
+    finally:
+        server.terminate()
+        try:
+            server.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            server.kill()
             server.wait(timeout=10)

@@ -28,6 +28,7 @@ from sqlenv_server.routes import env, mcp, metrics, web, ws
 from sqlenv_server.routing import WorkerRouter
 from sqlenv_server.sessions import SessionManager
 from sqlenv_server.settings import Settings
+from sqlenv_server.sharedlimit import ClientSlots
 
 __all__ = [
     "BodySizeLimit",
@@ -191,6 +192,7 @@ def create_app(
     dataset: Dataset | None = None,
     worker_index: int | None = None,
     worker_sockets: list[str] | None = None,
+    client_slots: ClientSlots | None = None,
 ) -> FastAPI:
     """Build the SQLEnv server.
 
@@ -203,6 +205,7 @@ def create_app(
         worker_index: this process's number among ``--workers N`` (its session ids say so).
         worker_sockets: every worker's Unix socket, by index: HTTP requests for a session held by
             another worker are forwarded there (:class:`~sqlenv_server.routing.WorkerRouter`).
+        client_slots: the per-client session counts of every worker (one limit for them all).
 
     Returns:
         The application, ready for uvicorn or an in-process transport.
@@ -232,6 +235,7 @@ def create_app(
             inline_step_s=config.inline_step_ms / 1000,
             id_prefix=id_prefix,
             max_pending=config.max_pending_per_session,
+            client_slots=client_slots,
         )
         app.state.dataset = served
         app.state.sessions = manager

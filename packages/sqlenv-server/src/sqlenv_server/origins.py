@@ -124,7 +124,9 @@ class OriginCheck:
             elif name == b"origin":
                 origin = value.decode("latin-1")
         problem = None
-        if host and not self.host_allowed(host):
+        # A connection without a peer address came over a worker's private Unix socket (a request
+        # forwarded by another worker, which checked its name): no DNS is involved.
+        if host and scope.get("client") is not None and not self.host_allowed(host):
             problem = (421, f"this server does not answer to the name {host[:100]!r} (SQLENV_ALLOWED_HOSTS)")
         elif origin and (scope["type"] == "websocket" or scope["method"] not in _SAFE_METHODS):
             if not self.origin_allowed(origin, host):

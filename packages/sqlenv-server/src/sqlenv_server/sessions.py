@@ -21,6 +21,7 @@ from sqlenv_core.wire import (
 from sqlenv_server.fastpath import StepCosts
 from sqlenv_server.metrics import ServerMetrics
 from sqlenv_server.runner import StepRunner
+from sqlenv_server.sharedlimit import ClientSlots
 
 __all__ = [
     "CapacityReachedError",
@@ -173,6 +174,8 @@ class SessionManager:
             so that a load balancer can route by id).
         max_pending: requests that may wait behind a session's running one; more are refused
             with :class:`SessionBusyError` instead of queueing with their bodies.
+        client_slots: where a client's sessions on every worker are counted (``--workers N``):
+            the per-client limit is then checked against them all, not this worker's alone.
     """
 
     def __init__(
@@ -188,7 +191,9 @@ class SessionManager:
         inline_step_s: float = 0.002,
         id_prefix: str = "",
         max_pending: int = 4,
+        client_slots: ClientSlots | None = None,
     ) -> None:
+        self.client_slots = client_slots
         self._factory = env_factory
         self.max_pending = max_pending
         self.max_sessions = max_sessions
@@ -229,10 +234,20 @@ class SessionManager:
         if len(self._sessions) >= self.max_sessions:
             raise CapacityReachedError(len(self._sessions), self.max_sessions)
         held = self._per_client.get(client, 0)
-        if held >= self.max_per_client:
+        if self.client_slots is not None:
+            refused = self.client_slots.acquire(client)
+            if refused is not None:
+                raise ClientLimitError(client or "unknown", refused, self.client_slots.limit)
+        elif held >= self.max_per_client:
             raise ClientLimitError(client or "unknown", held, self.max_per_client)
         session_id = self.id_prefix + uuid.uuid4().hex
-        session = Session(session_id, transport, self._factory(), attached=attached, client=client)
+        try:
+            env = self._factory()
+        except BaseException:
+            if self.client_slots is not None:
+                self.client_slots.release(client)
+            raise
+        session = Session(session_id, transport, env, attached=attached, client=client)
         self._sessions[session.id] = session
         self._per_client[client] = held + 1
         self.metrics.sessions_opened.labels(transport).inc()
@@ -355,6 +370,8 @@ class SessionManager:
         if session is None:
             return False
         self.metrics.active_sessions.labels(session.transport).dec()
+        if self.client_slots is not None:
+            self.client_slots.release(session.client)
         left = self._per_client.get(session.client, 1) - 1
         if left > 0:
             self._per_client[session.client] = left

@@ -33,6 +33,7 @@ import uvicorn
 
 from sqlenv_server.bounds import connection_limit, raise_open_files_limit
 from sqlenv_server.settings import Settings
+from sqlenv_server.sharedlimit import BUCKETS, SharedClientSlots
 
 __all__ = ["PortReservation", "reserve_port", "run_workers", "uvicorn_options"]
 
@@ -170,6 +171,7 @@ def _worker_main(
     sockets: list[str],
     log_level: str,
     parent: int | None = None,
+    client_counts: tuple[Any, Any] | None = None,
 ) -> None:
     if parent is not None:
         _die_with_parent(parent)
@@ -178,7 +180,12 @@ def _worker_main(
 
     settings = Settings.model_validate_json(settings_json)
     dataset = load(settings.dataset)
-    app = create_app(settings, dataset=dataset, worker_index=index, worker_sockets=sockets)
+    slots = None
+    if client_counts is not None:
+        counts, lock = client_counts
+        limit = settings.per_client_limit * (1 if settings.max_sessions_per_client else len(sockets))
+        slots = SharedClientSlots(counts, lock, index=index, workers=len(sockets), limit=limit)
+    app = create_app(settings, dataset=dataset, worker_index=index, worker_sockets=sockets, client_slots=slots)
     own = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     with contextlib.suppress(FileNotFoundError):
         os.unlink(sockets[index])
@@ -205,11 +212,16 @@ def run_workers(settings: Settings, workers: int, log_level: str, port: PortRese
     sockets = [str(rundir / f"worker-{i}.sock") for i in range(workers)]
     payload = settings.model_dump_json()
     stopping = threading.Event()
+    # Every worker's sessions per client, so that one per-client limit holds across workers.
+    client_counts = context.RawArray("i", workers * BUCKETS)
+    client_lock = context.Lock()
 
     def start(index: int) -> multiprocessing.process.BaseProcess:
+        for column in range(index * BUCKETS, (index + 1) * BUCKETS):  # its old sessions died with it
+            client_counts[column] = 0
         process = context.Process(
             target=_worker_main,
-            args=(payload, index, shared, sockets, log_level, os.getpid()),
+            args=(payload, index, shared, sockets, log_level, os.getpid(), (client_counts, client_lock)),
             name=f"sqlenv-worker-{index}",
         )
         # A Ctrl-C reaches the whole process group; a worker still importing would die of it with a
