@@ -62,7 +62,9 @@ class Settings(BaseSettings):
     max_sessions_per_client: int | None = Field(default=None, ge=1)
     """Sessions one client (one peer address; behind a trusted proxy, the forwarded address) may hold
     at once, so that one client cannot lock everyone out; more are refused with CAPACITY_REACHED.
-    Default: all but an eighth of ``max_sessions`` (224 of 256), so that others can always get in."""
+    Default: all but an eighth of ``max_sessions`` (224 of 256), so that others can always get in.
+    With several workers the limit counts the client's sessions on all of them: a value set here is
+    its total, the default is the per-worker default times the workers."""
     max_message_bytes: int = Field(default=1_000_000, ge=1_024)
     """Largest WebSocket message or request body accepted, counted on the bytes actually received
     (chunked bodies included); larger ones get an error (413 over HTTP), not a crash."""
