@@ -294,14 +294,21 @@ def verifiers(session: nox.Session) -> None:
         silent=True,
     )
     session.run("pytest", "integrations/verifiers/tests", *session.posargs, env=TEST_ENV)
+    # docs/integrations.md's verifiers blocks (the docs test skips them where verifiers is absent).
+    session.run("pytest", "tests/test_docs_examples.py", "-k", "integrations", env=TEST_ENV)
 
 
 @nox.session(python=PYTHON)
 def skyrl(session: nox.Session) -> None:
-    """sqlenv-train[skyrl]: SQLEnv as a SkyRL-Gym text environment, driven with scripted model strings."""
-    sync(session, "--package", "sqlenv-train", "--extra", "skyrl")
+    """sqlenv-train[skyrl]: SQLEnv as a SkyRL-Gym text environment, driven with scripted model strings.
+
+    Also docs/integrations.md's SkyRL blocks (the docs test, which starts a sqlenv-server, skips
+    them where skyrl-gym is absent).
+    """
+    sync(session, "--all-packages", "--extra", "skyrl")
     install_group(session, "test")
     session.run("pytest", "packages/sqlenv-train/tests/test_train_skyrl.py", *session.posargs, env=TEST_ENV)
+    session.run("pytest", "tests/test_docs_examples.py", "-k", "integrations", env=TEST_ENV)
 
 
 @nox.session(python=PYTHON, default=False)
