@@ -199,3 +199,42 @@ def test_sqlenv_keeps_duplicates_where_skyrl_sqls_frozenset_loses_them(skyrl_sql
     ours.init(row["prompt"])
     output = ours.step(answer)
     assert output["done"] and not output["metadata"]["correct"] and output["reward"] < 0.5
+
+
+def test_trajectories_play_on_a_sqlenv_server(data: Dataset) -> None:
+    pytest.importorskip("sqlenv_server", reason="needs sqlenv-server (installed by `uv run nox -s skyrl`)")
+    import threading
+
+    import httpx
+    import uvicorn
+
+    from sqlenv_server import Settings, create_app
+
+    server = uvicorn.Server(
+        uvicorn.Config(create_app(Settings(max_sessions=4, step_budget=10), dataset=data), host="127.0.0.1", port=0,
+                       log_level="warning", lifespan="on")
+    )  # fmt: skip
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        for _ in range(600):
+            if server.started:
+                break
+            threading.Event().wait(0.05)
+        url = f"http://127.0.0.1:{server.servers[0].sockets[0].getsockname()[1]}"
+        assert httpx.get(f"{url}/health", timeout=10).json()["status"] == "healthy"
+        question = data.questions[2]
+        env = make(question.id, base_url=url)
+        env.init([])
+        first = env.step(f"<sql>{question.gold_sql}</sql>")
+        final = env.step(call("answer", answer=answer_text(data.gold(question.id).rows)))
+        expected = direct_rewards(data, question.id, [
+            SQLAction(action_type="QUERY", argument=question.gold_sql),
+            SQLAction(action_type="ANSWER", argument=answer_text(data.gold(question.id).rows)),
+        ])  # fmt: skip
+        assert [first["reward"], final["reward"]] == pytest.approx(expected)
+        assert final["done"] and final["metadata"]["correct"]
+        env.close()
+    finally:
+        server.should_exit = True
+        thread.join(timeout=15)
