@@ -100,7 +100,8 @@ def integration(session: nox.Session) -> None:
 @nox.session(python=PYTHON)
 def lint(session: nox.Session) -> None:
     """Ruff (lint + format check) and pyright strict over the packages' sources."""
-    sync(session, "--all-packages", "--group", "lint", "--group", "test")
+    # The skyrl extra: pyright checks sqlenv_train.skyrl against skyrl-gym's real classes.
+    sync(session, "--all-packages", "--extra", "skyrl", "--group", "lint", "--group", "test")
     session.run("ruff", "check", ".")
     session.run("ruff", "format", "--check", ".")
     session.run("pyright")
@@ -262,6 +263,52 @@ def bench_train(session: nox.Session) -> None:
     """Warm start then GRPO on CPU with the tiny model; prints reward and tool-call validity at start and end."""
     install_train_stack(session)
     session.run("python", "bench/bench_train.py", *session.posargs, env=TEST_ENV)
+
+
+#: The framework versions the integration sessions install and test (each in its own environment,
+#: outside the workspace lock: verifiers pins openai<3 and mcp==2.0.0 and brings ~100 packages).
+VERIFIERS_VERSION = "0.4.0"
+
+
+@nox.session(python=PYTHON)
+def verifiers(session: nox.Session) -> None:
+    """sqlenv-verifiers (integrations/verifiers) under the real verifiers: the tool server, then vf-eval on loopback.
+
+    The workspace packages come from the lock (no extras: no torch); verifiers is pip-installed
+    at its pinned version on top, into this session's own environment only. verifiers' chat
+    harness is a PEP 723 script: uv resolves its few dependencies on the first run (then from
+    uv's cache).
+    """
+    sync(session, "--all-packages")
+    install_group(session, "test")
+    run_with_cache_fallback(
+        session,
+        "uv",
+        "pip",
+        "install",
+        "--quiet",
+        f"verifiers=={VERIFIERS_VERSION}",
+        "-e",
+        "integrations/verifiers",
+        install=True,
+        silent=True,
+    )
+    session.run("pytest", "integrations/verifiers/tests", *session.posargs, env=TEST_ENV)
+    # docs/integrations.md's verifiers blocks (the docs test skips them where verifiers is absent).
+    session.run("pytest", "tests/test_docs_examples.py", "-k", "integrations", env=TEST_ENV)
+
+
+@nox.session(python=PYTHON)
+def skyrl(session: nox.Session) -> None:
+    """sqlenv-train[skyrl]: SQLEnv as a SkyRL-Gym text environment, driven with scripted model strings.
+
+    Also docs/integrations.md's SkyRL blocks (the docs test, which starts a sqlenv-server, skips
+    them where skyrl-gym is absent).
+    """
+    sync(session, "--all-packages", "--extra", "skyrl")
+    install_group(session, "test")
+    session.run("pytest", "packages/sqlenv-train/tests/test_train_skyrl.py", *session.posargs, env=TEST_ENV)
+    session.run("pytest", "tests/test_docs_examples.py", "-k", "integrations", env=TEST_ENV)
 
 
 @nox.session(python=PYTHON, default=False)

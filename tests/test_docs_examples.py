@@ -19,6 +19,9 @@ An HTML comment on the line before a fence changes that (it does not show on Git
 * ``<!-- docs-test: repo -->``: the block uses the repository's files; it runs in the checkout
   (only what it writes is left there, e.g. under the ignored ``dist/``).
 * ``<!-- docs-test: skip REASON -->``: not run; the reason shows in pytest's summary.
+* ``<!-- docs-test: needs MODULE ... -->``: run only where those modules import (an integration's
+  framework: trl, verifiers, skyrl_gym); elsewhere skipped with the reason. The nox session of
+  each integration runs its blocks (``train``, ``verifiers``, ``skyrl``).
 
 A python block that takes actions must show ``.error`` (a reader must see why an action failed),
 and one that ANSWERs must print a verdict that says ``'correct': True``.
@@ -26,6 +29,7 @@ and one that ANSWERs must print a verdict that says ``'correct': True``.
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import re
@@ -53,7 +57,7 @@ DOCS = [
 ]
 LANGUAGES = {"python", "bash", "json", "yaml", "text"}
 FENCE = re.compile(r"^(?P<indent> *)```(?P<lang>[A-Za-z0-9_+-]*)\s*$")
-MARKER = re.compile(r"^\s*<!--\s*docs-test:\s*(?P<mode>server|serves|skip|repo)\b\s*(?P<reason>.*?)\s*-->\s*$")
+MARKER = re.compile(r"^\s*<!--\s*docs-test:\s*(?P<mode>server|serves|skip|repo|needs)\b\s*(?P<reason>.*?)\s*-->\s*$")
 DOCS_URLS = ("http://127.0.0.1:8000", "http://localhost:8000", "127.0.0.1:8000", "localhost:8000")
 BLOCK_TIMEOUT_S = 240
 
@@ -218,6 +222,10 @@ ACTS = re.compile(r"\.(step|query|describe|sample|answer)\(")
 def test_code_block_runs(block: Block, request: pytest.FixtureRequest, cache_dir: Path, tmp_path: Path) -> None:
     if block.mode == "skip":
         pytest.skip(f"{block.id}: {block.reason or 'marked skip'}")
+    if block.mode == "needs":
+        missing = [m for m in block.reason.replace(",", " ").split() if importlib.util.find_spec(m) is None]
+        if missing:
+            pytest.skip(f"{block.id}: needs {', '.join(missing)} (the nox session of that integration runs it)")
     if block.lang == "json":
         json.loads(block.code)
         return

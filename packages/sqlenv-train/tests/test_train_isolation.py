@@ -11,7 +11,7 @@ ISOLATED = os.environ.get("SQLENV_ISOLATED_PACKAGE") == "sqlenv-train"
 FORBIDDEN = {
     "client": ["fastapi", "uvicorn", "torch", "trl"],
     "server": ["torch", "trl", "transformers"],
-    "train": ["fastapi", "uvicorn", "torch"],
+    "train": ["fastapi", "uvicorn", "torch", "verifiers", "skyrl_gym"],
 }["train"]
 
 
@@ -35,7 +35,8 @@ def test_import_never_pulls_in_torch_or_trl() -> None:
 
     code = (
         "import sys, sqlenv_train, sqlenv_train.cli, sqlenv_train.rewards, sqlenv_train.adapter, sqlenv_train.hf;"
-        "heavy = [m for m in ('torch', 'transformers', 'trl', 'datasets', 'matplotlib') if m in sys.modules];"
+        "heavy = [m for m in ('torch', 'transformers', 'trl', 'datasets', 'matplotlib', 'verifiers', 'skyrl_gym')"
+        " if m in sys.modules];"
         "print(','.join(heavy))"
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True)

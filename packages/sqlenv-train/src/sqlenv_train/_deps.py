@@ -21,6 +21,8 @@ _EXTRA_OF = {
     "matplotlib": "plots",
     "peft": "lora",
     "vllm": "vllm",
+    "skyrl_gym": "skyrl",
+    "pandas": "skyrl",
 }
 
 

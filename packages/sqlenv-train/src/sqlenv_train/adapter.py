@@ -11,11 +11,12 @@ used (e.g. by another trainer) without the training stack.
 
 from __future__ import annotations
 
+import random
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol, cast
 
 from sqlenv_core.datasets import Dataset, Question, load
 from sqlenv_core.environment import RevealRewards, SQLEnvironment
@@ -32,16 +33,24 @@ from sqlenv_core.tools import (
 )
 
 __all__ = [
+    "ENV_REWARDS",
+    "EnvReward",
     "EpisodeBackend",
+    "QuestionDraw",
     "RolloutRecord",
     "SQLEnvFactory",
     "SQLEnvToolEnvironment",
     "ServerCapacityError",
     "ToolTurn",
+    "mixed_prompt_rows",
     "prompt_rows",
     "settle_rollout",
     "trl_tool_schemas",
 ]
+
+#: What ``get_reward()`` returns when the environment owns the reward (``SQLEnvFactory(env_reward=...)``).
+ENV_REWARDS = ("return", "correctness")
+EnvReward = Literal["return", "correctness"]
 
 _ARG_LOG_CHARS = 500
 
@@ -141,6 +150,71 @@ class _RemoteBackend:
         self.client.close()
 
 
+class QuestionDraw:
+    """Fresh questions for training without a dataset: one question per GRPO group, drawn from any Dataset.
+
+    TRL's dataset-less mode resets every rollout with the same placeholder row, so the rollouts of
+    a group would each get a different question and GRPO's group advantage would compare
+    unrelated episodes. TRL draws the ``num_generations`` rollouts of a prompt one after another
+    (its ``RepeatSampler``) and resets them in that order, so the ``n``-th reset belongs to group
+    ``n // group_size``: each group plays one question, and consecutive groups play fresh ones.
+
+    Questions come in shuffled passes over ``dataset.questions`` (every question once before any
+    repeats). ``pick`` replaces that with any chooser ``pick(rng) -> question id``: the way to
+    draw from a generated, unlimited family that cannot be listed.
+
+    Single-process only: with several processes, TRL splits a group across them and each has its
+    own counter (give those runs a dataset of question ids instead, see :func:`prompt_rows`).
+
+    Args:
+        dataset: the questions (``None`` only together with ``pick``).
+        group_size: GRPOConfig's ``num_generations``.
+        seed: seeds the shuffles (or ``pick``'s generator).
+        pick: choose a question id with the given generator.
+    """
+
+    def __init__(
+        self,
+        dataset: Dataset | None,
+        *,
+        group_size: int,
+        seed: int = 0,
+        pick: Callable[[random.Random], str] | None = None,
+    ) -> None:
+        if group_size < 1:
+            raise ValueError(f"group_size must be at least 1, got {group_size}")
+        if pick is None and (dataset is None or len(dataset) == 0):
+            raise ValueError("QuestionDraw needs a dataset with questions, or a pick function")
+        self.dataset = dataset
+        self.group_size = group_size
+        self.pick = pick
+        self._rng = random.Random(seed)
+        self._order: list[str] = []
+        self._resets = 0
+        self._current = ""
+        self._lock = threading.Lock()
+        #: Every question drawn, one per group, in order.
+        self.drawn: list[str] = []
+
+    def __call__(self) -> str:
+        """The question id of the next reset."""
+        with self._lock:
+            if self._resets % self.group_size == 0:
+                self._current = self._next()
+                self.drawn.append(self._current)
+            self._resets += 1
+            return self._current
+
+    def _next(self) -> str:
+        if self.pick is not None:
+            return self.pick(self._rng)
+        if not self._order:
+            assert self.dataset is not None
+            self._order = [q.id for q in self.dataset.questions]
+            self._rng.shuffle(self._order)
+        return self._order.pop()
+
+
 @dataclass
 class ToolTurn:
     """One tool call of a rollout and what came of it."""
@@ -205,10 +279,18 @@ class SQLEnvToolEnvironment:
         dataset: the questions (to fill in difficulty in the record); optional.
     """
 
-    def __init__(self, backend: EpisodeBackend, *, max_chars: int = DEFAULT_MAX_CHARS, dataset: Dataset | None = None):
+    def __init__(
+        self,
+        backend: EpisodeBackend,
+        *,
+        max_chars: int = DEFAULT_MAX_CHARS,
+        dataset: Dataset | None = None,
+        draw: Callable[[], str] | None = None,
+    ):
         self._backend = backend
         self._max_chars = max_chars
         self._dataset = dataset
+        self._draw = draw
         self._record = RolloutRecord()
         self._last: SQLObservation | None = None
         self._return = 0.0
@@ -220,10 +302,16 @@ class SQLEnvToolEnvironment:
     def reset(self, **row: Any) -> str:
         """Start the episode for a dataset row (its ``question_id`` column); returns the start text.
 
-        TRL appends the returned text to the prompt's last user message.
+        TRL appends the returned text to the prompt's last user message. A row without a
+        ``question_id`` plays the next question of the factory's draw (training without a
+        dataset), or one the environment picks. When the row's ``prompt`` has no system message
+        (TRL's placeholder prompt when there is no dataset), the returned text starts with the
+        instructions, so the model reads the same prompt either way.
         """
         question_id = row.get("question_id")
         seed = row.get("seed")
+        if question_id is None and self._draw is not None and seed is None:
+            question_id = self._draw()
         wanted = str(question_id) if question_id is not None else None
         observation = self._backend.reset(question_id=wanted, seed=int(seed) if isinstance(seed, int) else None)
         question = self._known_question(wanted)
@@ -240,7 +328,10 @@ class SQLEnvToolEnvironment:
             )
         self._return = 0.0
         self._last = observation
-        return render_start(observation, max_chars=self._max_chars)
+        start = render_start(observation, max_chars=self._max_chars)
+        if _lacks_system_message(row.get("prompt")):
+            return f"{SYSTEM_PROMPT}\n\n{start}"
+        return start
 
     # -- the tools (docstrings are set from sqlenv_core.tools below) -----------------------------
 
@@ -265,6 +356,13 @@ class SQLEnvToolEnvironment:
         A property, not a method: TRL turns every public method into a tool.
         """
         return self._record
+
+    def _episode_reward(self, kind: str) -> float:
+        """The rollout's reward as the environment paid it: the return, or 1/0 for a correct answer."""
+        record = settle_rollout(self)  # the rollout is over: an open episode gives back its potential
+        if kind == "correctness":
+            return 1.0 if record.correct else 0.0
+        return record.total_reward
 
     def _known_question(self, question_id: str | None) -> Question | None:
         if self._dataset is None or question_id is None:
@@ -338,6 +436,25 @@ def settle_rollout(env: SQLEnvToolEnvironment) -> RolloutRecord:
     return record
 
 
+def _lacks_system_message(prompt: object) -> bool:
+    if not isinstance(prompt, list):
+        return False
+    messages = cast("list[object]", prompt)
+    return bool(messages) and not any(
+        isinstance(m, dict) and cast("dict[str, object]", m).get("role") == "system" for m in messages
+    )
+
+
+class _OwnsReward(SQLEnvToolEnvironment):
+    """A rollout environment that owns its reward: TRL calls ``get_reward()`` once per finished rollout."""
+
+    _reward_kind: str = "return"
+
+    def get_reward(self) -> float:
+        """The rollout's reward from the environment's own observations (TRL: weight 1, logged under the class name)."""
+        return self._episode_reward(self._reward_kind)
+
+
 # One definition of the tools: the methods' docstrings (from which TRL builds the JSON schema the
 # model sees) are the core tools' descriptions.
 for _name in ("describe", "sample", "query", "answer"):
@@ -361,6 +478,15 @@ class SQLEnvFactory:
             rewards either way; the return summed per rollout is the same). A server uses its own.
         max_chars: longest tool result shown to the model.
         headers: extra HTTP headers for a remote server (e.g. ``Authorization`` for a private Space).
+        env_reward: the environment owns its reward (TRL 1.16): its rollout environments get a
+            ``get_reward()`` that TRL calls once per finished rollout, adds with weight 1 beside
+            ``reward_funcs`` (which may then be left out) and logs as ``rewards/<name>/mean``.
+            ``"return"``: the episode's return as the environment paid it, step by step;
+            ``"correctness"``: 1 for a correct answer, else 0. ``None`` (default): no ``get_reward``.
+        name: the environment's name in TRL's logs (the class name of its rollout environments);
+            give each factory of a ``{name: factory}`` dict its own so each logs its own reward.
+        draw: train without a dataset: a row without a ``question_id`` plays the next question of
+            this :class:`QuestionDraw` (see :meth:`dataset_free`).
 
     Example:
         >>> factory = SQLEnvFactory("builtin:train?limit=2")
@@ -379,12 +505,26 @@ class SQLEnvFactory:
         reveal_rewards: RevealRewards = "step",
         max_chars: int = DEFAULT_MAX_CHARS,
         headers: Mapping[str, str] | None = None,
+        env_reward: EnvReward | None = None,
+        name: str = "SQLEnv",
+        draw: QuestionDraw | None = None,
     ) -> None:
         if max_chars < 200:
             raise ValueError(f"max_chars must be at least 200, got {max_chars}")
         if step_budget < 1:
             raise ValueError(f"step_budget must be at least 1, got {step_budget}")
+        if env_reward is not None and env_reward not in ENV_REWARDS:
+            raise ValueError(f"env_reward must be one of {', '.join(ENV_REWARDS)} or None, got {env_reward!r}")
+        if not name.isidentifier():
+            raise ValueError(f"name must be a Python identifier (TRL logs it as a class name), got {name!r}")
         self.dataset = load(dataset) if isinstance(dataset, str) else dataset
+        self.env_reward = env_reward
+        self.name = name
+        self.draw = draw
+        # One class per factory: TRL matches get_reward's environments by exact type and logs the class name.
+        base = _OwnsReward if env_reward is not None else SQLEnvToolEnvironment
+        namespace = {"__doc__": base.__doc__, "__module__": __name__, "_reward_kind": env_reward or "return"}
+        self.environment_class = cast("type[SQLEnvToolEnvironment]", type(name, (base,), namespace))
         self.base_url = base_url
         self.step_budget = step_budget
         self.reward = reward
@@ -406,10 +546,38 @@ class SQLEnvFactory:
                 )
             else:
                 backend = _RemoteBackend(self.base_url, index=index, headers=self.headers)
-            env = SQLEnvToolEnvironment(backend, max_chars=self.max_chars, dataset=self.dataset)
+            env = self.environment_class(backend, max_chars=self.max_chars, dataset=self.dataset, draw=self.draw)
             self.instances.append(env)
             self._backends.append(backend)
             return env
+
+    @classmethod
+    def dataset_free(
+        cls,
+        dataset: Dataset | str,
+        *,
+        num_generations: int,
+        seed: int = 0,
+        pick: Callable[[random.Random], str] | None = None,
+        **options: Any,
+    ) -> SQLEnvFactory:
+        """A factory for training without a ``train_dataset``: the environment owns the data.
+
+        Pass it to ``GRPOTrainer(environment_factory=..., train_dataset=None)`` with
+        ``GRPOConfig(max_steps=...)``: every group of ``num_generations`` rollouts plays one
+        question drawn from ``dataset`` (see :class:`QuestionDraw`), and :meth:`reset
+        <SQLEnvToolEnvironment.reset>` returns the whole prompt (instructions, question, tables).
+
+        Args:
+            dataset: where questions are drawn from (any spec or :class:`Dataset`).
+            num_generations: GRPOConfig's ``num_generations`` (the group size).
+            seed: seeds the draw.
+            pick: a chooser ``pick(rng) -> question id`` instead of shuffled passes over the questions.
+            options: the other :class:`SQLEnvFactory` arguments.
+        """
+        data = load(dataset) if isinstance(dataset, str) else dataset
+        draw = QuestionDraw(data, group_size=num_generations, seed=seed, pick=pick)
+        return cls(data, draw=draw, **options)
 
     def check_capacity(self, sessions: int) -> None:
         """Open ``sessions`` server sessions at once and close them again; a no-op in local mode.
@@ -457,7 +625,12 @@ def trl_tool_schemas() -> list[dict[str, Any]]:
 
 
 def prompt_rows(
-    dataset: Dataset, *, system_prompt: str = SYSTEM_PROMPT, repeat: int = 1, shuffle_seed: int | None = None
+    dataset: Dataset,
+    *,
+    system_prompt: str = SYSTEM_PROMPT,
+    repeat: int = 1,
+    shuffle_seed: int | None = None,
+    environment: str | None = None,
 ) -> list[dict[str, Any]]:
     """Training rows for GRPO: a conversational ``prompt`` plus the ``question_id`` reset() reads.
 
@@ -469,18 +642,48 @@ def prompt_rows(
         system_prompt: the system message.
         repeat: each question this many times (GRPO epochs over a small set).
         shuffle_seed: shuffle the rows reproducibly (``None``: dataset order).
+        environment: an ``environment`` column with this name, which routes each row to the
+            factory of that name when ``environment_factory`` is a dict (see :func:`mixed_prompt_rows`).
     """
-    import random
-
     rows = [
         {
             "prompt": [{"role": "system", "content": system_prompt}, {"role": "user", "content": ""}],
             "question_id": q.id,
             "db_id": q.db_id,
             "difficulty": q.difficulty,
+            **({"environment": environment} if environment is not None else {}),
         }
         for _ in range(repeat)
         for q in dataset.questions
+    ]
+    if shuffle_seed is not None:
+        random.Random(shuffle_seed).shuffle(rows)
+    return rows
+
+
+def mixed_prompt_rows(
+    factories: Mapping[str, SQLEnvFactory],
+    *,
+    system_prompt: str = SYSTEM_PROMPT,
+    repeat: int = 1,
+    shuffle_seed: int | None = 0,
+) -> list[dict[str, Any]]:
+    """Rows for several environments in one run (``environment_factory={name: factory, ...}``).
+
+    Every question of every factory's dataset, each row carrying its factory's name in the
+    ``environment`` column TRL routes on; shuffled together (``shuffle_seed=None``: in order).
+    Each factory keeps its own data, step budget and reward profile.
+
+    Example:
+        >>> easy = SQLEnvFactory("builtin:train?difficulty=easy&limit=2", name="easy")
+        >>> tight = SQLEnvFactory("builtin:train?difficulty=easy&limit=2", name="tight", step_budget=2)
+        >>> sorted({row["environment"] for row in mixed_prompt_rows({"easy": easy, "tight": tight})})
+        ['easy', 'tight']
+    """
+    rows = [
+        row
+        for name, factory in factories.items()
+        for row in prompt_rows(factory.dataset, system_prompt=system_prompt, repeat=repeat, environment=name)
     ]
     if shuffle_seed is not None:
         random.Random(shuffle_seed).shuffle(rows)

@@ -6,6 +6,9 @@ conversation, calls ``query`` with the gold SQL, then ``answer`` with the gold r
 the whole protocol path of an LLM baseline (HTTP, tool schemas, tool-call ids, tool results,
 usage accounting) without a model. ``faults`` injects what real endpoints do: HTTP 500 and 429
 (with ``Retry-After``), slow replies, invalid tool arguments, replies without a tool call.
+A request with ``"stream": true`` is answered as OpenAI streams (server-sent ``chat.completion.chunk``
+events, the usage in a last chunk when ``stream_options.include_usage`` asks, then ``[DONE]``), as
+clients such as verifiers' interception proxy request it.
 
 Example:
     >>> from sqlenv_core.datasets import builtin
@@ -22,7 +25,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, cast
 
 from sqlenv_core.datasets import Dataset
 from sqlenv_train.sft import answer_text
@@ -79,6 +82,30 @@ class OracleScript:
             if prompt.split("\n", 1)[0] == text and f"'{db_id}'" in user:
                 return question
         raise LookupError(f"no question matches {text[:80]!r}")
+
+
+def _sse_body(payload: dict[str, Any], request: dict[str, Any]) -> bytes:
+    """A chat completion as OpenAI streams it: chunks as server-sent events, then ``[DONE]``.
+
+    The usage comes in a last chunk when the request's ``stream_options.include_usage`` asks for it.
+    """
+    if "choices" not in payload:  # an injected malformed reply ("not_json"): sent as one event
+        return f"data: {json.dumps(payload)}\n\ndata: [DONE]\n\n".encode()
+    options: Any = request.get("stream_options")
+    include_usage = isinstance(options, dict) and bool(cast("dict[str, Any]", options).get("include_usage"))
+    choice = payload["choices"][0]
+    message = choice["message"]
+    delta: dict[str, Any] = {"role": "assistant", "content": message.get("content")}
+    if message.get("tool_calls"):
+        delta["tool_calls"] = [{"index": i, **call} for i, call in enumerate(message["tool_calls"])]
+    head = {k: payload[k] for k in ("id", "created", "model")} | {"object": "chat.completion.chunk"}
+    chunks: list[dict[str, Any]] = [
+        head | {"choices": [{"index": 0, "delta": delta, "finish_reason": None}]},
+        head | {"choices": [{"index": 0, "delta": {}, "finish_reason": choice["finish_reason"]}]},
+    ]
+    if include_usage:
+        chunks.append(head | {"choices": [], "usage": payload["usage"]})
+    return b"".join(f"data: {json.dumps(chunk)}\n\n".encode() for chunk in chunks) + b"data: [DONE]\n\n"
 
 
 def _tool_call_message(call_id: str, name: str, arguments: str) -> dict[str, Any]:
@@ -213,13 +240,17 @@ class ScriptedChatServer:
                     status, payload, headers = server._reply(body)  # pyright: ignore[reportPrivateUsage, reportUnknownArgumentType]
                 except LookupError as exc:
                     status, payload, headers = 400, {"error": {"message": str(exc)}}, {}
+                if status == 200 and body.get("stream") is True:  # pyright: ignore[reportUnknownMemberType]
+                    self._write(200, _sse_body(payload, body), {"Content-Type": "text/event-stream"})  # pyright: ignore[reportUnknownArgumentType]
+                    return
                 self._send(status, payload, headers)
 
             def _send(self, status: int, payload: dict[str, Any], headers: dict[str, str]) -> None:
-                data = json.dumps(payload).encode()
+                self._write(status, json.dumps(payload).encode(), {"Content-Type": "application/json", **headers})
+
+            def _write(self, status: int, data: bytes, headers: dict[str, str]) -> None:
                 try:
                     self.send_response(status)
-                    self.send_header("Content-Type", "application/json")
                     self.send_header("Content-Length", str(len(data)))
                     for key, value in headers.items():
                         self.send_header(key, value)

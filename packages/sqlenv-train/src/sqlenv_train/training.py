@@ -39,12 +39,14 @@ from sqlenv_core.rewards import PROFILES
 from sqlenv_core.tools import DEFAULT_MAX_CHARS
 from sqlenv_train._deps import MissingDependencyError, require
 from sqlenv_train._json import as_object
-from sqlenv_train.adapter import SQLEnvFactory, prompt_rows
+from sqlenv_train.adapter import ENV_REWARDS, EnvReward, SQLEnvFactory, prompt_rows
 from sqlenv_train.rewards import SQLEnvRewards
 
 __all__ = ["ConfigError", "TrainConfig", "TrainResult", "load_config", "train"]
 
 DEFAULT_MODEL = "Qwen/Qwen3-0.6B"
+#: Where a run's training reward comes from (``TrainConfig.reward_source``).
+REWARD_SOURCES = ("functions", "environment", "both")
 
 logger = logging.getLogger("sqlenv_train")
 
@@ -76,6 +78,13 @@ class TrainConfig:
         step_budget: exploring actions per episode (in-process environments).
         reward_profile: the environment's reward profile (``dense`` gives the shaped return).
         reward_weights: weights of correctness, shaped return and format validity.
+        reward_source: ``functions`` (the three reward functions), ``environment`` (the environment
+            owns the reward: TRL 1.16's ``get_reward()``, logged as ``rewards/SQLEnv/mean``; the
+            three functions are still computed and logged, with weight 0) or ``both``.
+        env_reward: what the environment's ``get_reward()`` pays: ``return`` (the episode's return
+            under ``reward_profile``) or ``correctness`` (1/0).
+        draw_questions: train without a dataset (TRL's dataset-less mode): every GRPO group plays
+            a fresh question drawn from ``dataset``, and ``steps`` bounds the run (single process).
         max_chars: longest tool result shown to the model.
         sft_steps: warm-start steps before GRPO (0: none).
         sft_data: a JSONL file from ``sqlenv-train sft-data`` (default: oracle episodes on ``dataset``).
@@ -114,6 +123,9 @@ class TrainConfig:
     step_budget: int = 10
     reward_profile: str = "dense"
     reward_weights: list[float] = field(default_factory=lambda: list(SQLEnvRewards.default_weights))
+    reward_source: str = "functions"
+    env_reward: str = "return"
+    draw_questions: bool = False
     max_chars: int = DEFAULT_MAX_CHARS
     sft_steps: int = 0
     sft_data: str | None = None
@@ -225,6 +237,14 @@ class TrainConfig:
         need(
             self.reward_profile in PROFILES,
             f"reward_profile must be one of {', '.join(PROFILES)}, got {self.reward_profile!r}",
+        )
+        need(
+            self.reward_source in REWARD_SOURCES,
+            f"reward_source must be one of {', '.join(REWARD_SOURCES)}, got {self.reward_source!r}",
+        )
+        need(
+            self.env_reward in ENV_REWARDS,
+            f"env_reward must be one of {', '.join(ENV_REWARDS)}, got {self.env_reward!r}",
         )
         need(
             self.vllm_mode in ("colocate", "server"),
@@ -451,13 +471,20 @@ def train(config: TrainConfig) -> TrainResult:
         raise ConfigError(f"dataset {config.dataset!r} has no usable questions")
     # Loaded once (gold answers included), before the model: evaluated before, after the warm start and after.
     eval_data = load(config.eval_dataset) if config.eval_dataset is not None else None
-    factory = SQLEnvFactory(
-        train_data,
-        base_url=config.base_url,
-        step_budget=config.step_budget,
-        reward=config.reward_profile,
-        max_chars=config.max_chars,
-    )
+    env_reward = typing.cast(EnvReward, config.env_reward) if config.reward_source != "functions" else None
+    factory_options: dict[str, Any] = {
+        "base_url": config.base_url,
+        "step_budget": config.step_budget,
+        "reward": config.reward_profile,
+        "max_chars": config.max_chars,
+        "env_reward": env_reward,
+    }
+    if config.draw_questions:
+        factory = SQLEnvFactory.dataset_free(
+            train_data, num_generations=config.num_generations, seed=config.seed, **factory_options
+        )
+    else:
+        factory = SQLEnvFactory(train_data, **factory_options)
     factory.check_capacity(config.batch_size * config.gradient_accumulation_steps)
 
     transformers.set_seed(config.seed)
@@ -508,7 +535,9 @@ def train(config: TrainConfig) -> TrainResult:
         temperature=config.temperature,
         max_completion_length=config.max_completion_length,
         max_tool_calling_iterations=config.max_turns,
-        reward_weights=list(config.reward_weights),
+        # With reward_source="environment" the three functions still run (they log every rollout
+        # and its flags) but weigh nothing: the environment's get_reward() is the training reward.
+        reward_weights=[0.0] * 3 if config.reward_source == "environment" else list(config.reward_weights),
         chat_template_kwargs={"enable_thinking": False},
         logging_steps=config.logging_steps,
         save_strategy="steps" if config.save_steps else "no",
@@ -531,7 +560,8 @@ def train(config: TrainConfig) -> TrainResult:
         model=model,
         reward_funcs=rewards.functions,
         args=grpo_args,
-        train_dataset=datasets.Dataset.from_list(train_rows),
+        # Without a dataset, TRL drives the run with placeholder rows and reset() draws the questions.
+        train_dataset=None if config.draw_questions else datasets.Dataset.from_list(train_rows),
         processing_class=tokenizer,
         environment_factory=factory,
         peft_config=peft_config,
