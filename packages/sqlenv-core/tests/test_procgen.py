@@ -286,3 +286,29 @@ def test_cli_lists_generated_tasks_by_level_with_a_progress_line(
     assert "generating databases: 3/3" in err
     assert main(["data", "validate", "procgen:train?seed=2&n=5&level=5"]) == 0
     assert "oracle solved 5/5" in capsys.readouterr().out
+
+
+def test_style_limits_naming_and_keeps_the_rows(cache: Path) -> None:
+    free = _load_in(cache, "procgen:train?seed=6&n=40&level=1")
+    snake = _load_in(cache, "procgen:train?seed=6&n=40&level=1&style=snake")
+    assert snake.name == "procgen:train?seed=6&n=40&level=1&style=snake"
+    assert {q.metadata["style"] for q in snake} == {"snake"}
+    assert len({q.metadata["style"] for q in free}) > 1
+
+    def rows(path: Path) -> list[list[tuple[object, ...]]]:
+        conn = sqlite3.connect(path)
+        try:
+            names = [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY rowid")]
+            return [conn.execute(f"SELECT * FROM {n}").fetchall() for n in names]
+        finally:
+            conn.close()
+
+    for (free_id, free_path), (snake_id, snake_path) in zip(
+        free.databases.items(), snake.databases.items(), strict=True
+    ):
+        assert rows(free_path) == rows(snake_path)
+        drawn_snake = free.questions[[q.db_id for q in free].index(free_id)].metadata["style"] == "snake"
+        assert (snake_id == free_id) == drawn_snake
+        assert drawn_snake or snake_id == f"{free_id}_snake"
+    with pytest.raises(DatasetError, match="bad style 'kebab'"):
+        parse_spec("procgen:train?style=kebab")
