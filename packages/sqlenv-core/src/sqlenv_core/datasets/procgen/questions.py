@@ -489,6 +489,7 @@ def average_where(world: World, rng: random.Random) -> Candidate | None:
         [
             f"What is the {word} {_noun(target)} of the {pl} with {_above(cond, x, rng)}?",
             f"Among the {pl} with {_above(cond, x, rng)}, what is the {word} {_noun(target)}?",
+            f"Considering only {pl} with {_above(cond, x, rng)}, give the {word} {_noun(target)}.",
         ],
     )
     sql = f"SELECT {func}({table.cols[target.name]}) FROM {table.name} WHERE {table.cols[cond.name]} > {x}"
@@ -642,6 +643,7 @@ def item_event_total(world: World, rng: random.Random) -> Candidate | None:
         [
             f"What is the {word} {_noun(num)} of the {event.entity.plural} of {item.entity.singular} {name}?",
             f"For the {item.entity.singular} {name}, what is the {word} {_noun(num)} over its {event.entity.plural}?",
+            f"Over all {event.entity.plural} of {item.entity.singular} {name}, what is the {word} {_noun(num)}?",
         ],
     )
     sql = (
@@ -705,6 +707,8 @@ def group_top_total(world: World, rng: random.Random) -> Candidate | None:
             f"{event.entity.plural} of its {item.entity.plural}?",
             f"Adding up the {_noun(num)} of the {event.entity.plural} of its {item.entity.plural}, "
             f"which {group.entity.singular} has the largest total?",
+            f"Name the {group.entity.singular} whose {item.entity.plural} have the largest total {_noun(num)} "
+            f"across their {event.entity.plural}.",
         ],
     )
     gname = f"{group.name}.{group.name_col}"
@@ -730,6 +734,7 @@ def item_events_between(world: World, rng: random.Random) -> Candidate | None:
         [
             f"How many {event.entity.plural} did the {item.entity.singular} {name} have between {first} and {last}?",
             f"Count the {event.entity.plural} of {item.entity.singular} {name} from {first} to {last} inclusive.",
+            f"Between {first} and {last}, how many {event.entity.plural} did {item.entity.singular} {name} have?",
         ],
     )
     sql = (
@@ -901,6 +906,8 @@ def shared_categories(world: World, rng: random.Random) -> Candidate | None:
             f"{first} and the {group.entity.singular} {second}?",
             f"Find the {a} values shared by {item.entity.plural} of {group.entity.singular} {first} "
             f"and of {group.entity.singular} {second}.",
+            f"List every {a} that both the {group.entity.singular} {first} and the {group.entity.singular} "
+            f"{second} have among their {item.entity.plural}.",
         ],
     )
     column = f"{item.name}.{item.cols[attr.name]}"
@@ -922,6 +929,7 @@ def groups_without(world: World, rng: random.Random) -> Candidate | None:
         [
             f"Which {group.entity.plural} have no {item.entity.plural} with {attr.words} {value}?",
             f"List the {group.entity.plural} none of whose {item.entity.plural} has {attr.words} {value}.",
+            f"Name the {group.entity.plural} without a single {item.entity.singular} whose {attr.words} is {value}.",
         ],
     )
     sql = (
@@ -945,6 +953,7 @@ def top_item_in_year(world: World, rng: random.Random) -> Candidate | None:
         [
             f"Which {item.entity.singular} had the most {event.entity.plural} in {year}?",
             f"In {year}, which {item.entity.singular} had more {event.entity.plural} than any other?",
+            f"Name the {item.entity.singular} with the largest number of {event.entity.plural} in {year}.",
         ],
     )
     iname = f"{item.name}.{item.name_col}"
