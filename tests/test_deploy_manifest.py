@@ -37,3 +37,16 @@ def test_the_manifest_settings_reach_the_server(monkeypatch: pytest.MonkeyPatch)
     service = docs["Service"]["spec"]
     assert service["selector"] == docs["Deployment"]["spec"]["selector"]["matchLabels"]
     assert service["ports"][0]["targetPort"] == container["ports"][0]["name"]
+
+
+def test_the_manifest_trusts_no_wildcard_proxy() -> None:
+    """``FORWARDED_ALLOW_IPS="*"`` let any client write its own X-Forwarded-For and take every
+    session past the per-client limit; only addresses or networks (the ingress's) are trusted."""
+    import ipaddress
+
+    (container,) = _documents()["Deployment"]["spec"]["template"]["spec"]["containers"]
+    env = {item["name"]: item["value"] for item in container["env"]}
+    trusted = [entry.strip() for entry in env["FORWARDED_ALLOW_IPS"].split(",")]
+    for entry in trusted:
+        assert entry != "*"
+        assert not ipaddress.ip_network(entry, strict=False).is_global  # a private range, not the internet

@@ -3,6 +3,7 @@ found by whichever worker a request reaches (forwarded over the workers' Unix so
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -15,7 +16,8 @@ from pathlib import Path
 import httpx
 import pytest
 from live_helpers import free_port, interrupt_group, wait_healthy
-from websockets.sync.client import connect
+from websockets.exceptions import ConnectionClosed
+from websockets.sync.client import ClientConnection, connect
 
 pytestmark = pytest.mark.integration
 
@@ -195,3 +197,109 @@ def test_ctrl_c_while_workers_start_stops_quietly(tmp_path: Path) -> None:
     text = output.decode(errors="replace")
     assert server.returncode == 0, text[-3000:]
     assert "Traceback" not in text, text[-3000:]
+
+
+def _alive(pid: int) -> bool:
+    """Whether ``pid`` runs (a zombie, dead but not yet reaped by init, counts as gone)."""
+    try:
+        return (Path("/proc") / str(pid) / "stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="finds the worker processes in /proc (Linux)")
+def test_workers_die_with_their_parent_and_a_restart_never_shares_their_port(tmp_path: Path) -> None:
+    """SIGKILL of the parent (OOM killer, kill -9) leaves no worker serving; the port is free again,
+    and a second server is refused while anything still listens on it."""
+    port = free_port()
+    command = [sys.executable, "-m", "sqlenv_server.cli", "--port", str(port), "--workers", "2"]
+    env = {**os.environ, "TMPDIR": str(tmp_path)}
+    server = subprocess.Popen(
+        [*command, "--log-level", "warning"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    workers: list[int] = []
+    try:
+        wait_healthy(f"http://127.0.0.1:{port}", timeout_s=60)
+        deadline = time.monotonic() + 60
+        while len(list(tmp_path.glob("sqlenv-workers-*/worker-*.sock"))) < 2:
+            assert time.monotonic() < deadline, "the second worker did not start"
+            time.sleep(0.1)
+        workers = _children(server.pid)
+        assert len(workers) == 2
+        # While it serves, a second server on the same port is refused (not started beside it).
+        second = subprocess.Popen(
+            [*command, "--log-level", "warning"], env=env, stderr=subprocess.PIPE, start_new_session=True
+        )
+        try:
+            _, err = second.communicate(timeout=60)
+        except subprocess.TimeoutExpired:  # it started beside the first: stop it and its workers
+            os.killpg(second.pid, signal.SIGTERM)
+            _, err = second.communicate(timeout=30)
+            pytest.fail("a second server started on a port another server serves")
+        assert second.returncode == 2 and b"cannot listen" in err, err[-2000:]
+        server.kill()
+        server.wait(timeout=10)
+        deadline = time.monotonic() + 20
+        while any(_alive(pid) for pid in workers) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not any(_alive(pid) for pid in workers), "workers outlived their parent"
+        with pytest.raises(httpx.ConnectError):
+            httpx.get(f"http://127.0.0.1:{port}/health", timeout=2)
+    finally:
+        for pid in [server.pid, *workers]:
+            if _alive(pid):
+                os.kill(pid, signal.SIGKILL)
+        if server.poll() is None:
+            server.wait(timeout=10)
+
+
+def test_one_per_client_limit_holds_across_workers(tmp_path: Path) -> None:
+    """``max_sessions_per_client`` counts a client's sessions on every worker: it used to be kept per
+    worker, so a client got N times its share (or was refused while holding few in all)."""
+    port = free_port()
+    env = {**os.environ, "TMPDIR": str(tmp_path), "SQLENV_MAX_SESSIONS_PER_CLIENT": "3"}
+    command = [
+        sys.executable,
+        "-m",
+        "sqlenv_server.cli",
+        "--port",
+        str(port),
+        "--workers",
+        "2",
+        "--log-level",
+        "warning",
+    ]
+    server = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"ws://127.0.0.1:{port}/ws"
+    try:
+        wait_healthy(f"http://127.0.0.1:{port}", timeout_s=60)
+        deadline = time.monotonic() + 60
+        while len(list(tmp_path.glob("sqlenv-workers-*/worker-*.sock"))) < 2:
+            assert time.monotonic() < deadline, "the second worker did not start"
+            time.sleep(0.1)
+        opened: list[ClientConnection] = []
+        replies: list[str] = []
+        with contextlib.ExitStack() as stack:
+            for _ in range(6):  # new connections: the kernel spreads them over both workers
+                ws = stack.enter_context(connect(url, open_timeout=10))
+                opened.append(ws)
+                with contextlib.suppress(ConnectionClosed):  # a refused one is closed after its error
+                    ws.send(json.dumps({"type": "reset", "data": {}}))
+                replies.append(json.loads(ws.recv(timeout=10))["type"])
+            assert replies == ["observation"] * 3 + ["error"] * 3, replies
+            opened[0].close()  # a slot comes free, whichever worker held it
+            time.sleep(0.5)
+            with connect(url, open_timeout=10) as again:
+                again.send(json.dumps({"type": "reset", "data": {}}))
+                assert json.loads(again.recv(timeout=10))["type"] == "observation"
+    finally:
+        server.terminate()
+        try:
+            server.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait(timeout=10)

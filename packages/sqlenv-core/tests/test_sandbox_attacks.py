@@ -148,6 +148,81 @@ def test_one_statement_per_call(db: Path, sql: str) -> None:
     assert _signature(db) == before
 
 
+# Tables and table-valued functions that show connection or process state. Pooled connections are
+# shared by every session on a database, so each of these would let one session read another's:
+# sqlite_stmt lists the statements other sessions ran (the gold SQL among them).
+STATE_LEAKS = [
+    ("sqlite-stmt", "SELECT sql FROM sqlite_stmt", "sqlite_stmt"),
+    ("sqlite-stmt-filtered", "SELECT sql FROM sqlite_stmt WHERE sql NOT LIKE 'PRAGMA%'", "sqlite_stmt"),
+    ("sqlite-stmt-main", "SELECT * FROM main.sqlite_stmt", "sqlite_stmt"),
+    ("sqlite-stmt-temp", "SELECT * FROM temp.sqlite_stmt", "sqlite_stmt"),
+    ("sqlite-stmt-case", "SELECT SQL FROM SQLITE_STMT", "sqlite_stmt"),
+    ("sqlite-stmt-subquery", "SELECT * FROM people WHERE name IN (SELECT sql FROM sqlite_stmt)", "sqlite_stmt"),
+    ("sqlite-stmt-cte", "WITH s AS (SELECT sql FROM sqlite_stmt) SELECT count(*) FROM s", "sqlite_stmt"),
+    ("sqlite-stmt-exists", "SELECT EXISTS (SELECT 1 FROM sqlite_stmt WHERE sql LIKE '%x%')", "sqlite_stmt"),
+    ("dbstat", "SELECT * FROM dbstat", "dbstat"),
+    ("dbstat-arg", "SELECT * FROM dbstat('main')", "dbstat"),
+    ("database-list", "SELECT file FROM pragma_database_list", "PRAGMA database_list"),
+    ("function-list", "SELECT * FROM pragma_function_list", "PRAGMA function_list"),
+    ("module-list", "SELECT * FROM pragma_module_list", "PRAGMA module_list"),
+    ("compile-options", "SELECT * FROM pragma_compile_options", "PRAGMA compile_options"),
+    ("pragma-list", "SELECT * FROM pragma_pragma_list", "PRAGMA pragma_list"),
+    ("collation-list", "SELECT * FROM pragma_collation_list", "PRAGMA collation_list"),
+    ("cache-size", "SELECT * FROM pragma_cache_size", "PRAGMA cache_size"),
+    ("data-version", "SELECT * FROM pragma_data_version", "PRAGMA data_version"),
+    ("soft-heap", "SELECT * FROM pragma_soft_heap_limit", "PRAGMA soft_heap_limit"),
+    ("temp-store", "SELECT * FROM pragma_temp_store", "PRAGMA temp_store"),
+]
+
+
+@pytest.mark.parametrize(("sql", "table"), [pytest.param(s, t, id=i) for i, s, t in STATE_LEAKS])
+def test_connection_and_process_state_is_unreadable(db: Path, sql: str, table: str) -> None:
+    with Sandbox(db, FAST) as box:
+        box.execute("SELECT name FROM people WHERE city = 'Oslo' AND age > 40")  # a statement to leak
+        with pytest.raises(SandboxError) as err:
+            box.execute(sql)
+        assert err.value.code == "forbidden", err.value.message
+        if table.startswith("PRAGMA"):
+            assert err.value.message.startswith(f"{table} is not allowed"), err.value.message
+        else:
+            assert err.value.message.lower().startswith(f"{table} is not readable"), err.value.message
+            assert "people" in err.value.message  # says what can be read instead
+
+
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "SELECT name FROM pragma_table_info('people')",
+        "SELECT * FROM pragma_index_list('pets')",
+        "SELECT * FROM pragma_foreign_key_list('pets')",
+        "SELECT name FROM pragma_table_list WHERE schema = 'main'",
+        "SELECT value FROM json_each('[1, 2]')",
+        "SELECT count(*) FROM json_tree('{\"a\": [1, 2]}')",
+        "SELECT name FROM sqlite_master WHERE type = 'table'",
+        "SELECT count(*) FROM sqlite_schema",
+        "SELECT count(*) FROM adults",
+        "SELECT count(*) FROM PEOPLE",
+        'SELECT count(*) FROM "people" AS p JOIN pets ON pets.owner_id = p.id',
+        "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 5) SELECT sum(x) FROM c",
+    ],
+)
+def test_reading_the_database_and_harmless_builtins_still_works(db: Path, sql: str) -> None:
+    with Sandbox(db, FAST) as box:
+        assert box.execute(sql).rows
+
+
+def test_one_session_cannot_read_what_another_ran_through_the_shared_pool(db: Path) -> None:
+    from sqlenv_core.sandbox import SHARED_POOL
+
+    secret = "SELECT name FROM people WHERE city = 'Lima' AND score > 41.5"
+    victim, attacker = Sandbox(db, FAST, pool=SHARED_POOL), Sandbox(db, FAST, pool=SHARED_POOL)
+    victim.execute(secret)
+    for sql in ("SELECT sql FROM sqlite_stmt", "SELECT group_concat(sql) FROM sqlite_stmt WHERE sql LIKE '%Lima%'"):
+        with pytest.raises(SandboxError) as err:
+            attacker.execute(sql)
+        assert "Lima" not in err.value.message
+
+
 def _cross(n: int) -> str:
     return ", ".join(f"people p{i}" for i in range(n))
 
@@ -407,3 +482,10 @@ def test_bomb_is_contained(bomb_results, case_id: str, codes: tuple[str, ...]) -
         assert r["code"] is None or r["code"] in {"timeout", "too_large", "out_of_memory"}, r
         assert r["rows"] <= FAST.max_rows and int(r["size"]) <= FAST.max_result_bytes + 1_000_000, r
     assert after == before
+
+
+def test_a_cte_named_like_a_state_table_is_the_statement_own(db: Path) -> None:
+    with Sandbox(db, FAST) as box:
+        assert box.execute("WITH sqlite_stmt(sql) AS (SELECT 'mine') SELECT count(*) FROM sqlite_stmt").rows == [(1,)]
+        counter = "WITH RECURSIVE r(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM r LIMIT 9) SELECT count(*) FROM r"
+        assert box.execute(counter).rows == [(9,)]

@@ -382,3 +382,22 @@ def test_an_equal_but_distinct_gold_object_gets_its_own_view() -> None:
     assert result_similarity([(1,)], first) == 1.0
     assert result_similarity([(1,)], second) < 1.0
     assert verify("2", second).correct
+
+
+@pytest.mark.parametrize(
+    ("answer", "gold"),
+    [("1000000.5", 1_000_000), ("999999.1", 1_000_000), ("7.000001", 7), ("6.9999999", 7), ("-3.0000001", -3)],
+)
+def test_an_integer_gold_accepts_no_nearby_float(answer: str, gold: int) -> None:
+    # docs/verifier.md: integers compare exactly. A relative tolerance here let a model answer
+    # "1000000.5" for a count of 1,000,000.
+    assert not correct(answer, GoldResult(["n"], [(gold,)]))
+    assert not results_match([(float(answer),)], [(gold,)])
+    assert not correct(f"[[{answer}, 1]]", GoldResult(["n", "k"], [(gold, 1)]))
+    assert correct(str(gold), GoldResult(["n"], [(gold,)]))
+
+
+def test_a_float_gold_still_accepts_the_integer_it_rounds_to() -> None:
+    assert correct("3", GoldResult(["avg"], [(2.9999999999,)]))
+    assert results_match([(7,), (5,)], [(5.0000000001,), (7,)])
+    assert results_match([(4.999999,), (5,)], [(5,), (5.0000001,)])  # pairing, not sorted order

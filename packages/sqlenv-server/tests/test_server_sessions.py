@@ -185,6 +185,22 @@ async def test_only_actions_seen_to_be_cheap_run_on_the_event_loop(dataset: Data
     assert (await manager.state(session)).step_count == 1
 
 
+async def test_steps_to_a_finished_episode_do_not_prime_the_fast_path(dataset: Dataset) -> None:
+    """A step to a finished episode returns at once whatever it carries; it used to be recorded as
+    cheap, so an expensive ANSWER sent there first then ran on the event loop in a live episode."""
+    manager = manager_for(dataset)
+    session = manager.open("ws", attached=True)
+    inline = manager.metrics.inline_steps
+    answer = SQLAction(action_type="ANSWER", argument="[" + ", ".join(["1.5"] * 2_000) + "]")
+    await manager.reset(session, question_id="q-count")
+    await manager.step(session, SQLAction(action_type="ANSWER", argument="30"))  # the episode is over
+    for _ in range(3):
+        assert "episode is over" in (await manager.step(session, answer)).error
+    await manager.reset(session, question_id="q-count")
+    await manager.step(session, answer)  # its first real run: in a worker thread, measured there
+    assert inline._value.get() == 0  # type: ignore[attr-defined]
+
+
 async def test_a_cheap_action_whose_result_left_the_cache_runs_its_sql_in_a_worker(dataset: Dataset) -> None:
     # Cheap once because its result was cached; after the cache lets it go, running it inline would
     # put the database on the event loop. It must go to a worker thread instead.

@@ -135,3 +135,26 @@ def test_warnings_are_not_repeated_every_batch(data: Dataset, caplog: pytest.Log
         for _ in range(7):
             rewards.correctness([[{"role": "assistant", "content": "hi"}]], [env])
     assert caplog.text.count("no_tool_calls; the model is not calling tools") == 3  # batches 1, 4 and 7
+
+
+@pytest.mark.parametrize("reveal", ["step", "episode"])
+def test_a_rollout_that_stops_after_a_near_miss_earns_what_a_wrong_answer_earns(data: Dataset, reveal: str) -> None:
+    """TRL cuts rollouts at max_turns: stopping must not keep the open shaping potential."""
+    question = next(q for q in data if " where " in q.gold_sql.lower())
+    near_miss = question.gold_sql.lower().split(" where ")[0]  # the right table and column, no filter
+    factory = SQLEnvFactory(data, step_budget=5, reveal_rewards=reveal)  # type: ignore[arg-type]
+    stopped, wrong = factory(), factory()
+    for env in (stopped, wrong):
+        env.reset(question_id=question.id)
+        env.query(near_miss)
+    if reveal == "step":  # the near miss did earn progress, which is open while the rollout runs
+        assert stopped.rollout.turns[-1].reward > -0.005
+    wrong.answer("-12345")
+    completions = [
+        [call("query", sql=near_miss), tool("...")],
+        [call("query", sql=near_miss), call("answer", answer="-12345")],
+    ]
+    returns = SQLEnvRewards().shaped_return(completions, [stopped, wrong])
+    assert returns[0] == returns[1] <= 0
+    assert stopped.rollout.done and not stopped.rollout.answered and stopped.rollout.reason == "no answer"
+    assert SQLEnvRewards().shaped_return(completions, [stopped, wrong]) == returns  # settling twice changes nothing

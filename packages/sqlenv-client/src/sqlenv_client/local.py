@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 from concurrent.futures import ThreadPoolExecutor
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 from sqlenv_core.wire import Frame, handle_frame
 
@@ -27,13 +27,23 @@ class LocalTransport:
         dataset: a :class:`~sqlenv_core.datasets.Dataset` or a spec for :func:`sqlenv_core.load`.
         step_budget: exploring actions allowed per episode.
         reward: the reward profile, ``"dense"`` or ``"sparse"``.
+        reveal_rewards: ``"step"`` or ``"episode"`` (see :class:`~sqlenv_core.environment.SQLEnvironment`).
     """
 
-    def __init__(self, dataset: Dataset | str = "builtin", *, step_budget: int = 15, reward: str = "dense") -> None:
+    def __init__(
+        self,
+        dataset: Dataset | str = "builtin",
+        *,
+        step_budget: int = 15,
+        reward: str = "dense",
+        reveal_rewards: Literal["step", "episode"] = "step",
+    ) -> None:
         # The engine is imported only here: a client that talks to a server never loads it.
         from sqlenv_core.environment import SQLEnvironment
 
-        self.env: SQLEnvironment = SQLEnvironment(dataset, step_budget=step_budget, reward=reward)
+        self.env: SQLEnvironment = SQLEnvironment(
+            dataset, step_budget=step_budget, reward=reward, reveal_rewards=reveal_rewards
+        )
 
     def exchange(self, message: Frame) -> Frame:
         """Answer one frame as the server would."""
@@ -58,11 +68,12 @@ class AsyncLocalTransport:
         *,
         step_budget: int = 15,
         reward: str = "dense",
+        reveal_rewards: Literal["step", "episode"] = "step",
     ) -> None:
         self.local = (
             dataset
             if isinstance(dataset, LocalTransport)
-            else LocalTransport(dataset, step_budget=step_budget, reward=reward)
+            else LocalTransport(dataset, step_budget=step_budget, reward=reward, reveal_rewards=reveal_rewards)
         )
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlenv-local")
 

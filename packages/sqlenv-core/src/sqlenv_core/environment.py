@@ -8,7 +8,7 @@ import threading
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal, get_args
 
 from pydantic import ValidationError
 
@@ -27,7 +27,10 @@ from sqlenv_core.sandbox import (
 )
 from sqlenv_core.verifier import DEFAULT_FLOAT_TOLERANCE, verify
 
-__all__ = ["DISPLAY_ROWS", "SAMPLE_ROWS", "SQLEnvironment"]
+__all__ = ["DISPLAY_ROWS", "SAMPLE_ROWS", "RevealRewards", "SQLEnvironment"]
+
+RevealRewards = Literal["step", "episode"]
+"""When rewards are shown: after every step, or only as the whole return on the episode's last step."""
 
 #: Rows of a result shown to the agent (text and structured).
 DISPLAY_ROWS = 20
@@ -65,6 +68,14 @@ class SQLEnvironment:
         float_tolerance: relative tolerance when comparing floats in answers.
         cache_results: share results of deterministic SQL between all environments on the same
             dataset (the databases are immutable, so a result never goes stale).
+        reveal_rewards: ``"step"`` reports each step's reward and its breakdown in
+            ``info["reward"]``; ``"episode"`` reports 0 and no breakdown until the last step,
+            which carries the whole return (the episode's sum is the same). Per-step rewards are
+            a signal about the gold result (a query sharing no value with it earns no progress),
+            so serve untrusted agents and evaluations with ``"episode"``; see docs/rewards.md.
+        reveal_gold: put the gold SQL in the final observation's ``info["gold_sql"]`` (for
+            demos and human play). Off by default: an agent that can read it, reset to the same
+            question and replay it scores 100%.
 
     Example:
         >>> env = SQLEnvironment("builtin")  # doctest: +SKIP
@@ -81,6 +92,8 @@ class SQLEnvironment:
         limits: SandboxLimits | None = None,
         float_tolerance: float = DEFAULT_FLOAT_TOLERANCE,
         cache_results: bool = True,
+        reveal_rewards: RevealRewards = "step",
+        reveal_gold: bool = False,
     ) -> None:
         if isinstance(dataset, str):
             from sqlenv_core.datasets import load
@@ -90,6 +103,10 @@ class SQLEnvironment:
             raise ValueError(f"dataset {dataset.name!r} has no questions")
         if step_budget < 1:
             raise ValueError(f"step_budget must be at least 1, got {step_budget}")
+        if reveal_rewards not in get_args(RevealRewards):
+            raise ValueError(f"reveal_rewards must be 'step' or 'episode', got {reveal_rewards!r}")
+        self.reveal_rewards: RevealRewards = reveal_rewards
+        self.reveal_gold = reveal_gold
         self.dataset = dataset
         self.step_budget = step_budget
         self.reward_profile = get_profile(reward)
@@ -127,8 +144,13 @@ class SQLEnvironment:
             question_id=question.id if question is not None else None,
             db_id=question.db_id if question is not None else None,
             done=self._done,
-            total_reward=round(self._rewards.total, 10) if self._rewards is not None else 0.0,
+            total_reward=self._shown_total(),
         )
+
+    def _shown_total(self) -> float:
+        if self._rewards is None or (self.reveal_rewards == "episode" and not self._done):
+            return 0.0
+        return round(self._rewards.total, 10)
 
     @property
     def question(self) -> Question | None:
@@ -236,6 +258,25 @@ class SQLEnvironment:
         if box is not None:
             box.interrupt()
         return True
+
+    def abandon(self) -> SQLObservation:
+        """End the episode without an answer, as a harness does when a rollout stops early.
+
+        It pays what a wrong answer pays, and takes back the open shaping potential, so that
+        stopping after a near miss never earns more than answering wrong (docs/rewards.md). The
+        returned observation is final (``done``), with the verdict ``no answer``. On a finished
+        episode it changes nothing and returns the final observation again.
+        """
+        if self._question is None or self._rewards is None:
+            return SQLObservation(error="no episode in progress: call reset() first")
+        if self._done:
+            assert self._last is not None
+            return self._last
+        terms = self._rewards.on_abandon()
+        info = {"reward": terms, **self._final_info(correct=False, reason="no answer: the episode was abandoned")}
+        return self._finish(
+            self._observe(result="Episode ended without an answer.", reward=terms["total"], done=True, info=info)
+        )
 
     def close(self) -> None:
         """End the episode's use of the database. The environment can be reset again afterwards.
@@ -356,14 +397,22 @@ class SQLEnvironment:
 
     def _final_info(self, *, correct: bool, reason: str) -> dict[str, Any]:
         assert self._question is not None
-        return {
-            "verdict": {"correct": correct, "reason": reason},
-            "gold_sql": self._question.gold_sql,
-        }
+        info: dict[str, Any] = {"verdict": {"correct": correct, "reason": reason}}
+        if self.reveal_gold:
+            info["gold_sql"] = self._question.gold_sql
+        return info
 
     def _finish(self, obs: SQLObservation) -> SQLObservation:
         assert self._rewards is not None
         self._done = obs.done
+        if self.reveal_rewards == "episode":
+            # Nothing about the reward before the end; then the whole return and its breakdown.
+            info = {k: v for k, v in obs.info.items() if k != "reward"}
+            if obs.done:
+                info["reward"] = {k: round(v, 10) for k, v in self._rewards.sums.items()}
+            obs = _construct_observation(
+                **{**vars(obs), "reward": round(self._rewards.total, 10) if obs.done else 0.0, "info": info}
+            )
         self._last = obs
         return obs
 

@@ -17,6 +17,7 @@ request means the same thing on every transport. The client builds its requests 
 from __future__ import annotations
 
 import json
+import logging
 import math
 import re
 from collections.abc import Mapping, Sequence
@@ -69,6 +70,8 @@ __all__ = [
     "validation_details",
     "validation_message",
 ]
+
+_log = logging.getLogger("sqlenv_core")
 
 Frame = dict[str, Any]
 """One message on the wire, decoded: ``{"type": ..., "data": {...}}``."""
@@ -321,10 +324,14 @@ def execute(env: EnvironmentLike, request: ResetRequest | StepRequest | StateReq
     except (KeyError, ValueError) as exc:
         raise WireError(ErrorCode.VALIDATION_ERROR, key_error_message(exc)) from None
     except SandboxError as exc:
+        # The sandbox's message names what the gold SQL reads ("no such table: ..."): the operator's
+        # log gets it, the agent only the kind of failure.
+        _log.warning("reset on question %r failed: its gold SQL or database failed: %s", request.question_id, exc)
         raise WireError(
             ErrorCode.EXECUTION_ERROR,
-            f"reset failed: {str(exc)[:500]}; the server cannot prepare this episode (its dataset is at fault): "
-            "reset again for another question, or tell the server's operator",
+            f"reset failed: this question's gold answer could not be computed ({exc.code}); the server cannot "
+            "prepare this episode (its dataset is at fault): reset again for another question, or tell the "
+            "server's operator",
         ) from None
 
 

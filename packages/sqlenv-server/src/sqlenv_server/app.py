@@ -18,14 +18,17 @@ from sqlenv_core import Dataset, SQLEnvironment, load
 from sqlenv_core.sandbox import SandboxError
 from sqlenv_core.sandbox.pool import SHARED_POOL
 from sqlenv_core.wire import ErrorCode, error_payload
+from sqlenv_server.bounds import ClientBounds
 from sqlenv_server.errors import install_exception_handlers
 from sqlenv_server.jsonio import SafeJSONResponse, encode
 from sqlenv_server.logs import redact_access_log
 from sqlenv_server.metrics import ServerMetrics
+from sqlenv_server.origins import OriginCheck, parse_names
 from sqlenv_server.routes import env, mcp, metrics, web, ws
 from sqlenv_server.routing import WorkerRouter
 from sqlenv_server.sessions import SessionManager
 from sqlenv_server.settings import Settings
+from sqlenv_server.sharedlimit import ClientSlots
 
 __all__ = [
     "BodySizeLimit",
@@ -189,6 +192,7 @@ def create_app(
     dataset: Dataset | None = None,
     worker_index: int | None = None,
     worker_sockets: list[str] | None = None,
+    client_slots: ClientSlots | None = None,
 ) -> FastAPI:
     """Build the SQLEnv server.
 
@@ -201,6 +205,7 @@ def create_app(
         worker_index: this process's number among ``--workers N`` (its session ids say so).
         worker_sockets: every worker's Unix socket, by index: HTTP requests for a session held by
             another worker are forwarded there (:class:`~sqlenv_server.routing.WorkerRouter`).
+        client_slots: the per-client session counts of every worker (one limit for them all).
 
     Returns:
         The application, ready for uvicorn or an in-process transport.
@@ -220,7 +225,13 @@ def create_app(
             served.limits, temp_store=config.temp_store, max_temp_bytes=config.max_temp_mb * 1024 * 1024
         )
         manager = SessionManager(
-            lambda: SQLEnvironment(served, step_budget=config.step_budget, reward=config.reward),
+            lambda: SQLEnvironment(
+                served,
+                step_budget=config.step_budget,
+                reward=config.reward,
+                reveal_rewards=config.reveal_rewards,
+                reveal_gold=config.show_gold_after_episode,
+            ),
             max_sessions=config.max_sessions,
             ttl_s=config.session_ttl,
             metrics=server_metrics,
@@ -229,6 +240,8 @@ def create_app(
             slow_step_s=config.slow_step_s,
             inline_step_s=config.inline_step_ms / 1000,
             id_prefix=id_prefix,
+            max_pending=config.max_pending_per_session,
+            client_slots=client_slots,
         )
         app.state.dataset = served
         app.state.sessions = manager
@@ -270,6 +283,16 @@ def create_app(
     if worker_sockets and worker_index is not None:  # inside the body limit, which bounds what it reads
         app.add_middleware(WorkerRouter, index=worker_index, sockets=worker_sockets)
     app.add_middleware(BodySizeLimit, max_bytes=config.max_message_bytes)
+    # Outermost: a client past its share is refused before its body is read or routed.
+    app.add_middleware(
+        ClientBounds, max_requests=config.requests_per_client, max_body_bytes=config.body_bytes_per_client
+    )
+    app.add_middleware(
+        OriginCheck,
+        bound_host=config.host,
+        allowed_hosts=parse_names(config.allowed_hosts),
+        allowed_origins=parse_names(config.allowed_origins),
+    )
     install_exception_handlers(app)
     for router in (env.router, ws.router, mcp.router, web.router, metrics.router):
         app.include_router(router)

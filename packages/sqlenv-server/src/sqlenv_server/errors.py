@@ -34,7 +34,9 @@ def count_error(connection: HTTPConnection, code: ErrorCode | str) -> None:
 async def _wire_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, WireError)
     count_error(request, exc.code)
-    return SafeJSONResponse({"detail": exc.payload()}, status_code=HTTP_STATUS[exc.code])
+    status: int = getattr(exc, "http_status", None) or HTTP_STATUS[exc.code]  # e.g. 429 for a busy session
+    headers = {"Retry-After": "1"} if status == 429 else None
+    return SafeJSONResponse({"detail": exc.payload()}, status_code=status, headers=headers)
 
 
 async def _request_validation_error(request: Request, exc: Exception) -> Response:

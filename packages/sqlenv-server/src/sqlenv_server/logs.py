@@ -1,17 +1,34 @@
 """Access logs without secrets.
 
 A session id in a query string (``/state?session_id=...``) is a bearer token for that session, so
-it never reaches uvicorn's access log.
+it never reaches uvicorn's access log, however the parameter's name is encoded
+(``session%5Fid``, ``session_id`` in any case): names are decoded as the server decodes them
+before they are compared.
 """
 
 from __future__ import annotations
 
 import logging
-import re
+from urllib.parse import unquote_plus
 
-__all__ = ["RedactSessionIds", "redact_access_log"]
+__all__ = ["RedactSessionIds", "redact_access_log", "redact_query"]
 
-_SESSION_PARAM = re.compile(r"(session_id=)[^&\s]*", re.IGNORECASE)
+
+def redact_query(text: str) -> str:
+    """``text`` with the value of every query parameter whose decoded name is a session id redacted.
+
+    Linear in the text's length: the query is split on ``&`` and each name decoded once.
+    """
+    path, sep, query = text.partition("?")
+    if not sep:
+        return text
+    parts: list[str] = []
+    for param in query.split("&"):
+        name, eq, _ = param.partition("=")
+        if eq and "session" in unquote_plus(name).lower():
+            param = f"{name}=<redacted>"
+        parts.append(param)
+    return f"{path}?{'&'.join(parts)}"
 
 
 class RedactSessionIds(logging.Filter):
@@ -20,9 +37,7 @@ class RedactSessionIds(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         """Redact and keep the record."""
         if isinstance(record.args, tuple) and record.args:
-            record.args = tuple(
-                _SESSION_PARAM.sub(r"\1<redacted>", arg) if isinstance(arg, str) else arg for arg in record.args
-            )
+            record.args = tuple(redact_query(arg) if isinstance(arg, str) else arg for arg in record.args)
         return True
 
 

@@ -16,7 +16,6 @@ first message that has one).
 from __future__ import annotations
 
 import re
-from http.cookies import SimpleCookie
 from typing import cast
 from urllib.parse import parse_qs
 
@@ -27,11 +26,11 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from sqlenv_core.wire import (
     HTTP_STATUS,
     MCP_SESSION_HEADER,
-    SESSION_COOKIE,
     SESSION_HEADER,
     ErrorCode,
     error_payload,
 )
+from sqlenv_server.cookies import session_cookie
 from sqlenv_server.disconnect import ClientGoneError, unless_disconnected
 from sqlenv_server.jsonio import encode, loads
 
@@ -41,6 +40,12 @@ __all__ = ["CLIENT_HEADER", "FORWARDED_HEADER", "WorkerRouter", "worker_of"]
 FORWARDED_HEADER = "x-sqlenv-forwarded"
 #: The original client's address, carried to the worker that serves a forwarded request.
 CLIENT_HEADER = "x-sqlenv-client"
+#: Forwarded requests wait at most this long for a connection to the owner, or to connect; a step
+#: may run long (its reply is awaited without a read timeout: the sandbox's deadline bounds it).
+_FORWARD_TIMEOUT = httpx.Timeout(None, connect=5.0, write=30.0, pool=10.0)
+#: The connections to another worker are not capped here: what one client may have in flight is
+#: (``ClientBounds``, ``max_pending_per_session``), and the worker's connection limit bounds the rest.
+_FORWARD_LIMITS = httpx.Limits(max_connections=None, max_keepalive_connections=64)
 _ROUTED_PATHS = frozenset({"/reset", "/step", "/state", "/close", "/mcp"})
 _WORKER = re.compile(r"^(?:[A-Za-z0-9]{1,16}-)?w(\d{1,4})-")
 _HOP_BY_HOP = frozenset({b"connection", b"keep-alive", b"transfer-encoding", b"content-length", b"host"})
@@ -84,16 +89,7 @@ def _session_id(scope: Scope, body: bytes) -> str | None:
     query = parse_qs(scope.get("query_string", b"").decode("latin-1")).get("session_id")
     if query:
         return query[0]
-    cookie = headers.get(b"cookie")
-    if cookie:
-        jar: SimpleCookie = SimpleCookie()
-        try:
-            jar.load(cookie.decode("latin-1"))
-        except Exception:  # a malformed cookie header names no session
-            return None
-        morsel = jar.get(SESSION_COOKIE)
-        return morsel.value if morsel is not None else None
-    return None
+    return session_cookie(headers.get(b"cookie"))  # linear on every Python (not http.cookies)
 
 
 class WorkerRouter:
@@ -146,7 +142,9 @@ class WorkerRouter:
         client = self._clients.get(owner)
         if client is None:
             transport = httpx.AsyncHTTPTransport(uds=self.sockets[owner])
-            client = self._clients[owner] = httpx.AsyncClient(transport=transport, timeout=None)
+            client = self._clients[owner] = httpx.AsyncClient(
+                transport=transport, timeout=_FORWARD_TIMEOUT, limits=_FORWARD_LIMITS
+            )
         headers = [(k, v) for k, v in scope["headers"] if k.lower() not in _HOP_BY_HOP]
         peer = scope.get("client")
         headers += [(FORWARDED_HEADER.encode(), str(self.index).encode())]

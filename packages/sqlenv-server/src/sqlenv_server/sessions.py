@@ -21,12 +21,14 @@ from sqlenv_core.wire import (
 from sqlenv_server.fastpath import StepCosts
 from sqlenv_server.metrics import ServerMetrics
 from sqlenv_server.runner import StepRunner
+from sqlenv_server.sharedlimit import ClientSlots
 
 __all__ = [
     "CapacityReachedError",
     "ClientLimitError",
     "EnvironmentLike",
     "Session",
+    "SessionBusyError",
     "SessionManager",
     "SessionNotFoundError",
     "Transport",
@@ -61,6 +63,20 @@ class ClientLimitError(WireError):
             "openenv/session/close) or wait for idle ones to be reaped",
             client_sessions=held,
             max_sessions_per_client=max_per_client,
+        )
+
+
+class SessionBusyError(WireError):
+    """Too many requests already wait on this session (``CAPACITY_REACHED``, HTTP 429)."""
+
+    http_status = 429
+
+    def __init__(self, waiting: int) -> None:
+        super().__init__(
+            ErrorCode.CAPACITY_REACHED,
+            f"{waiting} requests already wait on this session, which runs one at a time "
+            "(SQLENV_MAX_PENDING_PER_SESSION); wait for the replies before sending more",
+            max_pending_per_session=waiting,
         )
 
 
@@ -103,6 +119,8 @@ class Session:
         "closed",
         "db_id",
         "question_id",
+        "pending",
+        "live",
     )
 
     def __init__(
@@ -120,6 +138,10 @@ class Session:
         # The episode's database and question, which key the cost of its actions (fastpath).
         self.db_id: str | None = None
         self.question_id: str | None = None
+        self.live = False
+        """An episode runs (reset, not yet done): only its steps teach the fast path what they cost."""
+        self.pending = 0
+        """Requests waiting for or holding the lock (bounded by ``max_pending``)."""
 
     def touch(self) -> None:
         """Record activity (postpones reaping)."""
@@ -150,6 +172,10 @@ class SessionManager:
             (:mod:`sqlenv_server.fastpath`); 0 sends every step to a worker thread.
         id_prefix: put in front of every session id (names the server or worker that holds it,
             so that a load balancer can route by id).
+        max_pending: requests that may wait behind a session's running one; more are refused
+            with :class:`SessionBusyError` instead of queueing with their bodies.
+        client_slots: where a client's sessions on every worker are counted (``--workers N``):
+            the per-client limit is then checked against them all, not this worker's alone.
     """
 
     def __init__(
@@ -164,8 +190,12 @@ class SessionManager:
         slow_step_s: float = 0.1,
         inline_step_s: float = 0.002,
         id_prefix: str = "",
+        max_pending: int = 4,
+        client_slots: ClientSlots | None = None,
     ) -> None:
+        self.client_slots = client_slots
         self._factory = env_factory
+        self.max_pending = max_pending
         self.max_sessions = max_sessions
         self.max_per_client = max_per_client or max_sessions
         self.ttl_s = ttl_s
@@ -204,10 +234,20 @@ class SessionManager:
         if len(self._sessions) >= self.max_sessions:
             raise CapacityReachedError(len(self._sessions), self.max_sessions)
         held = self._per_client.get(client, 0)
-        if held >= self.max_per_client:
+        if self.client_slots is not None:
+            refused = self.client_slots.acquire(client)
+            if refused is not None:
+                raise ClientLimitError(client or "unknown", refused, self.client_slots.limit)
+        elif held >= self.max_per_client:
             raise ClientLimitError(client or "unknown", held, self.max_per_client)
         session_id = self.id_prefix + uuid.uuid4().hex
-        session = Session(session_id, transport, self._factory(), attached=attached, client=client)
+        try:
+            env = self._factory()
+        except BaseException:
+            if self.client_slots is not None:
+                self.client_slots.release(client)
+            raise
+        session = Session(session_id, transport, env, attached=attached, client=client)
         self._sessions[session.id] = session
         self._per_client[client] = held + 1
         self.metrics.sessions_opened.labels(transport).inc()
@@ -235,8 +275,20 @@ class SessionManager:
         awaiting task is cancelled (its client went away), the running query is interrupted.
 
         Raises:
+            SessionBusyError: ``max_pending`` requests already wait on this session.
             WireError: the request was refused (e.g. ``VALIDATION_ERROR`` for an unknown question id).
         """
+        if session.pending > self.max_pending:  # one running, max_pending waiting
+            raise SessionBusyError(self.max_pending)
+        session.pending += 1
+        try:
+            return await self._run(session, request)
+        finally:
+            session.pending -= 1
+
+    async def _run(
+        self, session: Session, request: ResetRequest | StepRequest | StateRequest
+    ) -> SQLObservation | SQLState:
         if isinstance(request, StateRequest):
             async with session.lock:
                 session.touch()
@@ -250,7 +302,9 @@ class SessionManager:
         key = None
         async with session.lock:
             session.touch()
-            if isinstance(request, StepRequest) and self.costs.enabled:
+            # A step to a finished (or never started) episode returns at once whatever it says:
+            # what it cost says nothing about what it costs in a live one, so it is not recorded.
+            if isinstance(request, StepRequest) and self.costs.enabled and session.live:
                 # Keyed under the lock: after any reset queued before it.
                 key = self.costs.key(request.action, session.db_id, session.question_id)
             if isinstance(request, ResetRequest):
@@ -273,6 +327,8 @@ class SessionManager:
             if isinstance(request, ResetRequest):
                 state = session.env.state
                 session.db_id, session.question_id = state.db_id, state.question_id
+            if isinstance(result, SQLObservation):
+                session.live = not result.done
             session.touch()
         if key is not None:
             self.costs.record(key, elapsed)
@@ -314,6 +370,8 @@ class SessionManager:
         if session is None:
             return False
         self.metrics.active_sessions.labels(session.transport).dec()
+        if self.client_slots is not None:
+            self.client_slots.release(session.client)
         left = self._per_client.get(session.client, 1) - 1
         if left > 0:
             self._per_client[session.client] = left

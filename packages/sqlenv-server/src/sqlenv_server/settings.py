@@ -52,6 +52,15 @@ class Settings(BaseSettings):
     """Steps an agent gets per episode (ANSWER is free)."""
     reward: Literal["dense", "sparse"] = "dense"
     """Reward profile of every episode."""
+    reveal_rewards: Literal["step", "episode"] = "step"
+    """When agents see rewards: ``step`` (each step's reward and breakdown) or ``episode`` (0 until
+    the last step, which carries the whole return). Per-step shaping says whether a result shares
+    values with the gold answer, so a public server or an evaluation of untrusted agents should use
+    ``episode`` (docs/rewards.md#reward-integrity)."""
+    show_gold_after_episode: bool = False
+    """Put the gold SQL in every session's final observation (``info["gold_sql"]``), which the
+    ``/web`` playground then shows. For demos only: any client of such a server can reset to the
+    same question and replay the gold SQL, so never train or evaluate against it."""
     max_sessions: int = Field(default=256, ge=1)
     """Concurrent sessions (WebSocket, HTTP and MCP together); more are refused with CAPACITY_REACHED."""
     session_ttl: float = Field(default=600.0, gt=0)
@@ -62,7 +71,9 @@ class Settings(BaseSettings):
     max_sessions_per_client: int | None = Field(default=None, ge=1)
     """Sessions one client (one peer address; behind a trusted proxy, the forwarded address) may hold
     at once, so that one client cannot lock everyone out; more are refused with CAPACITY_REACHED.
-    Default: all but an eighth of ``max_sessions`` (224 of 256), so that others can always get in."""
+    Default: all but an eighth of ``max_sessions`` (224 of 256), so that others can always get in.
+    With several workers the limit counts the client's sessions on all of them: a value set here is
+    its total, the default is the per-worker default times the workers."""
     max_message_bytes: int = Field(default=1_000_000, ge=1_024)
     """Largest WebSocket message or request body accepted, counted on the bytes actually received
     (chunked bodies included); larger ones get an error (413 over HTTP), not a crash."""
@@ -103,6 +114,33 @@ class Settings(BaseSettings):
     ``max_sessions`` apply per worker."""
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=0, le=65_535, validation_alias=AliasChoices("SQLENV_PORT", "PORT"))
+    # -- Bounds under hostile load (docs/server.md, "Limits"): what one client can make a worker hold.
+    max_pending_per_session: int = Field(default=4, ge=0, le=1_000)
+    """Requests that may wait behind a session's running request; more are refused at once with 429
+    (``CAPACITY_REACHED``) instead of queueing (a session runs one request at a time anyway)."""
+    max_requests_per_client: int | None = Field(default=None, ge=1)
+    """HTTP requests one client may have in flight at once (any route); more get 429. Default: its
+    session limit plus 32, so that every session it may hold can have a request running."""
+    max_body_bytes_per_client: int | None = Field(default=None, ge=1_024)
+    """Bytes of request bodies one client may have in flight at once (received and not yet answered);
+    more get 429. Default: 4 x ``max_message_bytes``."""
+    max_connections: int | None = Field(default=None, ge=16)
+    """Connections (HTTP and WebSocket) one worker serves at once; a new one past it gets 503 and is
+    closed. Default: what the open-files limit leaves after two files per session and a reserve (the
+    server raises its soft open-files limit to the hard one at start), so that it refuses cleanly
+    before it runs out of file descriptors."""
+    ws_send_timeout: float = Field(default=10.0, gt=0, le=600)
+    """Seconds a reply may wait for a WebSocket client to read; a client that does not read for this
+    long is disconnected and its session freed."""
+    allowed_hosts: str = ""
+    """Comma-separated names the server answers to besides IP addresses, ``localhost`` and the HF
+    Space's ``SPACE_HOST`` (``*``: any); another ``Host`` gets 421 (DNS rebinding). Default: when
+    bound to loopback, those only; when bound elsewhere (``0.0.0.0``), any name."""
+    allowed_origins: str = ""
+    """Comma-separated origins (``https://example.org``) whose pages may open ``/ws`` or send
+    state-changing requests, besides the server's own, loopback ones and the Space's (``*``: any);
+    a request with another ``Origin`` gets 403. Requests without ``Origin`` (non-browser clients)
+    are not affected."""
 
     @property
     def worker_count(self) -> int:
@@ -119,6 +157,20 @@ class Settings(BaseSettings):
         if self.max_sessions_per_client is not None:
             return min(self.max_sessions_per_client, self.max_sessions)
         return max(1, self.max_sessions - max(1, self.max_sessions // 8))
+
+    @property
+    def requests_per_client(self) -> int:
+        """The effective number of HTTP requests one client may have in flight."""
+        if self.max_requests_per_client is not None:
+            return self.max_requests_per_client
+        return self.per_client_limit + 32
+
+    @property
+    def body_bytes_per_client(self) -> int:
+        """The effective bytes of request bodies one client may have in flight."""
+        if self.max_body_bytes_per_client is not None:
+            return self.max_body_bytes_per_client
+        return 4 * self.max_message_bytes
 
     @property
     def reap_every_s(self) -> float:

@@ -6,12 +6,15 @@ itself, so every worker has its own sandbox watchdog thread) that accept connect
 elsewhere on one shared socket) and on a Unix socket of their own. WebSocket sessions live on their connection;
 HTTP and MCP requests that name another worker's session are forwarded to it
 (:mod:`sqlenv_server.routing`). The parent restarts a worker that dies and stops them all on
-SIGINT/SIGTERM.
+SIGINT/SIGTERM. Workers die with the parent: on Linux the kernel sends them SIGTERM when it dies
+(``PR_SET_PDEATHSIG``), elsewhere each checks its parent's pid every second; and a port that
+anything still listens on (such orphans of a killed server included) is refused, never shared.
 """
 
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import logging
 import multiprocessing
 import multiprocessing.process
@@ -28,24 +31,42 @@ from typing import Any, NamedTuple
 
 import uvicorn
 
+from sqlenv_server.bounds import connection_limit, raise_open_files_limit
 from sqlenv_server.settings import Settings
+from sqlenv_server.sharedlimit import BUCKETS, SharedClientSlots
 
 __all__ = ["PortReservation", "reserve_port", "run_workers", "uvicorn_options"]
 
 logger = logging.getLogger("sqlenv_server.workers")
 _RESTART_PAUSE_S = 1.0
+#: How often a worker checks that its parent still lives (where no parent-death signal exists).
+_PARENT_CHECK_S = 1.0
+_PR_SET_PDEATHSIG = 1
 
 
 def uvicorn_options(settings: Settings, log_level: str) -> dict[str, Any]:
     """The uvicorn settings every ``sqlenv-server`` process runs with."""
     return {
         "log_level": log_level,
-        # A little above the app's own limit, so an oversized message gets the app's readable error
-        # and only absurd frames are cut off by the protocol layer.
-        "ws_max_size": settings.max_message_bytes * 4,
+        # The protocol layer refuses a larger frame (close 1009) before it is buffered whole.
+        "ws_max_size": settings.max_message_bytes,
+        # New connections past it get 503 and are closed, before the descriptors run out.
+        "limit_concurrency": connection_limit(open_files_limit(), settings.max_sessions)
+        if settings.max_connections is None
+        else settings.max_connections,
         "ws_per_message_deflate": settings.ws_compression,
         "timeout_graceful_shutdown": 5,
     }
+
+
+_open_files: list[int | None] = []
+
+
+def open_files_limit() -> int | None:
+    """This process's soft open-files limit, raised to its hard limit the first time it is asked."""
+    if not _open_files:
+        _open_files.append(raise_open_files_limit())
+    return _open_files[0]
 
 
 def _reuse_port_socket(host: str, port: int, *, listen: bool) -> socket.socket:
@@ -108,6 +129,10 @@ def reserve_port(settings: Settings, workers: int) -> PortReservation:
         OSError: the port cannot be bound (in use, not permitted, no such address).
     """
     if workers > 1 and sys.platform == "linux" and hasattr(socket, "SO_REUSEPORT"):
+        # SO_REUSEPORT sockets of one user share a port: first bind it as nobody else may, so that a
+        # port another server listens on (or the orphaned workers of one that was killed) is refused
+        # instead of shared with it.
+        _plain_socket(settings.host, settings.port).close()
         reserved = _reuse_port_socket(settings.host, settings.port, listen=False)
         shared = None
     else:
@@ -116,15 +141,51 @@ def reserve_port(settings: Settings, workers: int) -> PortReservation:
     return PortReservation(bound, reserved, shared)
 
 
+def _die_with_parent(parent: int) -> None:
+    """Make this worker exit (SIGTERM: uvicorn stops gracefully) when the parent ``parent`` dies.
+
+    On Linux the kernel sends the signal (``PR_SET_PDEATHSIG``); everywhere a daemon thread also
+    checks the parent's pid every second, which covers other systems and a parent that died before
+    the signal was asked for. A killed parent thus never leaves workers serving its port.
+    """
+    if sys.platform == "linux":
+        with contextlib.suppress(OSError, AttributeError):
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.prctl(_PR_SET_PDEATHSIG, int(signal.SIGTERM), 0, 0, 0)
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(_PARENT_CHECK_S)
+        logger.warning("the sqlenv-server parent process %d is gone; this worker stops", parent)
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    if os.getppid() != parent:  # died while this worker was starting
+        os.kill(os.getpid(), signal.SIGTERM)
+    threading.Thread(target=watch, name="sqlenv-parent-watch", daemon=True).start()
+
+
 def _worker_main(
-    settings_json: str, index: int, shared: socket.socket | None, sockets: list[str], log_level: str
+    settings_json: str,
+    index: int,
+    shared: socket.socket | None,
+    sockets: list[str],
+    log_level: str,
+    parent: int | None = None,
+    client_counts: tuple[Any, Any] | None = None,
 ) -> None:
+    if parent is not None:
+        _die_with_parent(parent)
     from sqlenv_core import load
     from sqlenv_server.app import create_app
 
     settings = Settings.model_validate_json(settings_json)
     dataset = load(settings.dataset)
-    app = create_app(settings, dataset=dataset, worker_index=index, worker_sockets=sockets)
+    slots = None
+    if client_counts is not None:
+        counts, lock = client_counts
+        limit = settings.per_client_limit * (1 if settings.max_sessions_per_client else len(sockets))
+        slots = SharedClientSlots(counts, lock, index=index, workers=len(sockets), limit=limit)
+    app = create_app(settings, dataset=dataset, worker_index=index, worker_sockets=sockets, client_slots=slots)
     own = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     with contextlib.suppress(FileNotFoundError):
         os.unlink(sockets[index])
@@ -151,10 +212,17 @@ def run_workers(settings: Settings, workers: int, log_level: str, port: PortRese
     sockets = [str(rundir / f"worker-{i}.sock") for i in range(workers)]
     payload = settings.model_dump_json()
     stopping = threading.Event()
+    # Every worker's sessions per client, so that one per-client limit holds across workers.
+    client_counts = context.RawArray("i", workers * BUCKETS)
+    client_lock = context.Lock()
 
     def start(index: int) -> multiprocessing.process.BaseProcess:
+        for column in range(index * BUCKETS, (index + 1) * BUCKETS):  # its old sessions died with it
+            client_counts[column] = 0
         process = context.Process(
-            target=_worker_main, args=(payload, index, shared, sockets, log_level), name=f"sqlenv-worker-{index}"
+            target=_worker_main,
+            args=(payload, index, shared, sockets, log_level, os.getpid(), (client_counts, client_lock)),
+            name=f"sqlenv-worker-{index}",
         )
         # A Ctrl-C reaches the whole process group; a worker still importing would die of it with a
         # traceback. Workers are born with SIGINT blocked (the mask survives exec) and are stopped by

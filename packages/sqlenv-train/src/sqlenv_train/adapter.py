@@ -19,7 +19,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Literal, Protocol, cast
 
 from sqlenv_core.datasets import Dataset, Question, load
-from sqlenv_core.environment import SQLEnvironment
+from sqlenv_core.environment import RevealRewards, SQLEnvironment
 from sqlenv_core.protocol import SQLAction, SQLObservation, SQLState
 from sqlenv_core.tools import (
     DEFAULT_MAX_CHARS,
@@ -44,6 +44,7 @@ __all__ = [
     "ToolTurn",
     "mixed_prompt_rows",
     "prompt_rows",
+    "settle_rollout",
     "trl_tool_schemas",
 ]
 
@@ -69,6 +70,10 @@ class EpisodeBackend(Protocol):
         """Apply one action."""
         ...
 
+    def abandon(self) -> SQLObservation:
+        """End the episode without an answer (it pays what a wrong answer pays)."""
+        ...
+
     def episode_state(self) -> SQLState:
         """The episode's bookkeeping."""
         ...
@@ -81,14 +86,17 @@ class EpisodeBackend(Protocol):
 class _LocalBackend:
     """An in-process :class:`SQLEnvironment`; every instance shares the dataset's gold and result caches."""
 
-    def __init__(self, dataset: Dataset, *, step_budget: int, reward: str) -> None:
-        self.env = SQLEnvironment(dataset, step_budget=step_budget, reward=reward)
+    def __init__(self, dataset: Dataset, *, step_budget: int, reward: str, reveal_rewards: RevealRewards) -> None:
+        self.env = SQLEnvironment(dataset, step_budget=step_budget, reward=reward, reveal_rewards=reveal_rewards)
 
     def reset(self, *, question_id: str | None = None, seed: int | None = None) -> SQLObservation:
         return self.env.reset(question_id=question_id, seed=seed)
 
     def step(self, action: SQLAction) -> SQLObservation:
         return self.env.step(action)
+
+    def abandon(self) -> SQLObservation:
+        return self.env.abandon()
 
     def episode_state(self) -> SQLState:
         return self.env.state
@@ -128,6 +136,12 @@ class _RemoteBackend:
 
     def step(self, action: SQLAction) -> SQLObservation:
         return self.client.step(action)
+
+    def abandon(self) -> SQLObservation:
+        # The wire has no "give up" action; an empty ANSWER is one, with the same reward (a wrong
+        # answer's terminal, the open potential taken back) and, with rewards revealed per
+        # episode, the whole return.
+        return self.client.step(SQLAction(action_type="ANSWER", argument=""))
 
     def episode_state(self) -> SQLState:
         return self.client.state()
@@ -345,9 +359,10 @@ class SQLEnvToolEnvironment:
 
     def _episode_reward(self, kind: str) -> float:
         """The rollout's reward as the environment paid it: the return, or 1/0 for a correct answer."""
+        record = settle_rollout(self)  # the rollout is over: an open episode gives back its potential
         if kind == "correctness":
-            return 1.0 if self._record.correct else 0.0
-        return self._record.total_reward
+            return 1.0 if record.correct else 0.0
+        return record.total_reward
 
     def _known_question(self, question_id: str | None) -> Question | None:
         if self._dataset is None or question_id is None:
@@ -399,6 +414,28 @@ class SQLEnvToolEnvironment:
         return render_observation(observation, max_chars=self._max_chars)
 
 
+def settle_rollout(env: SQLEnvToolEnvironment) -> RolloutRecord:
+    """The rollout's record with its episode ended: call it once the model has stopped.
+
+    A rollout that stopped without ANSWER (TRL's ``max_turns``, the completion length, a reply
+    with no tool call) is ended here as :meth:`SQLEnvironment.abandon` ends it: a wrong answer's
+    terminal reward and the open shaping potential paid back. Without that, the return summed so
+    far keeps ``progress_weight x similarity`` of the last query, and stopping after a near miss
+    would pay more than answering wrong. Settling twice changes nothing.
+    """
+    record = env._record  # pyright: ignore[reportPrivateUsage]
+    last = env._last  # pyright: ignore[reportPrivateUsage]
+    if record.done or last is None or last.done:
+        return record
+    observation = env._backend.abandon()  # pyright: ignore[reportPrivateUsage]
+    env._last = observation  # pyright: ignore[reportPrivateUsage]
+    env._return += float(observation.reward or 0.0)  # pyright: ignore[reportPrivateUsage]
+    record.total_reward = round(env._return, 10)  # pyright: ignore[reportPrivateUsage]
+    record.done, record.answered, record.correct = True, False, False
+    record.reason = "no answer"
+    return record
+
+
 def _lacks_system_message(prompt: object) -> bool:
     if not isinstance(prompt, list):
         return False
@@ -437,6 +474,8 @@ class SQLEnvFactory:
         base_url: a SQLEnv server (``http://host:port``); ``None`` for in-process episodes.
         step_budget: exploring actions per episode (local mode; a server uses its own).
         reward: reward profile of the episodes (``"dense"`` gives the shaped return).
+        reveal_rewards: ``"step"`` or ``"episode"`` for local episodes (the model never sees
+            rewards either way; the return summed per rollout is the same). A server uses its own.
         max_chars: longest tool result shown to the model.
         headers: extra HTTP headers for a remote server (e.g. ``Authorization`` for a private Space).
         env_reward: the environment owns its reward (TRL 1.16): its rollout environments get a
@@ -463,6 +502,7 @@ class SQLEnvFactory:
         base_url: str | None = None,
         step_budget: int = 15,
         reward: str = "dense",
+        reveal_rewards: RevealRewards = "step",
         max_chars: int = DEFAULT_MAX_CHARS,
         headers: Mapping[str, str] | None = None,
         env_reward: EnvReward | None = None,
@@ -488,6 +528,7 @@ class SQLEnvFactory:
         self.base_url = base_url
         self.step_budget = step_budget
         self.reward = reward
+        self.reveal_rewards: RevealRewards = reveal_rewards
         self.max_chars = max_chars
         self.headers = dict(headers or {})
         self.instances: list[SQLEnvToolEnvironment] = []
@@ -500,7 +541,9 @@ class SQLEnvFactory:
             index = len(self.instances)
             backend: EpisodeBackend
             if self.base_url is None:
-                backend = _LocalBackend(self.dataset, step_budget=self.step_budget, reward=self.reward)
+                backend = _LocalBackend(
+                    self.dataset, step_budget=self.step_budget, reward=self.reward, reveal_rewards=self.reveal_rewards
+                )
             else:
                 backend = _RemoteBackend(self.base_url, index=index, headers=self.headers)
             env = self.environment_class(backend, max_chars=self.max_chars, dataset=self.dataset, draw=self.draw)

@@ -263,6 +263,12 @@ def _play(
         invalid += bool(obs.error)
         state = env.state()
     verdict: dict[str, Any] = obs.info.get("verdict", {})
+    if not obs.done:
+        # The policy stopped without answering: end the episode as an empty (wrong) answer ends it,
+        # so that its return gives back the open shaping potential (docs/rewards.md).
+        env.step(SQLAction(action_type="ANSWER", argument=""))
+        state = env.state()
+        verdict = {"correct": False, "reason": "no answer"}
     stats: Any = getattr(policy, "episode_stats", None)
     usage: dict[str, Any] = dict(as_object(stats()) or {}) if callable(stats) else {}
     reason = str(verdict.get("reason", "no answer"))

@@ -42,7 +42,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sqlenv_train.adapter import RolloutRecord, SQLEnvToolEnvironment
+from sqlenv_train.adapter import RolloutRecord, SQLEnvToolEnvironment, settle_rollout
 
 __all__ = ["FLAGS", "RolloutAnalysis", "SQLEnvRewards", "analyse_rollout"]
 
@@ -109,7 +109,7 @@ def analyse_rollout(
         completion_ids: the completion's token ids (for the truncation check).
         max_completion_length: GRPOConfig's limit; a completion this long was truncated.
     """
-    record = environment.rollout
+    record = settle_rollout(environment)  # the model has stopped: an open episode ends here
     messages = _messages(completion)
     malformed = any(m.get("role") == "assistant" and "<tool_call>" in _text(m) for m in messages)
     trl_rejected = sum(1 for m in messages if m.get("role") == "tool" and _text(m).startswith(("{'error'", '{"error"')))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Mapping, Sequence
 from types import TracebackType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from sqlenv_client._async.transports import AsyncHttpTransport, AsyncTransport, AsyncWebSocketTransport
 from sqlenv_client._shared.episode import EpisodeTracker, connect_failure, every_server_failed, is_session_ending
@@ -100,7 +100,12 @@ class AsyncSQLEnvClient:
 
     @classmethod
     def local(
-        cls, dataset: Dataset | str = "builtin", *, step_budget: int = 15, reward: str = "dense"
+        cls,
+        dataset: Dataset | str = "builtin",
+        *,
+        step_budget: int = 15,
+        reward: str = "dense",
+        reveal_rewards: Literal["step", "episode"] = "step",
     ) -> AsyncSQLEnvClient:
         """The same interface over an in-process environment (run on a worker thread).
 
@@ -108,10 +113,13 @@ class AsyncSQLEnvClient:
             dataset: a :class:`~sqlenv_core.datasets.Dataset` or a spec for :func:`sqlenv_core.load`.
             step_budget: exploring actions allowed per episode.
             reward: the reward profile, ``"dense"`` or ``"sparse"``.
+            reveal_rewards: ``"step"`` (each step's reward) or ``"episode"`` (the whole return on
+                the last step only); a server decides this for its sessions (``SQLENV_REVEAL_REWARDS``).
         """
         from sqlenv_client.local import AsyncLocalTransport
 
-        return cls(transport=AsyncLocalTransport(dataset, step_budget=step_budget, reward=reward))
+        local = AsyncLocalTransport(dataset, step_budget=step_budget, reward=reward, reveal_rewards=reveal_rewards)
+        return cls(transport=local)
 
     # -- the episode API ----------------------------------------------------------------------
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Mapping, Sequence
 from types import TracebackType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from sqlenv_client._shared.episode import EpisodeTracker, connect_failure, every_server_failed, is_session_ending
 from sqlenv_client._shared.settings import DEFAULT_URL, ClientSettings, TransportName
@@ -102,7 +102,14 @@ class SQLEnvClient:
         self._closed = False
 
     @classmethod
-    def local(cls, dataset: Dataset | str = "builtin", *, step_budget: int = 15, reward: str = "dense") -> SQLEnvClient:
+    def local(
+        cls,
+        dataset: Dataset | str = "builtin",
+        *,
+        step_budget: int = 15,
+        reward: str = "dense",
+        reveal_rewards: Literal["step", "episode"] = "step",
+    ) -> SQLEnvClient:
         """The same client interface over an in-process environment: no server, no network.
 
         Args:
@@ -110,10 +117,14 @@ class SQLEnvClient:
                 :func:`sqlenv_core.load` (``"builtin"``, ``"spider:/path?split=dev"``, ...).
             step_budget: exploring actions allowed per episode.
             reward: the reward profile, ``"dense"`` or ``"sparse"``.
+            reveal_rewards: ``"step"`` (each step's reward) or ``"episode"`` (the whole return on
+                the last step only); a server decides this for its sessions (``SQLENV_REVEAL_REWARDS``).
         """
         from sqlenv_client.local import LocalTransport
 
-        return cls(transport=LocalTransport(dataset, step_budget=step_budget, reward=reward))
+        return cls(
+            transport=LocalTransport(dataset, step_budget=step_budget, reward=reward, reveal_rewards=reveal_rewards)
+        )
 
     # -- the episode API ----------------------------------------------------------------------
 

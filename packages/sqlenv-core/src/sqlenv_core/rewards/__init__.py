@@ -151,6 +151,8 @@ class EpisodeRewards:
     gold: GoldResult
     total: float = 0.0
     potential: float = 0.0
+    #: Each term summed over the episode so far (``total`` included): the whole return's breakdown.
+    sums: dict[str, float] = field(default_factory=dict[str, float])
     _seen_actions: set[tuple[str, str]] = field(default_factory=set[tuple[str, str]])
     _queries_by_result: dict[int, list[_SeenQuery]] = field(default_factory=dict[int, list["_SeenQuery"]])
     _similarity_by_result: dict[int, tuple[_Result, float]] = field(default_factory=dict[int, tuple["_Result", float]])
@@ -223,9 +225,19 @@ class EpisodeRewards:
     def on_budget_exhausted(self, terms: dict[str, float]) -> dict[str, float]:
         """Fold the end of the episode (no answer: terminal 0) into the last step's ``terms``."""
         self.total -= terms.get("total", 0.0)
+        for name, value in terms.items():
+            self.sums[name] -= value
         merged = {k: v for k, v in terms.items() if k != "total"}
         merged["terminal"] = 0.0
         return self._record(self._close_potential(merged))
+
+    def on_abandon(self) -> dict[str, float]:
+        """Breakdown for an episode ended without an ANSWER: a wrong answer's terminal, potential returned.
+
+        Shaping pays ``Φ(s)`` while the episode is open; a rollout cut off before it answers
+        must give it back, or stopping after a near miss would pay more than answering wrong.
+        """
+        return self._record(self._close_potential({"terminal": self.profile.wrong}))
 
     def _close_potential(self, terms: dict[str, float]) -> dict[str, float]:
         if self.potential:
@@ -238,4 +250,7 @@ class EpisodeRewards:
         step_total = round(sum(terms.values()) * 1e10) / 1e10
         terms["total"] = step_total
         self.total += step_total
+        sums = self.sums
+        for name, value in terms.items():
+            sums[name] = sums.get(name, 0.0) + value
         return terms

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import re
 import sqlite3
+from collections.abc import Iterable
 
-__all__ = ["Authorizer", "statement_name"]
+__all__ = ["Authorizer", "statement_name", "unreadable_table"]
 
 # Authorizer action codes are stable across SQLite versions; names kept for messages.
 _ALLOWED_ACTIONS = {sqlite3.SQLITE_SELECT, sqlite3.SQLITE_READ, sqlite3.SQLITE_FUNCTION}
@@ -46,6 +47,19 @@ _NONDETERMINISTIC_FUNCTIONS = frozenset(
     }
 )
 _SCHEMA_TABLES = frozenset({"sqlite_master", "sqlite_schema", "sqlite_temp_master", "sqlite_temp_schema"})
+_READ = sqlite3.SQLITE_READ
+_UNREADABLE = "reading "
+# What a statement may read besides the database's own tables and views: the schema tables, the
+# JSON table-valued functions, and the read-only pragmas as table-valued functions. Everything
+# else that SQLite can read without a schema entry is a virtual table over the state of the
+# connection or the process, which other sessions share through the pool: `sqlite_stmt` lists
+# the statements other sessions ran (the gold SQL among them), `dbstat` and `sqlite_dbpage` the
+# file's pages, and builds with more modules add `bytecode`, `tables_used`, `sqlite_memstat`,
+# `fsdir`, ... An allowlist keeps those out whatever the SQLite build compiles in.
+_ALWAYS_READABLE = frozenset(
+    {*_SCHEMA_TABLES, "sqlite_sequence", "sqlite_stat1", "sqlite_stat4", "json_each", "json_tree"}
+    | {f"pragma_{name}" for name in _READ_ONLY_PRAGMAS}
+)
 
 _ACTION_NAMES: dict[int, str] = {
     getattr(sqlite3, name): name.removeprefix("SQLITE_").replace("_", " ")
@@ -85,8 +99,11 @@ class Authorizer:
         nondeterministic: the statement calls a time- or randomness-dependent function.
     """
 
-    def __init__(self, max_pattern_matches: int) -> None:
+    def __init__(self, max_pattern_matches: int, tables: Iterable[str] = ()) -> None:
+        """Allow reading ``tables`` (the database's own tables and views) and the harmless built-ins."""
         self.max_pattern_matches = max_pattern_matches
+        names = set(tables)
+        self._readable = frozenset(names | {n.lower() for n in names} | _ALWAYS_READABLE)
         self.start()
 
     def start(self) -> None:
@@ -100,6 +117,9 @@ class Authorizer:
         """Allow or deny one operation (``sqlite3.SQLITE_OK`` / ``SQLITE_DENY``)."""
         self.compiled = True
         if action in _ALLOWED_ACTIONS:  # the common case, kept short: SQLite calls this per column read
+            if action == _READ:
+                # db is None for a CTE or subquery of the statement itself (count(*) over one).
+                return _OK if arg1 in self._readable or db is None else self._read_elsewhere(arg1)
             if action == _FUNCTION and arg2 is not None:
                 name = arg2.lower()
                 if name in _NONDETERMINISTIC_FUNCTIONS:
@@ -128,10 +148,22 @@ class Authorizer:
                 name = "changing the schema"
         return self._deny(name)
 
+    def _read_elsewhere(self, table: str | None) -> int:
+        if table is not None and table.lower() in self._readable:
+            return _OK
+        if table is not None and table.lower().startswith("pragma_"):
+            return self._deny(f"PRAGMA {table[7:]}")  # refused as the PRAGMA statement is
+        return self._deny(f"{_UNREADABLE}{table}")
+
     def _deny(self, what: str) -> int:
         if self.denied is None:
             self.denied = what
         return sqlite3.SQLITE_DENY
+
+
+def unreadable_table(denied: str | None) -> str | None:
+    """The table a refused statement tried to read, when that is why it was refused."""
+    return denied.removeprefix(_UNREADABLE) if denied and denied.startswith(_UNREADABLE) else None
 
 
 def statement_name(sql: str) -> str | None:

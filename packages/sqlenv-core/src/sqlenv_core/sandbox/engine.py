@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 
 from sqlenv_core.protocol import Cell
-from sqlenv_core.sandbox.authorizer import Authorizer, statement_name
+from sqlenv_core.sandbox.authorizer import Authorizer, statement_name, unreadable_table
 from sqlenv_core.sandbox.limits import CancelToken, QueryResult, SandboxError, SandboxLimits
 from sqlenv_core.sandbox.pool import ConnectionPool, PooledConnection
 from sqlenv_core.sandbox.watchdog import WATCHDOG, TempBudget
@@ -291,6 +291,13 @@ class Sandbox:
             what = statement_name(sql) or denied or "that operation"
             if denied and denied.startswith("more than"):
                 return SandboxError("forbidden", f"{denied}; combine or drop some")
+            hidden = unreadable_table(denied)
+            if hidden is not None:
+                return SandboxError(
+                    "forbidden",
+                    f"{hidden} is not readable: it shows the server's state, not the database; "
+                    f"query the database's tables ({', '.join(self._table_names(lent.conn))})",
+                )
             return SandboxError("forbidden", f"{what} is not allowed: the database is read-only; send one SELECT")
         if primary == _SQLITE_NOMEM:
             return SandboxError("out_of_memory", "query used too much memory; narrow it down")

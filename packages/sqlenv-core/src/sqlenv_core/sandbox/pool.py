@@ -77,7 +77,13 @@ def open_connection(db_path: str | Path, limits: SandboxLimits, key: PoolKey | N
         conn.close()
         raise SandboxError("unavailable", f"cannot open database {path}: {exc}") from exc
     functions.install(conn)
-    authorizer = Authorizer(limits.max_pattern_matches)
+    try:
+        # Read before the authorizer is set: it allows reading these names and nothing else.
+        tables = [str(r[0]) for r in conn.execute("SELECT name FROM sqlite_master WHERE type IN ('table', 'view')")]
+    except sqlite3.Error as exc:
+        conn.close()
+        raise SandboxError("unavailable", f"cannot read the schema of {path}: {exc}") from exc
+    authorizer = Authorizer(limits.max_pattern_matches, tables)
     conn.set_authorizer(authorizer)
     if key is None:
         key = (os.fspath(db_path), limits, None)

@@ -115,13 +115,19 @@ def canonical_cell(value: object) -> Canon:
 
 
 def cells_equal(a: Canon, b: Canon, tolerance: float) -> bool:
-    """Whether two canonical cells are equal: exact for text, NULL and integers, within ``tolerance`` for floats."""
+    """Whether predicted cell ``a`` equals gold cell ``b``.
+
+    Exact for text, NULL and an integer gold: ``1000000.5`` is not ``1000000`` and ``7.000001``
+    is not ``7`` (only float round-off within the absolute floor, ``1e-17`` for ``0``, passes).
+    Within ``tolerance`` for a float gold, which may itself carry round-off (``3`` equals
+    ``2.9999999999``).
+    """
     if a is None or b is None:
         return a is b
     if isinstance(a, str) or isinstance(b, str):
         return a == b
-    if isinstance(a, int) and isinstance(b, int):
-        return a == b
+    if isinstance(b, int):
+        return a == b or (isinstance(a, float) and abs(a - b) <= ABS_TOLERANCE)
     if a == b:
         return True
     try:

@@ -111,9 +111,10 @@ def multisets_equal(
     sorted_gold = sorted(gold, key=row_sort_key)
     if sequences_equal(sorted_pred, sorted_gold, tolerance):
         return True
-    if len(gold[0]) == 1:
-        # One value per row: each value's tolerance interval moves up with the value, so if the
-        # sorted pairing fails, no pairing succeeds.
+    if len(gold[0]) == 1 and not any(type(row[0]) is int for row in gold):
+        # One float per row: each gold value's tolerance interval moves up with the value, so if
+        # the sorted pairing fails, no pairing succeeds. (An integer gold's interval is the point
+        # itself, which breaks that order: those go to the matching below.)
         return False
     return _tolerant_multisets_equal(pred, gold, tolerance, budget)
 

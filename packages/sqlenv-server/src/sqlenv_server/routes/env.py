@@ -25,6 +25,7 @@ from sqlenv_core.wire import (
     observation_payload,
 )
 from sqlenv_server.app_info import environment_metadata
+from sqlenv_server.cookies import session_cookie
 from sqlenv_server.deps import ClientDep, ManagerDep
 from sqlenv_server.disconnect import unless_disconnected
 from sqlenv_server.sessions import Session, SessionNotFoundError
@@ -108,7 +109,8 @@ class CloseResponse(BaseModel):
 
 
 def _chosen_session_id(request: Request, explicit: str | None, header: str | None) -> str | None:
-    for candidate in (explicit, header, request.cookies.get(SESSION_COOKIE)):
+    # Never request.cookies: its unquoting is quadratic on Python < 3.11.10 (sqlenv_server.cookies).
+    for candidate in (explicit, header, session_cookie(request.headers.get("cookie"))):
         if candidate:
             return candidate[:SESSION_ID_MAX_CHARS]
     return None

@@ -16,6 +16,7 @@ from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 from starlette.types import Message
 
 from sqlenv_core.wire import CloseRequest, ErrorCode, Frame, WireError, decode_message, parse_request, reply_frame
+from sqlenv_server.bounds import ABORT_KEY
 from sqlenv_server.deps import ManagerDep, SettingsDep, client_of
 from sqlenv_server.errors import count_error
 from sqlenv_server.jsonio import dumps
@@ -35,6 +36,25 @@ CLOSE_TOO_MANY_IN_FLIGHT = 1008
 
 class _Close(Exception):
     """The client asked to end the session."""
+
+
+class _Stalled(Exception):
+    """The client did not read a reply within ``ws_send_timeout``: it was disconnected."""
+
+
+async def _send(websocket: WebSocket, text: str, timeout_s: float) -> None:
+    """Send a reply; a client that does not read it within ``timeout_s`` is cut off.
+
+    A client that stops reading fills the socket's buffers, and the send waits; the connection is
+    then aborted (a close frame could not reach it either), which drops what is buffered for it.
+    """
+    try:
+        await asyncio.wait_for(websocket.send_text(text), timeout_s)
+    except TimeoutError:
+        abort = websocket.scope.get(ABORT_KEY)
+        if callable(abort):
+            abort()
+        raise _Stalled from None
 
 
 async def _reply(manager: SessionManager, session: Session, raw: str | bytes, max_bytes: int) -> Frame:
@@ -101,9 +121,9 @@ async def websocket_session(websocket: WebSocket, manager: ManagerDep, settings:
                 reply = WireError(ErrorCode.EXECUTION_ERROR, f"{type(exc).__name__}: {str(exc)[:500]}").frame()
             if session.closed:
                 break
-            await websocket.send_text(dumps(reply))
-    except (WebSocketDisconnect, RuntimeError, OSError):
-        pass  # the client went away; the finally block frees its session
+            await _send(websocket, dumps(reply), settings.ws_send_timeout)
+    except (WebSocketDisconnect, RuntimeError, OSError, _Stalled):
+        pass  # the client went away (or stopped reading); the finally block frees its session
     finally:
         reader.cancel()
         with anyio.CancelScope(shield=True):  # free the slot even when the server is shutting down
@@ -111,4 +131,4 @@ async def websocket_session(websocket: WebSocket, manager: ManagerDep, settings:
                 await reader
             await manager.close(session.id)
         with contextlib.suppress(Exception):
-            await websocket.close()
+            await asyncio.wait_for(websocket.close(), settings.ws_send_timeout)
