@@ -198,3 +198,21 @@ def test_mixed_rows_carry_the_environment_trl_routes_on(data: Dataset) -> None:
     assert len(rows) == 2 * len(data)
     assert {r["environment"] for r in rows} == {"a", "b"}
     assert rows != mixed_prompt_rows(factories, shuffle_seed=None), "shuffled together by default"
+
+
+def test_training_without_a_dataset_draws_from_a_generated_family() -> None:
+    # procgen's questions are made on load; the draw takes any Dataset, so groups play them the same way.
+    factory = SQLEnvFactory.dataset_free("procgen:train?seed=3&n=4&level=1", num_generations=2, env_reward="return")
+    envs = [factory(), factory()]
+    played = []
+    for _ in range(len(factory.dataset)):
+        for env in envs:
+            env.reset(prompt=[{"role": "user", "content": ""}])
+            played.append(env.rollout.question_id)
+    assert [played[i] for i in range(0, len(played), 2)] == [played[i] for i in range(1, len(played), 2)]
+    assert sorted(set(played)) == sorted(q.id for q in factory.dataset)
+    env = envs[0]
+    question = factory.dataset.question(env.rollout.question_id)
+    env.query(question.gold_sql)
+    env.answer(answer_text(factory.dataset.gold(question.id).rows))
+    assert env.rollout.correct and env.get_reward() == pytest.approx(env.rollout.total_reward)  # type: ignore[attr-defined]
