@@ -296,6 +296,19 @@ def verifiers(session: nox.Session) -> None:
     session.run("pytest", "integrations/verifiers/tests", *session.posargs, env=TEST_ENV)
     # docs/integrations.md's verifiers blocks (the docs test skips them where verifiers is absent).
     session.run("pytest", "tests/test_docs_examples.py", "-k", "integrations", env=TEST_ENV)
+    # What the Environments Hub installs: the package builds, and its wheel holds the taskset module.
+    dist = Path(session.create_tmp()) / "dist-verifiers"
+    built = run_with_cache_fallback(
+        session, "uv", "build", "integrations/verifiers", "--out-dir", str(dist), silent=True, external=True
+    )
+    if built is not None:
+        check = (
+            "import sys, zipfile, pathlib; (wheel,) = pathlib.Path(sys.argv[1]).glob('sqlenv_verifiers-*.whl'); "
+            "names = set(zipfile.ZipFile(wheel).namelist()); "
+            "missing = {f'sqlenv_verifiers/{m}.py' for m in ('__init__', 'taskset', 'toolset')} - names; "
+            "sys.exit(f'{wheel.name} lacks {sorted(missing)}' if missing else 0)"
+        )
+        session.run("python", "-c", check, str(dist))
 
 
 @nox.session(python=PYTHON)

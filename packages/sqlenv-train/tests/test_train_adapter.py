@@ -8,8 +8,9 @@ import pytest
 
 from sqlenv_core import Dataset, SQLEnvironment, load
 from sqlenv_core.protocol import SQLAction, SQLObservation, SQLState
-from sqlenv_core.tools import TOOL_NAMES, get_tool
+from sqlenv_core.tools import SYSTEM_PROMPT, TOOL_NAMES, get_tool
 from sqlenv_train import SQLEnvFactory, SQLEnvToolEnvironment, prompt_rows
+from sqlenv_train.adapter import mixed_prompt_rows
 from sqlenv_train.sft import answer_text
 
 
@@ -143,3 +144,75 @@ def test_the_return_is_summed_without_state_round_trips(data: Dataset) -> None:
     assert backend.state_calls == 1
     assert env.rollout.question_id == backend.env.state.question_id
     assert env.rollout.difficulty == data.question(env.rollout.question_id).difficulty
+
+
+# -- TRL 1.16's newer features, driven as TRL drives them (the GRPOTrainer runs: tests/train) ------
+
+
+def test_an_environment_owning_its_reward_has_get_reward_under_its_own_class_name(data: Dataset) -> None:
+    plain = SQLEnvFactory(data)()
+    assert not hasattr(plain, "get_reward"), "without env_reward TRL must not find a get_reward"
+    factory = SQLEnvFactory(data, env_reward="return", name="roomy")
+    env = factory()
+    assert type(env).__name__ == "roomy" and isinstance(env, SQLEnvToolEnvironment)
+    assert type(factory()) is type(env), "TRL matches get_reward's environments by exact type"
+    assert "get_reward" not in public_methods(env)
+    question = data.questions[0]
+    env.reset(question_id=question.id)
+    env.query(question.gold_sql)
+    env.answer(answer_text(data.gold(question.id).rows))
+    assert env.get_reward() == pytest.approx(sum(t.reward for t in env.rollout.turns))  # type: ignore[attr-defined]
+    judge = SQLEnvFactory(data, env_reward="correctness")()
+    judge.reset(question_id=question.id)
+    judge.answer("-1")
+    assert judge.get_reward() == 0.0  # type: ignore[attr-defined]
+    with pytest.raises(ValueError, match="env_reward must be one of return, correctness"):
+        SQLEnvFactory(data, env_reward="vibes")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="identifier"):
+        SQLEnvFactory(data, name="two words")
+
+
+def test_a_dataset_free_factory_gives_each_group_one_fresh_question(data: Dataset) -> None:
+    factory = SQLEnvFactory.dataset_free(data, num_generations=3, seed=1)
+    envs = [factory() for _ in range(3)]
+    placeholder = {"prompt": [{"role": "user", "content": ""}]}  # what TRL passes without a dataset
+    played: list[str] = []
+    for _ in range(len(data)):
+        for env in envs:
+            text = env.reset(**placeholder)
+            assert text.startswith(SYSTEM_PROMPT), "reset() supplies the instructions TRL's placeholder lacks"
+            played.append(env.rollout.question_id)
+    groups = [played[i : i + 3] for i in range(0, len(played), 3)]
+    assert all(len(set(g)) == 1 for g in groups)
+    assert sorted(g[0] for g in groups) == sorted(q.id for q in data), "one pass before any repeat"
+    with_system = envs[0].reset(prompt=[{"role": "system", "content": "s"}, {"role": "user", "content": ""}])
+    assert not with_system.startswith(SYSTEM_PROMPT)
+    picked = SQLEnvFactory.dataset_free(data, num_generations=2, pick=lambda rng: data.questions[-1].id)()
+    picked.reset(**placeholder)
+    assert picked.rollout.question_id == data.questions[-1].id
+
+
+def test_mixed_rows_carry_the_environment_trl_routes_on(data: Dataset) -> None:
+    factories = {"a": SQLEnvFactory(data, name="a"), "b": SQLEnvFactory(data, step_budget=2, name="b")}
+    rows = mixed_prompt_rows(factories)
+    assert len(rows) == 2 * len(data)
+    assert {r["environment"] for r in rows} == {"a", "b"}
+    assert rows != mixed_prompt_rows(factories, shuffle_seed=None), "shuffled together by default"
+
+
+def test_training_without_a_dataset_draws_from_a_generated_family() -> None:
+    # procgen's questions are made on load; the draw takes any Dataset, so groups play them the same way.
+    factory = SQLEnvFactory.dataset_free("procgen:train?seed=3&n=4&level=1", num_generations=2, env_reward="return")
+    envs = [factory(), factory()]
+    played = []
+    for _ in range(len(factory.dataset)):
+        for env in envs:
+            env.reset(prompt=[{"role": "user", "content": ""}])
+            played.append(env.rollout.question_id)
+    assert [played[i] for i in range(0, len(played), 2)] == [played[i] for i in range(1, len(played), 2)]
+    assert sorted(set(played)) == sorted(q.id for q in factory.dataset)
+    env = envs[0]
+    question = factory.dataset.question(env.rollout.question_id)
+    env.query(question.gold_sql)
+    env.answer(answer_text(factory.dataset.gold(question.id).rows))
+    assert env.rollout.correct and env.get_reward() == pytest.approx(env.rollout.total_reward)  # type: ignore[attr-defined]

@@ -238,3 +238,19 @@ def test_trajectories_play_on_a_sqlenv_server(data: Dataset) -> None:
     finally:
         server.should_exit = True
         thread.join(timeout=15)
+
+
+def test_a_trajectory_cut_at_max_turns_pays_back_its_open_potential_on_the_last_turn(data: Dataset) -> None:
+    question = data.questions[3]
+    env = make(question.id, max_turns=2)
+    env.init([])
+    explored = env.step(f"<sql>{question.gold_sql}</sql>")
+    cut = env.step("I am not sure.")
+    direct = SQLEnvironment(data, step_budget=10, reward="dense")
+    direct.reset(question_id=question.id)
+    queried = direct.step(SQLAction(action_type="QUERY", argument=question.gold_sql))
+    abandoned = direct.abandon()
+    assert explored["reward"] == pytest.approx(float(queried.reward or 0.0))
+    assert cut["done"] and cut["metadata"]["abandoned"] and not cut["metadata"]["correct"]
+    assert cut["reward"] == pytest.approx(float(abandoned.reward or 0.0))
+    assert env.get_metrics()["total_reward"] == pytest.approx(direct.state.total_reward)

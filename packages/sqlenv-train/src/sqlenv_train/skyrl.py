@@ -17,7 +17,9 @@ may write, the first one found counts:
 
 A turn with none of these (or a malformed tool call) is answered with an error observation that
 shows the formats and pays 0: the episode does not move. The trajectory ends when the episode
-does (an answer, the step budget spent) or after ``max_turns`` turns (SkyRL's generator sets it).
+does (an answer, the step budget spent) or after ``max_turns`` turns (SkyRL's generator sets it);
+a trajectory cut there is abandoned as SQLEnv ends one (a wrong answer's terminal reward, the open
+shaping potential paid back), which the last turn's reward includes.
 
 Rows come in two shapes. SQLEnv rows (:func:`skyrl_rows`) name a question of a dataset spec
 (``question_id``); SkyRL-SQL rows (the SkyRL-SQL-653 format: ``db_id``, ``data`` and
@@ -40,7 +42,7 @@ from typing import Any, cast
 from sqlenv_core.datasets import Dataset, DatasetError, Question, load
 from sqlenv_core.tools import DEFAULT_MAX_CHARS, SYSTEM_PROMPT, ToolCallError, tool_call_to_action
 from sqlenv_train._deps import require
-from sqlenv_train.adapter import SQLEnvFactory, SQLEnvToolEnvironment
+from sqlenv_train.adapter import SQLEnvFactory, SQLEnvToolEnvironment, settle_rollout
 from sqlenv_train.sft import answer_text
 
 skyrl_gym = require("skyrl_gym")
@@ -233,7 +235,14 @@ class SQLEnvTextEnv(BaseTextEnv):
             turns = record.turns[before:]
             reward = sum(t.reward for t in turns)  # what the environment paid for this step
             metadata.update(valid=all(t.valid for t in turns), tool=parsed.tool, error=turns[-1].error if turns else "")
-        done = record.done or self.turns >= self.max_turns
+        if not record.done and self.turns >= self.max_turns:
+            # The trajectory stops without an answer: the episode is abandoned as SQLEnv ends it (a
+            # wrong answer's terminal, the open shaping potential paid back), on this last turn.
+            before_total = record.total_reward
+            settle_rollout(self.episode)
+            reward += record.total_reward - before_total
+            metadata.update(abandoned=True)
+        done = record.done
         metadata.update(episode_done=record.done, correct=record.correct, total_reward=record.total_reward)
         observations = [] if done else [{"role": "user", "content": f"<observation>{observation}</observation>"}]
         return BaseTextEnvStepOutput(
