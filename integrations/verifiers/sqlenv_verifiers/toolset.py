@@ -72,7 +72,9 @@ class SQLEnvToolset(vf.Toolset[vf.ToolsetConfig, SQLEnvState]):
         state = self.state
         state.question_id = record.question_id
         state.step_rewards = [turn.reward for turn in record.turns if turn.valid and not turn.after_done]
-        state.total_reward = record.total_reward
+        # Until the episode ends, the return is what stopping now earns: the open shaping potential
+        # is taken back, as an abandoned episode pays it back (docs/rewards.md#reward-integrity).
+        state.total_reward = round(record.total_reward - record.open_potential, 10)
         state.tool_calls = record.tool_calls
         state.invalid_calls = record.invalid_calls
         state.calls_after_done = record.calls_after_done

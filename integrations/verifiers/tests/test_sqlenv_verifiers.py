@@ -76,6 +76,9 @@ def test_tasks_carry_sqlenv_prompts_and_the_tool_server_plays_one_episode(data: 
     assert answer_text(data.gold(first.id or "").rows) in result
     state = server.state
     assert state.tool_calls == 2 and not state.done and len(state.step_rewards) == 2
+    # Stopping here would keep the gold query's +0.1 progress; the reward takes it back, so a rollout
+    # that stops is worth what one that answers wrong is, never more than 0.
+    assert state.total_reward == pytest.approx(sum(state.step_rewards) - 0.1) and state.total_reward <= 0
     server.answer(answer_text(data.gold(first.id or "").rows))
     assert server.state.correct and server.state.done
     assert server.state.total_reward == pytest.approx(sum(server.state.step_rewards))

@@ -240,6 +240,10 @@ class RolloutRecord:
     reason: str = "no answer"
     total_reward: float = 0.0
     done: bool = False
+    #: The shaping potential the episode would pay back if it ended now without an answer (the sum
+    #: of the ``progress`` terms it revealed; 0 once done): ``total_reward - open_potential`` is
+    #: what stopping now is worth, for a harness that cannot end the episode itself.
+    open_potential: float = 0.0
 
     @property
     def tool_calls(self) -> int:
@@ -401,7 +405,11 @@ class SQLEnvToolEnvironment:
         self._last = observation
         turn.reward = float(observation.reward or 0.0)
         turn.error = observation.error
+        breakdown: Any = observation.info.get("reward")
+        if isinstance(breakdown, dict):
+            record.open_potential = round(record.open_potential + float(breakdown.get("progress", 0.0)), 10)  # pyright: ignore[reportUnknownMemberType, reportUnknownArgumentType]
         if observation.done:
+            record.open_potential = 0.0
             verdict: Any = observation.info.get("verdict") or {}
             record.done = True
             record.answered = action.action_type == "ANSWER"
@@ -432,7 +440,7 @@ def settle_rollout(env: SQLEnvToolEnvironment) -> RolloutRecord:
     env._return += float(observation.reward or 0.0)  # pyright: ignore[reportPrivateUsage]
     record.total_reward = round(env._return, 10)  # pyright: ignore[reportPrivateUsage]
     record.done, record.answered, record.correct = True, False, False
-    record.reason = "no answer"
+    record.reason, record.open_potential = "no answer", 0.0
     return record
 
 
