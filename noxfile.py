@@ -180,12 +180,27 @@ def _local_torch_wheel() -> Path | None:
     return max(wheels, key=lambda w: w.name) if wheels else None
 
 
-def install_train_stack(session: nox.Session) -> None:
+def _has_nvidia_gpu() -> bool:
+    """Whether ``nvidia-smi`` lists a GPU here."""
+    import shutil
+    import subprocess
+
+    if shutil.which("nvidia-smi") is None:
+        return False
+    try:
+        listed = subprocess.run(["nvidia-smi", "-L"], capture_output=True, text=True, timeout=30, check=False)
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+    return listed.returncode == 0 and "GPU" in listed.stdout
+
+
+def install_train_stack(session: nox.Session, *, cpu_torch: bool = True) -> None:
     """The workspace with sqlenv-train[train,lora] from the lock, but a CPU build of torch.
 
     The lock pins PyPI's torch, a ~3 GB CUDA build. Instead: a CPU wheel found on local disk (pip's
     find-links, /opt/wheels or $SQLENV_TORCH_FIND_LINKS), else the CPU build from PyTorch's own
     index (slower: a ~200 MB download). Everything else comes from uv.lock at its locked version.
+    ``cpu_torch=False`` keeps the locked torch (for a machine with a GPU).
     """
     python = str(Path(session.virtualenv.location) / "bin" / "python")
     with tempfile.NamedTemporaryFile("w", suffix=".txt", delete=False) as handle:
@@ -213,13 +228,15 @@ def install_train_stack(session: nox.Session) -> None:
     )
     lines = Path(requirements).read_text().splitlines()
     locked_torch = next((line.split(";")[0].strip() for line in lines if line.startswith("torch==")), "torch")
-    kept = [line for line in lines if not line.strip().startswith(_CUDA_ONLY)]
+    kept = [line for line in lines if not line.strip().startswith(_CUDA_ONLY)] if cpu_torch else lines
     Path(requirements).write_text("\n".join(kept) + "\n")
     # Bytecode compiled once at install: imports of torch, transformers and trl take seconds each
     # in every test process otherwise (and PYTHONDONTWRITEBYTECODE may forbid caching it later).
     uv_pip = ("uv", "pip", "install", "--python", python, "--quiet", "--compile-bytecode")
     wheel = _local_torch_wheel()
-    if wheel is not None:
+    if not cpu_torch:
+        session.log(f"torch: {locked_torch} as locked (a CUDA build), for the GPU")
+    elif wheel is not None:
         session.log(f"torch: the CPU wheel on local disk, {wheel}")
         session.run_install(*uv_pip, "--no-deps", str(wheel), external=True)
     else:
@@ -254,6 +271,29 @@ def train(session: nox.Session) -> None:
             "SQLENV_REQUIRE_TRAIN_STACK": "1",
             "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1"),
         },
+    )
+
+
+@nox.session(python=PYTHON, default=False)
+def smoke_train(session: nox.Session) -> None:
+    """The smoke training from a fresh clone: ``uv run nox -s smoke_train [-- FLAGS of sqlenv-train train]``.
+
+    Installs sqlenv-train with its ``train`` extra into ``.nox/smoke_train`` (a CPU build of torch,
+    or the locked CUDA build where ``nvidia-smi`` lists a GPU), then runs
+    ``sqlenv-train train --smoke`` (the tiny model built locally: warm start, GRPO, evaluations,
+    report) into ``runs/smoke``. Arguments after ``--`` go to ``sqlenv-train train``, e.g.
+    ``-- --steps 8`` or ``-- --resume``.
+    """
+    install_train_stack(session, cpu_torch=not _has_nvidia_gpu())
+    args = list(session.posargs)
+    if not any(a == "--output-dir" or a.startswith("--output-dir=") for a in args):
+        args = ["--output-dir", "runs/smoke", *args]
+    session.run(
+        "sqlenv-train",
+        "train",
+        "--smoke",
+        *args,
+        env={"SQLENV_SPIDER_DIR": SPIDER_DIR, "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1")},
     )
 
 
@@ -534,7 +574,7 @@ def index_install(session: nox.Session) -> None:
     try:
         _wait_http(f"{index_url}/", index)
         session.log(f"serving {', '.join(projects)} at {index_url}")
-        envs = {name: tmp / f"venv-{name}" for name in ("client", "server", "train")}
+        envs = {name: tmp / f"venv-{name}" for name in ("client", "server", "train", "base")}
         for venv in envs.values():
             session.run("uv", "venv", "--quiet", "--clear", "--python", PYTHON, str(venv), external=True)
         py = {name: venv / "bin" / "python" for name, venv in envs.items()}
@@ -543,6 +583,7 @@ def index_install(session: nox.Session) -> None:
         by_name = ("uv", "pip", "install", "--quiet", "--extra-index-url", index_url)
         session.run(*by_name, "--python", str(py["server"]), "sqlenv-server", external=True)
         session.run(*by_name, "--python", str(py["client"]), "sqlenv-client", external=True)
+        session.run(*by_name, "--python", str(py["base"]), "sqlenv-train", external=True)
         _install_torch_cpu(session, py["train"])
         session.run(*by_name, "--compile-bytecode", "--python", str(py["train"]), "sqlenv-train[train]", external=True)
         _installed_by_name(session, py["server"], "sqlenv-core", "sqlenv-server")
@@ -569,6 +610,7 @@ def index_install(session: nox.Session) -> None:
             session.run(str(py["client"]), "-c", _EPISODE, url, external=True)
         finally:
             _stop(server)
+    _check_install_advice(session, envs["base"] / "bin" / "sqlenv-train")
     run_dir = tmp / "smoke-run"
     session.run(
         str(envs["train"] / "bin" / "sqlenv-train"),
@@ -586,6 +628,19 @@ def index_install(session: nox.Session) -> None:
     if summary.get("steps") != 4:
         session.error(f"the smoke training ran {summary.get('steps')} GRPO steps, not 4")
     session.log(f"the installed sqlenv-train trained {summary['steps']} steps in {summary['train_seconds']} s")
+
+
+def _check_install_advice(session: nox.Session, command: Path) -> None:
+    """``sqlenv-train`` installed without its ``train`` extra says which pip command adds it (and only that)."""
+    import subprocess
+
+    done = subprocess.run(
+        [str(command), "train", "--smoke", "--dry-run"], capture_output=True, text=True, timeout=120, check=False
+    )
+    advice = "pip install 'accelerate>=1.4'"
+    if done.returncode != 2 or advice not in done.stderr or "checkout" in done.stderr:
+        session.error(f"expected exit 2 and {advice!r} from the base install; got {done.returncode}: {done.stderr}")
+    session.log(f"the base install says: {done.stderr.strip().splitlines()[-1]}")
 
 
 def _install_torch_cpu(session: nox.Session, python: Path) -> None:

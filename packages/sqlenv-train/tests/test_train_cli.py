@@ -116,7 +116,9 @@ def test_train_config_errors_are_all_listed_before_anything_loads(
     assert "dataset: unknown built-in split 'nope'" in err
     assert "learning_rate must be a positive number" in err
     if not HAS_TRAIN_STACK:
-        assert "pip install 'sqlenv-train[train]'" in err
+        # In the checkout (these tests run from it) the advice is the uv command that works here.
+        assert "torch, transformers, trl not installed: in this checkout" in err
+        assert "uv run --package sqlenv-train --extra train" in err and "uv run nox -s smoke_train" in err
 
 
 def test_config_type_errors_are_listed_without_a_traceback(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -37,7 +37,7 @@ from typing import Any
 from sqlenv_core.datasets import Dataset, DatasetError, load, parse_spec
 from sqlenv_core.rewards import PROFILES
 from sqlenv_core.tools import DEFAULT_MAX_CHARS
-from sqlenv_train._deps import MissingDependencyError, require
+from sqlenv_train._deps import MissingDependencyError, install_hint, require
 from sqlenv_train._json import as_object
 from sqlenv_train.adapter import SQLEnvFactory, prompt_rows
 from sqlenv_train.rewards import SQLEnvRewards
@@ -253,12 +253,19 @@ class TrainConfig:
             problems.append(f"model: no folder at {self.model} (give a Hugging Face name, a local folder or 'tiny')")
         if self.base_url is not None and not self.base_url.startswith(("http://", "https://", "ws://", "wss://")):
             problems.append(f"base_url must start with http://, https://, ws:// or wss://, got {self.base_url!r}")
-        for module, wanted in (("torch", True), ("transformers", True), ("trl", True), ("peft", self.lora)):
-            if wanted:
-                try:
-                    require(module)
-                except MissingDependencyError as exc:
-                    problems.append(str(exc))
+        missing: list[str] = []
+        for module in ("torch", "transformers", "trl"):
+            try:
+                require(module)
+            except MissingDependencyError:
+                missing.append(module)
+        if missing:  # one line for the whole stack: its install command is the same
+            problems.append(f"{', '.join(missing)} not installed: {install_hint('train')}")
+        if self.lora:
+            try:
+                require("peft")
+            except MissingDependencyError as exc:
+                problems.append(str(exc))
         if self.use_vllm:
             try:
                 require("vllm")
