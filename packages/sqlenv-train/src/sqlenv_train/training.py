@@ -253,6 +253,10 @@ class TrainConfig:
             problems.append(f"model: no folder at {self.model} (give a Hugging Face name, a local folder or 'tiny')")
         if self.base_url is not None and not self.base_url.startswith(("http://", "https://", "ws://", "wss://")):
             problems.append(f"base_url must start with http://, https://, ws:// or wss://, got {self.base_url!r}")
+        return problems + self._dependency_problems()
+
+    def _dependency_problems(self) -> list[str]:
+        problems: list[str] = []
         missing: list[str] = []
         for module in ("torch", "transformers", "trl"):
             try:
