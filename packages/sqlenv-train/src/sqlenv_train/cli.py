@@ -4,7 +4,7 @@ Commands::
 
     sqlenv-train eval --policy {random,oracle,openai,hf} --dataset SPEC [--base-url URL --model NAME]
                       [--limit N] --out report.json
-    sqlenv-train report A.json B.json ... [--out-dir DIR] [--train-log run/train_log.jsonl]
+    sqlenv-train report A.json B.json ... [--out-dir DIR] [--train-log run/train_log.jsonl]  (report.html, ...)
     sqlenv-train sft-data --dataset SPEC --out warmstart.jsonl
     sqlenv-train train [--config recipe.toml] [--smoke] [--resume] [--model ...] [--steps N] ...
                        (one flag per TrainConfig field: ``sqlenv-train train --help``)
@@ -260,11 +260,11 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--no-progress", action="store_true")
     ev.set_defaults(run=_eval)
 
-    rp = sub.add_parser("report", help="compare reports: a markdown table and PNG plots")
+    rp = sub.add_parser("report", help="compare reports: report.html (transcripts side by side), a table, plots")
     rp.add_argument("reports", nargs="+", help="report JSON files")
-    rp.add_argument("--out-dir", default="reports", help="where comparison.md and the PNGs go")
-    rp.add_argument("--train-log", help="a train_log.jsonl to draw the learning curve from")
-    rp.add_argument("--no-plots", action="store_true", help="only the markdown table")
+    rp.add_argument("--out-dir", default="reports", help="where report.html, comparison.md and the PNGs go")
+    rp.add_argument("--train-log", help="a train_log.jsonl to draw the training curves from")
+    rp.add_argument("--no-plots", action="store_true", help="no PNG plots (report.html needs no extra)")
     rp.set_defaults(run=_report)
 
     sd = sub.add_parser("sft-data", help="export episodes as a chat dataset with tool calls (warm start)")

@@ -15,6 +15,8 @@ What a run writes to ``output_dir``:
 * ``eval_before.json``, ``eval_warm_start.json`` (after the SFT warm start, when there is one) and
   ``eval_after.json``: evaluation reports on the held-out split;
 * ``learning_curve.png``: reward and solve rate per step (when rewards were logged);
+* ``report.html``: one self-contained page with the curves, the evaluations and every evaluated
+  episode's transcript, before and after side by side (:mod:`sqlenv_train.html_report`);
 * ``checkpoint-*`` (every ``save_steps``, and at the end): model, optimizer, scheduler, RNG and
   trainer state, what ``resume=True`` continues from; ``final/``: the model and tokenizer;
 * ``summary.json``: the headline numbers of the run.
@@ -104,7 +106,8 @@ class TrainConfig:
         eval_max_new_tokens: longest reply per turn when evaluating.
         eval_temperature: 0 for greedy evaluation.
         seed: seeds everything.
-        bf16: train in bfloat16 (``None``: when a GPU supports it).
+        bf16: train in bfloat16 (``None``: on a GPU that has it natively, compute capability 8.0 or more).
+        fp16: train in float16 mixed precision (``None``: on a GPU without native bfloat16, e.g. a T4).
         report_to: ``none``, ``wandb``, ``tensorboard``, ...
         show_progress: progress bars.
     """
@@ -145,6 +148,7 @@ class TrainConfig:
     eval_temperature: float = 0.0
     seed: int = 0
     bf16: bool | None = None
+    fp16: bool | None = None
     report_to: str = "none"
     show_progress: bool = True
 
@@ -237,6 +241,7 @@ class TrainConfig:
             f"temperature must be positive, got {self.temperature}",
         )
         need(self.beta >= 0, f"beta must be 0 or more, got {self.beta}")
+        need(not (self.bf16 and self.fp16), "bf16 and fp16 cannot both be on")
         need(
             len(self.reward_weights) == 3 and all(math.isfinite(w) for w in self.reward_weights),
             "reward_weights must be 3 numbers (correctness, shaped_return, format_validity), "
@@ -514,6 +519,17 @@ def _evaluate_model(
 _RUN_TOTALS = ("train_runtime", "train_samples_per_second", "train_steps_per_second", "total_flos", "train_loss")
 
 
+def _precision(config: TrainConfig, torch: Any) -> tuple[bool, bool]:
+    """(bf16, fp16): as configured, else bf16 where the GPU has it natively and fp16 on other GPUs."""
+    from sqlenv_train.recipe import dtype_for
+
+    cuda = bool(torch.cuda.is_available())
+    native = cuda and dtype_for(tuple(torch.cuda.get_device_capability(0))) == "bf16"
+    bf16 = config.bf16 if config.bf16 is not None else native
+    fp16 = config.fp16 if config.fp16 is not None else bool(cuda and not bf16)
+    return bool(bf16), bool(fp16)
+
+
 def _saved_solve_rate(path: Path) -> float | None:
     """The solve rate of a report written by an earlier part of the run (``None``: there is none)."""
     if not path.is_file():
@@ -586,8 +602,9 @@ def train(config: TrainConfig) -> TrainResult:
     transformers.set_seed(config.seed)
     model_path = resolve_model(config.model)
     cuda = bool(torch.cuda.is_available())
-    bf16 = config.bf16 if config.bf16 is not None else bool(cuda and torch.cuda.is_bf16_supported())
+    bf16, fp16 = _precision(config, torch)
     tokenizer = transformers.AutoTokenizer.from_pretrained(model_path)
+    # fp16 is mixed precision: the weights stay float32 (the warm start trains every one of them).
     model = transformers.AutoModelForCausalLM.from_pretrained(
         model_path, dtype=torch.bfloat16 if bf16 else torch.float32
     )
@@ -646,6 +663,7 @@ def train(config: TrainConfig) -> TrainResult:
         report_to=config.report_to,
         seed=config.seed,
         bf16=bf16,
+        fp16=fp16,
         use_cpu=not cuda,
         use_vllm=config.use_vllm,
         vllm_mode=config.vllm_mode,
@@ -716,4 +734,16 @@ def train(config: TrainConfig) -> TrainResult:
         trainer=totals,
     )
     (out / "summary.json").write_text(json.dumps(result.to_dict(), indent=2), encoding="utf-8")
+    _write_run_report(out, config)
     return result
+
+
+def _write_run_report(out: Path, config: TrainConfig) -> None:
+    """``report.html``: the curves, the evaluations before and after, their transcripts side by side."""
+    from sqlenv_train.html_report import write_html_report
+    from sqlenv_train.report import load_report
+
+    names = ("eval_before.json", "eval_warm_start.json", "eval_after.json")
+    reports = [load_report(out / name) for name in names if (out / name).is_file()]
+    title = f"GRPO run: {config.model} on {config.dataset}"
+    write_html_report(reports, out / "report.html", train_log=out / "train_log.jsonl", title=title)
