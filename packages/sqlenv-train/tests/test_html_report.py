@@ -59,7 +59,7 @@ def test_the_page_is_self_contained_and_transcripts_are_escaped(tmp_path: Path) 
 
 def test_different_datasets_are_never_one_column_and_empty_difficulties_are_not_zero(tmp_path: Path) -> None:
     on_eval = _report(tmp_path, "builtin:eval", "oracle", "after")
-    on_train = _report(tmp_path, "builtin:train?difficulty=easy", "oracle", "after")
+    on_train = _report(tmp_path, "builtin:train?difficulty=medium", "oracle", "after")
     page = html_report([on_eval, on_train])
     assert 'id="mixed-datasets"' in page
     assert page.count('<table class="comparison"') == 2  # one table per dataset and split

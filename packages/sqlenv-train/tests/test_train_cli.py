@@ -48,8 +48,10 @@ def test_eval_random_and_oracle_then_report(tmp_path: Path, capsys: pytest.Captu
         args.append("--no-plots")
     assert main(args) == 0
     table = capsys.readouterr().out
-    assert "| oracle | 12 | 100.0% | 75.8%–100.0% |" in table
-    assert (tmp_path / "cmp" / "comparison.md").read_text().startswith("| policy | episodes | solve rate")
+    assert "| oracle | builtin | eval | 12 | 100.0% | 75.8%–100.0% |" in table
+    assert (tmp_path / "cmp" / "comparison.md").read_text().startswith("| policy | dataset | split | episodes |")
+    assert "different datasets" not in table  # both on builtin:eval
+    assert (tmp_path / "cmp" / "report.html").read_text().count('<section class="episode"') == 12
     if HAS_MATPLOTLIB:
         for png in ("solve_rate.png", "by_difficulty.png", "steps.png"):
             assert (tmp_path / "cmp" / png).read_bytes()[:4] == b"\x89PNG"
@@ -210,12 +212,15 @@ def test_every_train_config_field_is_a_flag_that_sets_it() -> None:
     fields = {f.name for f in dataclasses.fields(TrainConfig)}
     assert fields <= dests, f"TrainConfig fields without a flag: {sorted(fields - dests)}"
     # A value unlike each default, given on the command line, comes back as that setting.
+    import typing
+
+    hints = typing.get_type_hints(TrainConfig)
     argv: list[str] = ["train"]
     expected: dict[str, object] = {}
     for f in dataclasses.fields(TrainConfig):
         default = f.default if f.default is not dataclasses.MISSING else f.default_factory()  # type: ignore[misc]
         flag = "--" + f.name.replace("_", "-")
-        if isinstance(default, bool) or f.name == "bf16":
+        if bool in (hints[f.name], *typing.get_args(hints[f.name])):
             argv.append(flag if not default else "--no-" + flag[2:])
             expected[f.name] = not default
         elif isinstance(default, list):
