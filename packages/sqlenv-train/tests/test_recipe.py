@@ -62,3 +62,22 @@ def test_more_memory_never_gets_a_smaller_recipe() -> None:
 def test_a_card_too_small_is_refused_with_a_reason() -> None:
     with pytest.raises(ValueError, match="too small"):
         recipe_for("tiny card", 4.0, (7, 5))
+
+
+def test_the_table_in_docs_training_md_is_what_the_function_says() -> None:
+    from pathlib import Path
+
+    docs = Path(__file__).resolve().parents[3] / "docs" / "training.md"
+    section = docs.read_text().split("## A recipe that fits the card", 1)[1].split("\n## ", 1)[0]
+    rows = [line for line in section.splitlines() if line.startswith("| ") and "---" not in line][1:]
+    names = dict(zip(["T4 (Colab free)", "L4", "A100 40 GB", "A100 80 GB", "H100 80 GB"], CARDS, strict=True))
+    assert len(rows) == len(names)
+    for row in rows:
+        label, memory, capability, training, dtype, batches, length, peak = [
+            c.strip() for c in row.strip("|").split("|")
+        ]
+        recipe = recipe_for(names[label], float(memory), tuple(int(p) for p in capability.split(".")))  # type: ignore[arg-type]
+        assert (memory, capability) == (f"{CARDS[names[label]][0]:g}", "{}.{}".format(*CARDS[names[label]][1]))
+        assert training == ("LoRA" if recipe.lora else "full fine-tune") and dtype == recipe.dtype
+        assert batches == f"{recipe.batch_size} x {recipe.gradient_accumulation_steps}"
+        assert int(length) == recipe.max_completion_length and float(peak) == recipe.estimated_memory_gb
