@@ -64,8 +64,32 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     ]
     lines[4]["eval_solve_rate"] = 0.5
     log.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    # Rollouts as rewards.py writes them: two steps of a group of two.
+    rollouts = out / "rollouts.jsonl"
+    rows = [
+        {
+            "step": step,
+            "question_id": f"q-{step}-{i}",
+            "correct": i == 0,
+            "answered": True,
+            "total_reward": 1.0 if i == 0 else 0.0,
+            "flags": [] if i == 0 else ["calls_after_answer"],
+            "transcript": [
+                {
+                    "role": "assistant",
+                    "content": "",
+                    "tool_calls": [{"function": {"name": "query", "arguments": {"sql": f"SELECT {step}"}}}],
+                },
+                {"role": "tool", "content": f"<b>{step}</b>"},
+            ],
+        }
+        for step in (1, 2)
+        for i in range(2)
+    ]
+    rollouts.write_text("".join(json.dumps(row) + "\n" for row in rows))
     cmp = out / "cmp"
     args = ["report", str(reports["before"]), str(reports["after"]), "--out-dir", str(cmp), "--train-log", str(log)]
+    args += ["--rollouts", str(rollouts)]
     assert main([*args, "--no-plots"]) == 0
     return {
         "html": cmp / "report.html",
@@ -141,4 +165,16 @@ def test_the_report_opens_offline_and_its_filters_and_columns_work(page: Any, ru
     assert _shown(page) == sum(1 for e in after.values() if e["difficulty"] == difficulty)
     page.select_option("#f-difficulty", "")
     assert _shown(page) == total
+
+    # Training rollouts: one GRPO step at a time, the group side by side, tool results as text.
+    visible_steps = (
+        "Array.from(document.querySelectorAll('.step-rollouts')).filter(g => !g.hidden).map(g => g.dataset.step)"
+    )
+    assert page.evaluate(visible_steps) == ["1"]
+    page.select_option("#rollout-step", "2")
+    assert page.evaluate(visible_steps) == ["2"]
+    group = page.locator(".step-rollouts[data-step='2'] .rollout")
+    assert group.count() == 2
+    assert group.nth(0).locator(".verdict").text_content() == "correct"
+    assert "SELECT 2" in group.nth(0).text_content() and "<b>2</b>" in group.nth(0).text_content()
     page.screenshot(path=os.environ.get("SQLENV_REPORT_SCREENSHOT", "/tmp/sqlenv-report.png"), full_page=False)

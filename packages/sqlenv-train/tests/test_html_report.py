@@ -80,3 +80,17 @@ def test_old_reports_without_transcripts_still_render(tmp_path: Path) -> None:
     page = html_report([report])
     assert "no transcript in this report" in page and "question text not recorded" in page
     assert builtin("eval") is not None
+
+
+def test_training_rollouts_keep_a_bounded_spread_of_steps() -> None:
+    from sqlenv_train.html_report import MAX_ROLLOUT_STEPS
+
+    rows = [
+        {"step": step, "question_id": f"q{step}", "correct": False, "answered": False, "transcript": []}
+        for step in range(1, 301)
+    ]
+    page = html_report([], rollouts=rows)
+    kept = re.findall(r'<div class="step-rollouts" data-step="(\d+)"', page)
+    assert len(kept) == MAX_ROLLOUT_STEPS and kept[0] == "1" and kept[-1] == "300"
+    assert f"({MAX_ROLLOUT_STEPS} of 300 steps kept)" in page
+    assert "no answer" in page

@@ -99,7 +99,9 @@ def _report(args: argparse.Namespace) -> int:
     from sqlenv_train.report import write_comparison
 
     try:
-        table, files = write_comparison(args.reports, args.out_dir, train_log=args.train_log, plots=not args.no_plots)
+        table, files = write_comparison(
+            args.reports, args.out_dir, train_log=args.train_log, rollouts=args.rollouts, plots=not args.no_plots
+        )
     except ValueError as exc:
         raise UsageError(str(exc)) from None
     except MissingDependencyError as exc:
@@ -264,6 +266,7 @@ def build_parser() -> argparse.ArgumentParser:
     rp.add_argument("reports", nargs="+", help="report JSON files")
     rp.add_argument("--out-dir", default="reports", help="where report.html, comparison.md and the PNGs go")
     rp.add_argument("--train-log", help="a train_log.jsonl to draw the training curves from")
+    rp.add_argument("--rollouts", help="a rollouts.jsonl whose training rollouts report.html shows, step by step")
     rp.add_argument("--no-plots", action="store_true", help="no PNG plots (report.html needs no extra)")
     rp.set_defaults(run=_report)
 

@@ -14,7 +14,11 @@ CSS and a little JavaScript), so it opens offline and can be attached or archive
 * **every evaluated episode** as a transcript (question, each action with the environment's
   answer and reward, the verdict), the reports side by side for the same question (before and
   after), filterable by verdict, by change between the first and the last report, by difficulty
-  and by database.
+  and by database;
+* **training rollouts** from ``rollouts.jsonl`` (given one): the GRPO group of a chosen step, every
+  completion as the model wrote it (tool calls, tool results), with its verdict, return and
+  flags. TRL's own completions table keeps only the last step; this keeps up to
+  ``MAX_ROLLOUT_STEPS`` steps, evenly spaced, the first and the last included.
 
 Only the standard library: it needs no extra.
 """
@@ -34,6 +38,10 @@ from sqlenv_train._json import as_list, as_object
 __all__ = ["dataset_and_split", "html_report", "nice_ticks", "write_html_report"]
 
 _DIFFICULTY_ORDER = {"easy": 0, "medium": 1, "hard": 2, "extra": 3}
+#: Training steps whose rollouts the page shows at most (evenly spaced, the first and the last included).
+MAX_ROLLOUT_STEPS = 24
+#: Longest message of a training rollout shown (rollouts.jsonl already clips them).
+_ROLLOUT_CHARS = 1500
 _COLOURS = ("#3b6fb6", "#d9822b", "#2e9e6a", "#b8475a", "#7a5bb5", "#6b6b6b")
 
 
@@ -422,6 +430,57 @@ def _episodes(reports: Sequence[dict[str, Any]]) -> str:
     )
 
 
+def _message_html(message: dict[str, Any]) -> str:
+    role = str(message.get("role", "?"))
+    parts: list[str] = []
+    content = str(message.get("content") or "")
+    if content.strip():
+        parts.append(f"<pre>{_e(content[:_ROLLOUT_CHARS])}</pre>")
+    for call in as_list(message.get("tool_calls")) or []:
+        function = as_object((as_object(call) or {}).get("function")) or {}
+        arguments = function.get("arguments")
+        text = arguments if isinstance(arguments, str) else json.dumps(arguments, ensure_ascii=False)
+        parts.append(
+            f'<div class="call"><span class="action">{_e(function.get("name", "?"))}</span> '
+            f"<code>{_e(text[:_ROLLOUT_CHARS])}</code></div>"
+        )
+    return f'<li class="msg {_e(role)}"><span class="role">{_e(role)}</span>{"".join(parts)}</li>'
+
+
+def _rollouts(rollouts: Sequence[dict[str, Any]]) -> str:
+    by_step: dict[int, list[dict[str, Any]]] = {}
+    for rollout in rollouts:
+        step = rollout.get("step")
+        if isinstance(step, int):
+            by_step.setdefault(step, []).append(rollout)
+    if not by_step:
+        return '<p class="note">No rollouts.jsonl was given.</p>'
+    steps = sorted(by_step)
+    if len(steps) > MAX_ROLLOUT_STEPS:
+        picks = {steps[round(i * (len(steps) - 1) / (MAX_ROLLOUT_STEPS - 1))] for i in range(MAX_ROLLOUT_STEPS)}
+        steps = sorted(picks)
+    groups: list[str] = []
+    for step in steps:
+        cards: list[str] = []
+        for rollout in by_step[step]:
+            verdict = "correct" if rollout.get("correct") else "wrong" if rollout.get("answered") else "no answer"
+            flags = ", ".join(str(f) for f in as_list(rollout.get("flags")) or []) or "no flags"
+            messages = "".join(_message_html(as_object(m) or {}) for m in as_list(rollout.get("transcript")) or [])
+            cards.append(
+                f'<div class="side rollout"><h4>{_e(rollout.get("question_id", "?"))}</h4>'
+                f'<p><span class="verdict {verdict.replace(" ", "-")}">{_e(verdict)}</span> '
+                f"return {float(rollout.get('total_reward', 0.0) or 0.0):.3f} · {_e(flags)}</p>"
+                f'<ol class="messages">{messages}</ol></div>'
+            )
+        groups.append(
+            f'<div class="step-rollouts" data-step="{step}" hidden><p>{len(cards)} rollouts at GRPO step {step}</p>'
+            f'<div class="rollout-grid">{"".join(cards)}</div></div>'
+        )
+    options = "".join(f'<option value="{s}">{s}</option>' for s in steps)
+    kept = f" ({len(steps)} of {len(by_step)} steps kept)" if len(steps) < len(by_step) else ""
+    return f'<label>GRPO step <select id="rollout-step">{options}</select></label>{_e(kept)}\n' + "\n".join(groups)
+
+
 _CSS = """
 body{font:14px/1.45 system-ui,-apple-system,"Segoe UI",sans-serif;margin:0 auto;max-width:1400px;padding:16px 24px;
 color:#1d1d1f}
@@ -444,6 +503,9 @@ flex-wrap:wrap;align-items:center;z-index:1}
 ol.transcript{padding-left:20px;margin:4px 0}ol.transcript li{margin:6px 0}
 .call{display:flex;gap:6px;align-items:baseline}.action{font-weight:600;font-size:12px}
 .call code{white-space:pre-wrap;word-break:break-word;flex:1}.reward{color:#555;font-size:12px}
+.rollout-grid{display:grid;grid-template-columns:repeat(auto-fill,minmax(320px,1fr));gap:10px}
+ol.messages{list-style:none;padding:0;margin:4px 0}ol.messages li{margin:4px 0}
+.role{font-size:11px;color:#777;text-transform:uppercase;margin-right:6px}
 pre{white-space:pre-wrap;word-break:break-word;margin:2px 0;background:#fff;border:1px solid #eee;padding:4px;
 font-size:12px;max-height:240px;overflow:auto}pre.error{border-color:#e6b0aa;color:#8a1c12}
 """
@@ -463,12 +525,23 @@ _JS = """
   }
   selects.forEach(s => s.addEventListener('change', apply));
   apply();
+  const step = document.getElementById('rollout-step');
+  if (step) {
+    const groups = document.querySelectorAll('.step-rollouts');
+    const show = () => groups.forEach(g => { g.hidden = g.dataset.step !== step.value; });
+    step.addEventListener('change', show);
+    show();
+  }
 })();
 """
 
 
 def html_report(
-    reports: Sequence[dict[str, Any]], *, train_log: Sequence[dict[str, Any]] = (), title: str = "SQLEnv report"
+    reports: Sequence[dict[str, Any]],
+    *,
+    train_log: Sequence[dict[str, Any]] = (),
+    rollouts: Sequence[dict[str, Any]] = (),
+    title: str = "SQLEnv report",
 ) -> str:
     """The report as one HTML document (see the module docstring); ``reports`` as :func:`load_report` reads them."""
     generated = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
@@ -481,12 +554,13 @@ def html_report(
         f'<h2>Training curves</h2><div class="curves">{_curves(train_log, reports)}</div>'
         f"<h2>Comparison</h2>{_comparison(reports) if reports else '<p class=note>No evaluation reports.</p>'}"
         f"<h2>Episodes</h2>{_episodes(reports) if reports else ''}"
-        f"<script>{_JS}</script></body></html>\n"
+        + (f"<h2>Training rollouts</h2>{_rollouts(rollouts)}" if rollouts else "")
+        + f"<script>{_JS}</script></body></html>\n"
     )
 
 
 def read_train_log(path: str | Path) -> list[dict[str, Any]]:
-    """The entries of a ``train_log.jsonl`` (lines that are not JSON objects are skipped)."""
+    """The entries of a JSONL log, ``train_log.jsonl`` or ``rollouts.jsonl`` (other lines are skipped)."""
     entries: list[dict[str, Any]] = []
     for line in Path(path).read_text(encoding="utf-8").splitlines():
         try:
@@ -503,11 +577,13 @@ def write_html_report(
     out: str | Path,
     *,
     train_log: str | Path | None = None,
+    rollouts: str | Path | None = None,
     title: str = "SQLEnv report",
 ) -> Path:
     """Write :func:`html_report` to ``out``; returns the path."""
     path = Path(out)
     path.parent.mkdir(parents=True, exist_ok=True)
     log = read_train_log(train_log) if train_log is not None and Path(train_log).is_file() else []
-    path.write_text(html_report(reports, train_log=log, title=title), encoding="utf-8")
+    lines = read_train_log(rollouts) if rollouts is not None and Path(rollouts).is_file() else []
+    path.write_text(html_report(reports, train_log=log, rollouts=lines, title=title), encoding="utf-8")
     return path

@@ -217,7 +217,12 @@ def _save(fig: Any, path: Path, plt: Any) -> Path:
 
 
 def write_comparison(
-    paths: Sequence[str | Path], out_dir: str | Path, *, train_log: str | Path | None = None, plots: bool = True
+    paths: Sequence[str | Path],
+    out_dir: str | Path,
+    *,
+    train_log: str | Path | None = None,
+    rollouts: str | Path | None = None,
+    plots: bool = True,
 ) -> tuple[str, list[Path]]:
     """Load reports, write ``comparison.md`` and the plots into ``out_dir``; returns (markdown, files)."""
     reports = [load_report(p) for p in paths]
@@ -228,7 +233,7 @@ def write_comparison(
     files[0].write_text(table + "\n", encoding="utf-8")
     from sqlenv_train.html_report import write_html_report
 
-    files.append(write_html_report(reports, out / "report.html", train_log=train_log))
+    files.append(write_html_report(reports, out / "report.html", train_log=train_log, rollouts=rollouts))
     if plots:
         files += plot_reports(reports, out)
         if train_log is not None:

@@ -746,4 +746,6 @@ def _write_run_report(out: Path, config: TrainConfig) -> None:
     names = ("eval_before.json", "eval_warm_start.json", "eval_after.json")
     reports = [load_report(out / name) for name in names if (out / name).is_file()]
     title = f"GRPO run: {config.model} on {config.dataset}"
-    write_html_report(reports, out / "report.html", train_log=out / "train_log.jsonl", title=title)
+    write_html_report(
+        reports, out / "report.html", train_log=out / "train_log.jsonl", rollouts=out / "rollouts.jsonl", title=title
+    )
