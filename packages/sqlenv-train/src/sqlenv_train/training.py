@@ -578,9 +578,20 @@ def train(config: TrainConfig) -> TrainResult:
         for log in ("train_log.jsonl", "rollouts.jsonl"):
             _keep_steps_up_to(out / log, checkpoint_step(checkpoint))
         logger.info("resuming from %s (step %d)", checkpoint, checkpoint_step(checkpoint))
-    else:
+    else:  # a new run: what an earlier run left here is not continued, and must not be resumed later
         for stale in ("train_log.jsonl", "rollouts.jsonl"):
             (out / stale).unlink(missing_ok=True)
+        stale_checkpoints = sorted(p for p in out.glob("checkpoint-*") if p.is_dir())
+        if stale_checkpoints:
+            import shutil
+
+            logger.warning(
+                "a new run in %s: removing the earlier run's %s (pass resume=True / --resume to continue it)",
+                out,
+                ", ".join(p.name for p in stale_checkpoints),
+            )
+            for folder in stale_checkpoints:
+                shutil.rmtree(folder)
     (out / "config.json").write_text(json.dumps(asdict(config), indent=2), encoding="utf-8")
     # TRL warns at every trainer start that environment_factory is experimental; said once in the docs.
     os.environ.setdefault("TRL_EXPERIMENTAL_SILENCE", "1")

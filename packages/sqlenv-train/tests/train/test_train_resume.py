@@ -88,3 +88,8 @@ def test_the_cli_resumes_and_every_config_field_is_a_flag(tmp_path: Path, tiny_m
     assert main([*args, "--steps", "3", "--save-steps", "1", "--resume"]) == 0
     assert [e["step"] for e in _lines(out / "train_log.jsonl")] == [1, 2, 3]
     assert json.loads((out / "summary.json").read_text())["resumed_from"] == 2
+    # A new run (no --resume) in the same folder starts over: the earlier run's checkpoints go,
+    # so that a later --resume can never continue the wrong run.
+    assert main([*args, "--steps", "1", "--save-steps", "1"]) == 0
+    assert sorted(p.name for p in out.glob("checkpoint-*")) == ["checkpoint-1"]
+    assert [e["step"] for e in _lines(out / "train_log.jsonl")] == [1]
