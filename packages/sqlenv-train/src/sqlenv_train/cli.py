@@ -228,6 +228,10 @@ def _train(args: argparse.Namespace) -> int:
     if args.dry_run:
         print(json.dumps(asdict(config), indent=2))
         return 0
+    if config.resume:
+        from sqlenv_train.training import last_checkpoint
+
+        print(f"resuming from {last_checkpoint(config.output_dir)}", file=sys.stderr)
     result = train(config)
     print(json.dumps(result.to_dict(), indent=2))
     return 0

@@ -81,11 +81,15 @@ def test_resume_continues_at_the_checkpoint_step_and_appends_the_logs(tmp_path: 
     assert summary["resumed_from"] == 2 and summary["steps"] == 5
 
 
-def test_the_cli_resumes_and_every_config_field_is_a_flag(tmp_path: Path, tiny_model_path: Path) -> None:
+def test_the_cli_resumes_and_every_config_field_is_a_flag(
+    tmp_path: Path, tiny_model_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     out = tmp_path / "cli"
     args = ["train", "--smoke", "--sft-steps", "0", "--eval-dataset", "none", "--no-progress", "--output-dir", str(out)]
     assert main([*args, "--steps", "2", "--save-steps", "1"]) == 0
+    capsys.readouterr()
     assert main([*args, "--steps", "3", "--save-steps", "1", "--resume"]) == 0
+    assert f"resuming from {out / 'checkpoint-2'}" in capsys.readouterr().err
     assert [e["step"] for e in _lines(out / "train_log.jsonl")] == [1, 2, 3]
     assert json.loads((out / "summary.json").read_text())["resumed_from"] == 2
     # A new run (no --resume) in the same folder starts over: the earlier run's checkpoints go,
