@@ -181,12 +181,27 @@ def _local_torch_wheel() -> Path | None:
     return max(wheels, key=lambda w: w.name) if wheels else None
 
 
-def install_train_stack(session: nox.Session) -> None:
+def _has_nvidia_gpu() -> bool:
+    """Whether ``nvidia-smi`` lists a GPU here."""
+    import shutil
+    import subprocess
+
+    if shutil.which("nvidia-smi") is None:
+        return False
+    try:
+        listed = subprocess.run(["nvidia-smi", "-L"], capture_output=True, text=True, timeout=30, check=False)
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+    return listed.returncode == 0 and "GPU" in listed.stdout
+
+
+def install_train_stack(session: nox.Session, *, cpu_torch: bool = True) -> None:
     """The workspace with sqlenv-train[train,lora] from the lock, but a CPU build of torch.
 
     The lock pins PyPI's torch, a ~3 GB CUDA build. Instead: a CPU wheel found on local disk (pip's
     find-links, /opt/wheels or $SQLENV_TORCH_FIND_LINKS), else the CPU build from PyTorch's own
     index (slower: a ~200 MB download). Everything else comes from uv.lock at its locked version.
+    ``cpu_torch=False`` keeps the locked torch (for a machine with a GPU).
     """
     python = str(Path(session.virtualenv.location) / "bin" / "python")
     with tempfile.NamedTemporaryFile("w", suffix=".txt", delete=False) as handle:
@@ -214,13 +229,15 @@ def install_train_stack(session: nox.Session) -> None:
     )
     lines = Path(requirements).read_text().splitlines()
     locked_torch = next((line.split(";")[0].strip() for line in lines if line.startswith("torch==")), "torch")
-    kept = [line for line in lines if not line.strip().startswith(_CUDA_ONLY)]
+    kept = [line for line in lines if not line.strip().startswith(_CUDA_ONLY)] if cpu_torch else lines
     Path(requirements).write_text("\n".join(kept) + "\n")
     # Bytecode compiled once at install: imports of torch, transformers and trl take seconds each
     # in every test process otherwise (and PYTHONDONTWRITEBYTECODE may forbid caching it later).
     uv_pip = ("uv", "pip", "install", "--python", python, "--quiet", "--compile-bytecode")
     wheel = _local_torch_wheel()
-    if wheel is not None:
+    if not cpu_torch:
+        session.log(f"torch: {locked_torch} as locked (a CUDA build), for the GPU")
+    elif wheel is not None:
         session.log(f"torch: the CPU wheel on local disk, {wheel}")
         session.run_install(*uv_pip, "--no-deps", str(wheel), external=True)
     else:
@@ -255,6 +272,29 @@ def train(session: nox.Session) -> None:
             "SQLENV_REQUIRE_TRAIN_STACK": "1",
             "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1"),
         },
+    )
+
+
+@nox.session(python=PYTHON, default=False)
+def smoke_train(session: nox.Session) -> None:
+    """The smoke training from a fresh clone: ``uv run nox -s smoke_train [-- FLAGS of sqlenv-train train]``.
+
+    Installs sqlenv-train with its ``train`` extra into ``.nox/smoke_train`` (a CPU build of torch,
+    or the locked CUDA build where ``nvidia-smi`` lists a GPU), then runs
+    ``sqlenv-train train --smoke`` (the tiny model built locally: warm start, GRPO, evaluations,
+    report) into ``runs/smoke``. Arguments after ``--`` go to ``sqlenv-train train``, e.g.
+    ``-- --steps 8`` or ``-- --resume``.
+    """
+    install_train_stack(session, cpu_torch=not _has_nvidia_gpu())
+    args = list(session.posargs)
+    if not any(a == "--output-dir" or a.startswith("--output-dir=") for a in args):
+        args = ["--output-dir", "runs/smoke", *args]
+    session.run(
+        "sqlenv-train",
+        "train",
+        "--smoke",
+        *args,
+        env={"SQLENV_SPIDER_DIR": SPIDER_DIR, "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1")},
     )
 
 
@@ -436,3 +476,240 @@ def bench_server(session: nox.Session) -> None:
     run_with_cache_fallback(session, "uv", "pip", "install", "openenv==0.10.0", install=True, silent=True)
     session.run("python", "bench/bench_server.py", *session.posargs, env={"SQLENV_SPIDER_DIR": SPIDER_DIR})
     session.run("python", "bench/bench_imports.py")
+
+
+def _pep503_index(dist: Path, root: Path) -> list[str]:
+    """A static PEP 503 "simple" index of the files in ``dist`` under ``root/simple``; returns the project names."""
+    import hashlib
+    import html
+    import re
+    import shutil
+
+    files = root / "files"
+    files.mkdir(parents=True)
+    projects: dict[str, list[str]] = {}
+    for artifact in sorted(dist.iterdir()):
+        if not artifact.name.endswith((".whl", ".tar.gz")):
+            continue
+        shutil.copy2(artifact, files / artifact.name)
+        # wheel: {name}-{version}-...whl with "_" for "-"; sdist: {name}-{version}.tar.gz
+        name = re.split(r"-\d", artifact.name, maxsplit=1)[0]
+        projects.setdefault(re.sub(r"[-_.]+", "-", name).lower(), []).append(artifact.name)
+    simple = root / "simple"
+    for project, names in projects.items():
+        (simple / project).mkdir(parents=True)
+        links = []
+        for name in names:
+            digest = hashlib.sha256((files / name).read_bytes()).hexdigest()
+            href = html.escape(f"../../files/{name}#sha256={digest}")
+            links.append(f'<a href="{href}">{html.escape(name)}</a><br>')
+        (simple / project / "index.html").write_text(
+            "<!DOCTYPE html><html><body>\n" + "\n".join(links) + "\n</body></html>\n", encoding="utf-8"
+        )
+    (simple / "index.html").write_text(
+        "<!DOCTYPE html><html><body>\n"
+        + "\n".join(f'<a href="{p}/">{p}</a><br>' for p in sorted(projects))
+        + "\n</body></html>\n",
+        encoding="utf-8",
+    )
+    return sorted(projects)
+
+
+def _wait_http(url: str, process: object, timeout_s: float = 30.0) -> None:
+    import subprocess
+    import time
+    import urllib.request
+
+    assert isinstance(process, subprocess.Popen)
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"the index server exited with {process.returncode}")
+        try:
+            with urllib.request.urlopen(url, timeout=2):
+                return
+        except OSError:
+            time.sleep(0.2)
+    raise RuntimeError(f"{url} did not answer within {timeout_s}s")
+
+
+def _stop(process: object) -> None:
+    import subprocess
+
+    assert isinstance(process, subprocess.Popen)
+    process.terminate()
+    try:
+        process.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(timeout=15)
+
+
+#: Plays bookshop-003 against the server at argv[1] and checks that the packages came from the index.
+_EPISODE = """
+import importlib.metadata as md, sys
+from sqlenv_client import SQLEnvClient
+for name in ("sqlenv-core", "sqlenv-client"):
+    dist = md.distribution(name)
+    assert dist.read_text("direct_url.json") is None, f"{name} was installed from a path or URL, not by name"
+    print(name, dist.version, "installed by name from the index")
+for absent in ("fastapi", "uvicorn", "torch"):
+    try:
+        __import__(absent)
+    except ImportError:
+        continue
+    raise SystemExit(f"{absent} is installed beside sqlenv-client alone")
+with SQLEnvClient(sys.argv[1]) as env:
+    obs = env.reset(question_id="bookshop-003")
+    obs = env.query("SELECT count(*) FROM orders WHERE lower(status) = 'cancelled'")
+    assert not obs.error, obs.error
+    obs = env.answer(obs.rows[0][0])
+    print("episode:", obs.info["verdict"], "reward", obs.reward)
+    assert obs.done and obs.info["verdict"]["correct"], obs.info
+"""
+
+
+def _installed_by_name(session: nox.Session, python: Path, *names: str) -> None:
+    check = (
+        "import importlib.metadata as md, sys\n"
+        "for name in sys.argv[1:]:\n"
+        "    dist = md.distribution(name)\n"
+        "    assert dist.read_text('direct_url.json') is None, f'{name} came from a path or URL, not the index'\n"
+        "    print(name, dist.version, 'installed by name from the index')\n"
+    )
+    session.run(str(python), "-c", check, *names, external=True)
+
+
+@nox.session(python=PYTHON)
+def index_install(session: nox.Session) -> None:
+    """What a release publishes installs by name and works: the packages from a package index on loopback.
+
+    Builds every wheel and sdist (or takes them from ``-- --dist DIR``, as the release workflow
+    does), serves them as a PEP 503 index with ``python -m http.server`` on 127.0.0.1, and in clean
+    virtual environments installs ``sqlenv-server``, ``sqlenv-client`` and ``sqlenv-train[train]``
+    by name (their other dependencies from the normal index; torch as a CPU build, see
+    ``install_train_stack``). Then it starts the installed ``sqlenv-server`` on a free loopback
+    port, plays an episode against it from the client's environment, and runs
+    ``sqlenv-train train --smoke`` from the training environment.
+    """
+    import argparse
+    import subprocess
+    import sys
+
+    parser = argparse.ArgumentParser(prog="nox -s index_install --")
+    parser.add_argument("--dist", help="test these built files instead of building them")
+    args = parser.parse_args(session.posargs)
+    sync(session, "--group", "build")  # nothing of the workspace: the session's own python runs the index
+    if installing_only(session):
+        return
+    tmp = Path(session.create_tmp())
+    if args.dist:
+        dist = Path(args.dist).resolve()
+    else:
+        dist = tmp / "dist"
+        if dist.exists():
+            import shutil
+
+            shutil.rmtree(dist)
+        run_with_cache_fallback(
+            session, "uv", "build", "--all-packages", "--out-dir", str(dist), silent=True, external=True
+        )
+    index_root = tmp / "index"
+    if index_root.exists():
+        import shutil
+
+        shutil.rmtree(index_root)
+    projects = _pep503_index(dist, index_root)
+    missing = sorted({"sqlenv-core", "sqlenv-client", "sqlenv-server", "sqlenv-train"} - set(projects))
+    if missing:
+        session.error(f"no distribution of {', '.join(missing)} in {dist}")
+    port = _free_loopback_port()
+    index_url = f"http://127.0.0.1:{port}/simple"
+    index_log = (tmp / "index.log").open("w")
+    index = subprocess.Popen(
+        [sys.executable, "-m", "http.server", str(port), "--bind", "127.0.0.1", "--directory", str(index_root)],
+        stdout=index_log,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        _wait_http(f"{index_url}/", index)
+        session.log(f"serving {', '.join(projects)} at {index_url}")
+        envs = {name: tmp / f"venv-{name}" for name in ("client", "server", "train", "base")}
+        for venv in envs.values():
+            session.run("uv", "venv", "--quiet", "--clear", "--python", PYTHON, str(venv), external=True)
+        py = {name: venv / "bin" / "python" for name, venv in envs.items()}
+        # The local index comes first: uv takes a name from the first index that has it (never a
+        # same-named project of the normal index); everything else resolves from the normal index.
+        by_name = ("uv", "pip", "install", "--quiet", "--extra-index-url", index_url)
+        session.run(*by_name, "--python", str(py["server"]), "sqlenv-server", external=True)
+        session.run(*by_name, "--python", str(py["client"]), "sqlenv-client", external=True)
+        session.run(*by_name, "--python", str(py["base"]), "sqlenv-train", external=True)
+        _install_torch_cpu(session, py["train"])
+        session.run(*by_name, "--compile-bytecode", "--python", str(py["train"]), "sqlenv-train[train]", external=True)
+        _installed_by_name(session, py["server"], "sqlenv-core", "sqlenv-server")
+        _installed_by_name(session, py["train"], "sqlenv-core", "sqlenv-client", "sqlenv-train")
+        cpu_only = (
+            "import torch; assert torch.version.cuda is None, torch.__version__; print('torch', torch.__version__)"
+        )
+        session.run(str(py["train"]), "-c", cpu_only, external=True)
+    finally:
+        _stop(index)
+        index_log.close()
+
+    server_port = _free_loopback_port()
+    url = f"http://127.0.0.1:{server_port}"
+    with (tmp / "server.log").open("w") as log_file:
+        server = subprocess.Popen(
+            [str(envs["server"] / "bin" / "sqlenv-server"), "--host", "127.0.0.1", "--port", str(server_port)],
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+            env={**os.environ, **TEST_ENV},
+        )
+        try:
+            _wait_healthy(url, server)
+            session.run(str(py["client"]), "-c", _EPISODE, url, external=True)
+        finally:
+            _stop(server)
+    _check_install_advice(session, envs["base"] / "bin" / "sqlenv-train")
+    run_dir = tmp / "smoke-run"
+    session.run(
+        str(envs["train"] / "bin" / "sqlenv-train"),
+        "train",
+        "--smoke",
+        "--no-progress",
+        "--output-dir",
+        str(run_dir),
+        external=True,
+        env={**TEST_ENV, "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1")},
+    )
+    import json
+
+    summary = json.loads((run_dir / "summary.json").read_text(encoding="utf-8"))
+    if summary.get("steps") != 4:
+        session.error(f"the smoke training ran {summary.get('steps')} GRPO steps, not 4")
+    session.log(f"the installed sqlenv-train trained {summary['steps']} steps in {summary['train_seconds']} s")
+
+
+def _check_install_advice(session: nox.Session, command: Path) -> None:
+    """``sqlenv-train`` installed without its ``train`` extra says which pip command adds it (and only that)."""
+    import subprocess
+
+    done = subprocess.run(
+        [str(command), "train", "--smoke", "--dry-run"], capture_output=True, text=True, timeout=120, check=False
+    )
+    advice = "pip install 'accelerate>=1.4'"
+    if done.returncode != 2 or advice not in done.stderr or "checkout" in done.stderr:
+        session.error(f"expected exit 2 and {advice!r} from the base install; got {done.returncode}: {done.stderr}")
+    session.log(f"the base install says: {done.stderr.strip().splitlines()[-1]}")
+
+
+def _install_torch_cpu(session: nox.Session, python: Path) -> None:
+    """A CPU build of torch into ``python``'s environment: the wheel on local disk, else PyTorch's CPU index."""
+    wheel = _local_torch_wheel()
+    pip = ("uv", "pip", "install", "--quiet", "--compile-bytecode", "--python", str(python))
+    if wheel is not None:
+        session.log(f"torch: the CPU wheel on local disk, {wheel}")
+        session.run(*pip, str(wheel), external=True)  # its small dependencies from the normal index
+    else:
+        session.log(f"torch: no local CPU wheel; torch from {_TORCH_CPU_INDEX} (CPU build)")
+        session.run(*pip, "--index-url", _TORCH_CPU_INDEX, "torch", external=True)

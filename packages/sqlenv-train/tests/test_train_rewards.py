@@ -97,7 +97,8 @@ def test_each_failure_mode_is_flagged_and_scored(
         ["calls_after_answer"],
         ["no_answer", "invalid_arguments"],
     ]
-    assert lines[0]["step"] == 7 and lines[0]["correct"] and lines[0]["transcript"][0]["tool_calls"]
+    # global_step 7 = seven steps done: these rollouts are for GRPO step 8, as train_log.jsonl numbers it.
+    assert lines[0]["step"] == 8 and lines[0]["correct"] and lines[0]["transcript"][0]["tool_calls"]
     assert [t["tool"] for t in lines[0]["turns"]] == ["query", "answer"]
     assert metrics["sqlenv/no_tool_calls"] == pytest.approx(1 / 6)
     assert metrics["sqlenv/solve_rate"] == pytest.approx(1 / 6)

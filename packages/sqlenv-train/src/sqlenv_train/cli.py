@@ -4,9 +4,10 @@ Commands::
 
     sqlenv-train eval --policy {random,oracle,openai,hf} --dataset SPEC [--base-url URL --model NAME]
                       [--limit N] --out report.json
-    sqlenv-train report A.json B.json ... [--out-dir DIR] [--train-log run/train_log.jsonl]
+    sqlenv-train report A.json B.json ... [--out-dir DIR] [--train-log run/train_log.jsonl]  (report.html, ...)
     sqlenv-train sft-data --dataset SPEC --out warmstart.jsonl
-    sqlenv-train train [--config recipe.toml] [--smoke] [--model ...] [--steps N] ...
+    sqlenv-train train [--config recipe.toml] [--smoke] [--resume] [--model ...] [--steps N] ...
+                       (one flag per TrainConfig field: ``sqlenv-train train --help``)
     sqlenv-train tiny-model [--out DIR]
 
 Errors in the input (a bad dataset spec, an invalid config, a missing dependency) print one clear
@@ -98,7 +99,9 @@ def _report(args: argparse.Namespace) -> int:
     from sqlenv_train.report import write_comparison
 
     try:
-        table, files = write_comparison(args.reports, args.out_dir, train_log=args.train_log, plots=not args.no_plots)
+        table, files = write_comparison(
+            args.reports, args.out_dir, train_log=args.train_log, rollouts=args.rollouts, plots=not args.no_plots
+        )
     except ValueError as exc:
         raise UsageError(str(exc)) from None
     except MissingDependencyError as exc:
@@ -131,54 +134,104 @@ def _sft_data(args: argparse.Namespace) -> int:
     return 0
 
 
-_TRAIN_FLAGS: dict[str, tuple[type, str]] = {
-    "model": (str, "model name, local folder, or 'tiny'"),
-    "dataset": (str, "training dataset spec"),
-    "eval_dataset": (str, "held-out dataset spec evaluated before and after"),
-    "eval_limit": (int, "evaluate at most this many questions"),
-    "output_dir": (str, "where the run writes"),
-    "base_url": (str, "a SQLEnv server to train against (default: in-process)"),
-    "steps": (int, "GRPO steps"),
-    "num_generations": (int, "group size"),
-    "batch_size": (int, "completions per device per step"),
-    "gradient_accumulation_steps": (int, "gradient accumulation"),
-    "learning_rate": (float, "GRPO learning rate"),
-    "temperature": (float, "rollout temperature"),
-    "max_turns": (int, "tool-calling rounds per rollout"),
-    "max_completion_length": (int, "tokens per rollout, tool results included"),
-    "step_budget": (int, "exploring actions per episode"),
-    "sft_steps": (int, "warm-start steps before GRPO"),
-    "sft_data": (str, "warm-start JSONL from sqlenv-train sft-data"),
-    "save_steps": (int, "checkpoint every N steps"),
-    "seed": (int, "seed"),
-    "report_to": (str, "none, wandb, tensorboard, ..."),
-}
+def _none_or(kind: type) -> Any:
+    """An argparse type for an optional setting: ``none`` (any case) is ``None``, else ``kind``."""
+
+    def parse(text: str) -> Any:
+        return None if text.lower() == "none" else kind(text)
+
+    parse.__name__ = kind.__name__  # argparse names the type in its error messages
+    return parse
+
+
+def _attribute_help() -> dict[str, str]:
+    """Each ``TrainConfig`` attribute's description, from the class docstring (one source for both)."""
+    import inspect
+    import re
+
+    from sqlenv_train.training import TrainConfig
+
+    doc = inspect.getdoc(TrainConfig) or ""
+    described: dict[str, str] = {}
+    name: str | None = None
+    for line in doc.partition("Attributes:")[2].splitlines():
+        entry = re.match(r"^ {4}(\w+): (.*)$", line)
+        if entry is not None:
+            name = str(entry[1])
+            described[name] = str(entry[2])
+        elif name is not None and line.startswith(" " * 8):
+            described[name] += " " + line.strip()
+    return described
+
+
+def add_config_flags(parser: argparse.ArgumentParser) -> None:
+    """One flag per ``TrainConfig`` field, derived from its type, default and docstring.
+
+    ``--steps 8``; ``--eval-limit none`` for an optional setting; ``--lora`` / ``--no-lora`` for a
+    switch; ``--reward-weights 1 0.5 0.2`` for a list. A flag that is not given leaves the setting
+    to the config file, or to the default.
+    """
+    import dataclasses
+    import typing
+
+    from sqlenv_train.training import TrainConfig
+
+    hints = typing.get_type_hints(TrainConfig)
+    described = _attribute_help()
+    for f in dataclasses.fields(TrainConfig):
+        hint: Any = hints[f.name]
+        optional = type(None) in typing.get_args(hint)
+        if optional:
+            hint = next(a for a in typing.get_args(hint) if a is not type(None))
+        flag = "--" + f.name.replace("_", "-")
+        default = f.default if f.default is not dataclasses.MISSING else f.default_factory()  # type: ignore[misc]
+        text = f"{described.get(f.name, f.name)} (default: {default})".replace("%", "%%").replace("``", "")
+        names = [flag, "--progress"] if f.name == "show_progress" else [flag]
+        common: dict[str, Any] = {"dest": f.name, "default": argparse.SUPPRESS, "help": text}
+        if hint is bool:
+            parser.add_argument(*names, action=argparse.BooleanOptionalAction, **common)
+        elif typing.get_origin(hint) is list:
+            (item,) = typing.get_args(hint)
+            parser.add_argument(*names, nargs="+", type=item, metavar=item.__name__.upper(), **common)
+        else:
+            metavar = f"{hint.__name__.upper()}|none" if optional else hint.__name__.upper()
+            parser.add_argument(*names, type=_none_or(hint) if optional else hint, metavar=metavar, **common)
+
+
+def train_overrides(args: argparse.Namespace) -> dict[str, Any]:
+    """The ``TrainConfig`` settings given on the command line (``None`` where ``none`` was given)."""
+    import dataclasses
+
+    from sqlenv_train.training import TrainConfig
+
+    return {f.name: getattr(args, f.name) for f in dataclasses.fields(TrainConfig) if hasattr(args, f.name)}
 
 
 def _train(args: argparse.Namespace) -> int:
-    from dataclasses import asdict
+    from dataclasses import asdict, replace
 
     from sqlenv_train.training import ConfigError, TrainConfig, load_config, train
 
-    overrides: dict[str, Any] = {name: getattr(args, name) for name in _TRAIN_FLAGS}
-    for flag in ("lora", "use_vllm"):
-        if getattr(args, flag):
-            overrides[flag] = True
-    if args.no_progress:
-        overrides["show_progress"] = False
+    overrides = train_overrides(args)
     try:
         if args.smoke:
             if args.config:
                 raise UsageError("--smoke and --config are exclusive")
-            config = TrainConfig.smoke(**{k: v for k, v in overrides.items() if v is not None})
+            config = TrainConfig.smoke(**overrides)
         else:
+            # load_config ignores None (an unset setting): a `none` given on the command line is set after.
             config = load_config(args.config, **overrides)
+            config = replace(config, **{k: None for k, v in overrides.items() if v is None})
         config.validate()
     except ConfigError as exc:
         raise UsageError(str(exc)) from None
     if args.dry_run:
         print(json.dumps(asdict(config), indent=2))
         return 0
+    if config.resume:
+        from sqlenv_train.training import last_checkpoint
+
+        print(f"resuming from {last_checkpoint(config.output_dir)}", file=sys.stderr)
     result = train(config)
     print(json.dumps(result.to_dict(), indent=2))
     return 0
@@ -213,11 +266,12 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--no-progress", action="store_true")
     ev.set_defaults(run=_eval)
 
-    rp = sub.add_parser("report", help="compare reports: a markdown table and PNG plots")
+    rp = sub.add_parser("report", help="compare reports: report.html (transcripts side by side), a table, plots")
     rp.add_argument("reports", nargs="+", help="report JSON files")
-    rp.add_argument("--out-dir", default="reports", help="where comparison.md and the PNGs go")
-    rp.add_argument("--train-log", help="a train_log.jsonl to draw the learning curve from")
-    rp.add_argument("--no-plots", action="store_true", help="only the markdown table")
+    rp.add_argument("--out-dir", default="reports", help="where report.html, comparison.md and the PNGs go")
+    rp.add_argument("--train-log", help="a train_log.jsonl to draw the training curves from")
+    rp.add_argument("--rollouts", help="a rollouts.jsonl whose training rollouts report.html shows, step by step")
+    rp.add_argument("--no-plots", action="store_true", help="no PNG plots (report.html needs no extra)")
     rp.set_defaults(run=_report)
 
     sd = sub.add_parser("sft-data", help="export episodes as a chat dataset with tool calls (warm start)")
@@ -235,11 +289,7 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--config", help="a TOML or JSON file of settings (flags override it)")
     tr.add_argument("--smoke", action="store_true", help="the tiny model on CPU for a few steps")
     tr.add_argument("--dry-run", action="store_true", help="validate and print the configuration, then stop")
-    for name, (kind, text) in _TRAIN_FLAGS.items():
-        tr.add_argument("--" + name.replace("_", "-"), dest=name, type=kind, help=text)
-    tr.add_argument("--lora", action="store_true", help="train LoRA adapters (needs sqlenv-train[lora])")
-    tr.add_argument("--use-vllm", action="store_true", help="generate with vLLM (GPU)")
-    tr.add_argument("--no-progress", action="store_true")
+    add_config_flags(tr)
     tr.set_defaults(run=_train)
 
     tm = sub.add_parser("tiny-model", help="build the tiny local model (cached) and print its folder")

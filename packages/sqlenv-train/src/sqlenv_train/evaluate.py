@@ -60,6 +60,9 @@ class EpisodeRecord:
         invalid_actions: actions the environment answered with an error (bad SQL, unknown table...).
         answered: the policy sent an ANSWER (before the budget ran out).
         usage: a model policy's per-episode counts (tokens, latency, format errors); empty otherwise.
+        question: the question's text.
+        transcript: every action and what the environment answered: ``action``, ``argument``,
+            ``result`` (clipped to ``TRANSCRIPT_CHARS``), ``error``, ``reward``.
     """
 
     question_id: str
@@ -73,6 +76,18 @@ class EpisodeRecord:
     invalid_actions: int = 0
     answered: bool = False
     usage: dict[str, Any] = field(default_factory=dict[str, Any])
+    question: str = ""
+    transcript: list[dict[str, Any]] = field(default_factory=list[dict[str, Any]])
+
+
+#: The longest tool result kept per step in a report's transcripts (the rest is cut, with a note).
+TRANSCRIPT_CHARS = 2000
+
+
+def _clip(text: str) -> str:
+    if len(text) <= TRANSCRIPT_CHARS:
+        return text
+    return text[:TRANSCRIPT_CHARS] + f"\n[... {len(text) - TRANSCRIPT_CHARS} more characters]"
 
 
 def _group(episodes: Sequence[EpisodeRecord]) -> dict[str, Any]:
@@ -253,6 +268,8 @@ def _play(
     actions: Counter[str] = Counter()
     invalid = 0
     answered = False
+    question = obs.question
+    transcript: list[dict[str, Any]] = []
     for _ in range(max_steps):
         if obs.done:
             break
@@ -262,6 +279,15 @@ def _play(
         obs = env.step(action)
         invalid += bool(obs.error)
         state = env.state()
+        transcript.append(
+            {
+                "action": action.action_type,
+                "argument": _clip(str(action.argument)),
+                "result": _clip(obs.result or ""),
+                "error": obs.error or "",
+                "reward": obs.reward,
+            }
+        )
     verdict: dict[str, Any] = obs.info.get("verdict", {})
     if not obs.done:
         # The policy stopped without answering: end the episode as an empty (wrong) answer ends it,
@@ -292,4 +318,6 @@ def _play(
         invalid_actions=invalid,
         answered=answered and not usage.get("gave_up"),
         usage=usage,
+        question=question,
+        transcript=transcript,
     )

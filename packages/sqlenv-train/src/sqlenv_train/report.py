@@ -6,7 +6,10 @@
 * ``solve_rate.png``: solve rate per policy with its 95% interval;
 * ``by_difficulty.png``: solve rate per difficulty, one bar per policy;
 * ``steps.png``: steps per episode, per policy;
-* ``learning_curve.png``: mean reward and solve rate per training step (given a ``train_log.jsonl``).
+* ``learning_curve.png``: mean reward and solve rate per training step (given a ``train_log.jsonl``);
+
+and, always (no extra needed), ``report.html``: the curves, the comparison table and every episode's
+transcript side by side, in one self-contained file (:mod:`sqlenv_train.html_report`).
 """
 
 from __future__ import annotations
@@ -65,19 +68,28 @@ def _interval(summary: dict[str, Any]) -> tuple[float, float]:
 
 def markdown_table(reports: Sequence[dict[str, Any]]) -> str:
     """One row per report: solve rate with interval, return, steps, error rates, tokens, latency."""
+    from sqlenv_train.html_report import dataset_and_split
+
     header = (
-        "| policy | episodes | solve rate | 95% CI | mean return | mean steps | invalid actions | format errors "
-        "| tokens/episode | s/call |"
+        "| policy | dataset | split | episodes | solve rate | 95% CI | mean return | mean steps | invalid actions "
+        "| format errors | tokens/episode | s/call |"
     )
-    lines = [header, "|---|---:|---:|---|---:|---:|---:|---:|---:|---:|"]
+    lines = [header, "|---|---|---|---:|---:|---|---:|---:|---:|---:|---:|---:|"]
+    datasets = {dataset_and_split(r) for r in reports}
+    if len(datasets) > 1:
+        named = "; ".join(f"{d} ({s})" for d, s in sorted(datasets))
+        lines.insert(0, f"> These reports were evaluated on {len(datasets)} different datasets or splits ({named}):")
+        lines.insert(1, "> compare rates only between rows of the same dataset and split.\n")
     for report in reports:
+        dataset, split = dataset_and_split(report)
         s: dict[str, Any] = report["summary"]
         low, high = _interval(s)
         usage: Any = report.get("usage") or {}
         tokens = f"{usage['tokens_per_episode']:.0f}" if usage.get("tokens_per_episode") else "–"
         latency = f"{usage['latency_per_call_s']:.3f}" if usage.get("latency_per_call_s") else "–"
         lines.append(
-            f"| {_label(report)} | {s['episodes']} | {float(s['solve_rate']):.1%} | {low:.1%}–{high:.1%} "
+            f"| {_label(report)} | {dataset} | {split} | {s['episodes']} | {float(s['solve_rate']):.1%} "
+            f"| {low:.1%}–{high:.1%} "
             f"| {float(s.get('mean_return', 0.0)):.3f} | {float(s.get('mean_steps', 0.0)):.2f} "
             f"| {float(s.get('invalid_action_rate', 0.0)):.1%} | {float(s.get('format_error_rate', 0.0)):.1%} "
             f"| {tokens} | {latency} |"
@@ -88,7 +100,9 @@ def markdown_table(reports: Sequence[dict[str, Any]]) -> str:
         for report in reports:
             groups: Any = report.get("by_difficulty") or {}
             cells = [
-                f"{float(groups[d]['solve_rate']):.1%} (n={groups[d]['episodes']})" if d in groups else "–"
+                f"{float(groups[d]['solve_rate']):.1%} (n={groups[d]['episodes']})"
+                if int((as_object(groups.get(d)) or {}).get("episodes", 0) or 0)
+                else "no questions"
                 for d in difficulties
             ]
             lines.append(f"| {_label(report)} | " + " | ".join(cells) + " |")
@@ -141,8 +155,13 @@ def plot_reports(reports: Sequence[dict[str, Any]], out_dir: str | Path) -> list
         width = 0.8 / max(len(reports), 1)
         for i, report in enumerate(reports):
             groups: Any = report.get("by_difficulty") or {}
-            values = [float(groups[d]["solve_rate"]) if d in groups else 0.0 for d in difficulties]
-            ax.bar([x + i * width for x in range(len(difficulties))], values, width, label=labels[i])
+            counts = [int((as_object(groups.get(d)) or {}).get("episodes", 0) or 0) for d in difficulties]
+            values = [float(groups[d]["solve_rate"]) if n else 0.0 for d, n in zip(difficulties, counts, strict=True)]
+            xs = [x + i * width for x in range(len(difficulties))]
+            ax.bar(xs, values, width, label=labels[i])
+            for x, n in zip(xs, counts, strict=True):
+                if not n:  # not a 0% bar: no question of this difficulty was evaluated
+                    ax.annotate("n=0", (x, 0.01), ha="center", fontsize=7, rotation=90, color="#777")
         ax.set_xticks([x + 0.4 - width / 2 for x in range(len(difficulties))], difficulties)
         ax.set_ylim(0, 1.05)
         ax.set_ylabel("solve rate")
@@ -198,7 +217,12 @@ def _save(fig: Any, path: Path, plt: Any) -> Path:
 
 
 def write_comparison(
-    paths: Sequence[str | Path], out_dir: str | Path, *, train_log: str | Path | None = None, plots: bool = True
+    paths: Sequence[str | Path],
+    out_dir: str | Path,
+    *,
+    train_log: str | Path | None = None,
+    rollouts: str | Path | None = None,
+    plots: bool = True,
 ) -> tuple[str, list[Path]]:
     """Load reports, write ``comparison.md`` and the plots into ``out_dir``; returns (markdown, files)."""
     reports = [load_report(p) for p in paths]
@@ -207,6 +231,9 @@ def write_comparison(
     out.mkdir(parents=True, exist_ok=True)
     files = [out / "comparison.md"]
     files[0].write_text(table + "\n", encoding="utf-8")
+    from sqlenv_train.html_report import write_html_report
+
+    files.append(write_html_report(reports, out / "report.html", train_log=train_log, rollouts=rollouts))
     if plots:
         files += plot_reports(reports, out)
         if train_log is not None:

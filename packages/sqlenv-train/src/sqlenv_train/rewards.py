@@ -229,7 +229,9 @@ class SQLEnvRewards:
         self, completions: Sequence[object], analyses: list[RolloutAnalysis], kwargs: dict[str, Any]
     ) -> None:
         state = kwargs.get("trainer_state")
-        step = int(getattr(state, "global_step", 0) or 0)
+        # The GRPO step these rollouts are generated for: the trainer's global_step counts the steps
+        # done (0 during the first), and train_log.jsonl logs step N's metrics under N.
+        step = int(getattr(state, "global_step", 0) or 0) + 1
         batch: Counter[str] = Counter()
         for analysis in analyses:
             batch.update(flag for flag, on in analysis.flags.items() if on)

@@ -7,13 +7,25 @@ all at once, before any model loads (:meth:`TrainConfig.validate`).
 What a run writes to ``output_dir``:
 
 * ``config.json``: the configuration used;
-* ``train_log.jsonl``: TRL's metrics at every logging step (rewards, loss, ``sqlenv/*`` flags);
-* ``rollouts.jsonl``: one line per rollout (question, per-turn rewards, verdict, flags, transcript);
+* ``train_log.jsonl``: TRL's metrics at every logging step (rewards, loss, ``sqlenv/*`` flags),
+  one line per step (``step`` is the GRPO step, 1 to ``steps``; the trainer's end-of-run totals go
+  to ``summary.json``, not here);
+* ``rollouts.jsonl``: one line per rollout (question, per-turn rewards, verdict, flags, transcript),
+  with ``step`` the GRPO step it was generated for (the same numbering);
 * ``eval_before.json``, ``eval_warm_start.json`` (after the SFT warm start, when there is one) and
   ``eval_after.json``: evaluation reports on the held-out split;
 * ``learning_curve.png``: reward and solve rate per step (when rewards were logged);
-* ``checkpoint-*`` (every ``save_steps``) and ``final/``: the model and tokenizer;
+* ``report.html``: one self-contained page with the curves, the evaluations and every evaluated
+  episode's transcript, before and after side by side (:mod:`sqlenv_train.html_report`);
+* ``checkpoint-*`` (every ``save_steps``, and at the end): model, optimizer, scheduler, RNG and
+  trainer state, what ``resume=True`` continues from; ``final/``: the model and tokenizer;
 * ``summary.json``: the headline numbers of the run.
+
+``resume=True`` (``--resume``) continues the run in ``output_dir`` from its last checkpoint: the
+trainer restores the model, optimizer, scheduler, step and RNG; the warm start and the
+evaluations before it are not redone; the logs are kept and appended to (lines of steps after the
+checkpoint, from a run stopped before it could save again, are dropped first, so every step is
+logged once). ``steps`` may be raised to train further.
 
 Needs the ``train`` extra (``lora=True`` also the ``lora`` extra; ``use_vllm=True`` vLLM on a GPU).
 """
@@ -37,7 +49,7 @@ from typing import Any
 from sqlenv_core.datasets import Dataset, DatasetError, load, parse_spec
 from sqlenv_core.rewards import PROFILES
 from sqlenv_core.tools import DEFAULT_MAX_CHARS
-from sqlenv_train._deps import MissingDependencyError, require
+from sqlenv_train._deps import MissingDependencyError, install_hint, require
 from sqlenv_train._json import as_object
 from sqlenv_train.adapter import ENV_REWARDS, EnvReward, SQLEnvFactory, prompt_rows
 from sqlenv_train.rewards import SQLEnvRewards
@@ -95,12 +107,16 @@ class TrainConfig:
         lora_alpha: LoRA scaling.
         use_vllm: generate with vLLM (GPU only, ``pip install 'trl[vllm]'``).
         vllm_mode: ``colocate`` (same GPU) or ``server`` (a separate ``trl vllm-serve``).
-        save_steps: save a checkpoint every this many steps (``None``: only the final model).
+        save_steps: save a checkpoint every this many steps, and at the end (``None``: only the final
+            model, and the run cannot be resumed).
+        save_total_limit: keep at most this many checkpoints, the newest (``None``: all).
+        resume: continue the run in ``output_dir`` from its last checkpoint (see the module docstring).
         logging_steps: log metrics every this many steps.
         eval_max_new_tokens: longest reply per turn when evaluating.
         eval_temperature: 0 for greedy evaluation.
         seed: seeds everything.
-        bf16: train in bfloat16 (``None``: when a GPU supports it).
+        bf16: train in bfloat16 (``None``: on a GPU that has it natively, compute capability 8.0 or more).
+        fp16: train in float16 mixed precision (``None``: on a GPU without native bfloat16, e.g. a T4).
         report_to: ``none``, ``wandb``, ``tensorboard``, ...
         show_progress: progress bars.
     """
@@ -136,12 +152,15 @@ class TrainConfig:
     lora_alpha: int = 32
     use_vllm: bool = False
     vllm_mode: str = "colocate"
-    save_steps: int | None = None
+    save_steps: int | None = 50
+    save_total_limit: int | None = 2
+    resume: bool = False
     logging_steps: int = 1
     eval_max_new_tokens: int = 256
     eval_temperature: float = 0.0
     seed: int = 0
     bf16: bool | None = None
+    fp16: bool | None = None
     report_to: str = "none"
     show_progress: bool = True
 
@@ -165,6 +184,7 @@ class TrainConfig:
             "sft_steps": 200,
             "sft_learning_rate": 3e-3,
             "eval_max_new_tokens": 96,
+            "save_steps": 2,
         }
         values.update(overrides)
         return cls(**values)
@@ -220,6 +240,10 @@ class TrainConfig:
             f"logging_steps ({self.logging_steps}) must be at most steps ({self.steps}): nothing would be logged",
         )
         need(self.save_steps is None or self.save_steps >= 1, f"save_steps must be at least 1, got {self.save_steps}")
+        need(
+            self.save_total_limit is None or self.save_total_limit >= 1,
+            f"save_total_limit must be at least 1, got {self.save_total_limit}",
+        )
         need(self.eval_limit is None or self.eval_limit >= 1, f"eval_limit must be at least 1, got {self.eval_limit}")
         for name in ("learning_rate", "sft_learning_rate"):
             value = getattr(self, name)
@@ -229,6 +253,7 @@ class TrainConfig:
             f"temperature must be positive, got {self.temperature}",
         )
         need(self.beta >= 0, f"beta must be 0 or more, got {self.beta}")
+        need(not (self.bf16 and self.fp16), "bf16 and fp16 cannot both be on")
         need(
             len(self.reward_weights) == 3 and all(math.isfinite(w) for w in self.reward_weights),
             "reward_weights must be 3 numbers (correctness, shaped_return, format_validity), "
@@ -273,18 +298,96 @@ class TrainConfig:
             problems.append(f"model: no folder at {self.model} (give a Hugging Face name, a local folder or 'tiny')")
         if self.base_url is not None and not self.base_url.startswith(("http://", "https://", "ws://", "wss://")):
             problems.append(f"base_url must start with http://, https://, ws:// or wss://, got {self.base_url!r}")
-        for module, wanted in (("torch", True), ("transformers", True), ("trl", True), ("peft", self.lora)):
-            if wanted:
-                try:
-                    require(module)
-                except MissingDependencyError as exc:
-                    problems.append(str(exc))
+        return problems + self._resume_problems() + self._dependency_problems()
+
+    def _resume_problems(self) -> list[str]:
+        """With ``resume``: a checkpoint to continue from, and the settings it was trained with."""
+        if not self.resume:
+            return []
+        checkpoint = last_checkpoint(self.output_dir)
+        if checkpoint is None:
+            return [f"resume: no checkpoint-* folder in {self.output_dir} (checkpoints are saved every save_steps)"]
+        problems: list[str] = []
+        try:
+            saved = as_object(json.loads((Path(self.output_dir) / "config.json").read_text(encoding="utf-8"))) or {}
+        except (OSError, ValueError):
+            saved = {}
+        for name in _FIXED_ON_RESUME:
+            if name in saved and saved[name] != getattr(self, name):
+                problems.append(
+                    f"resume: {name} was {saved[name]!r} in the run being resumed, not {getattr(self, name)!r}"
+                )
+        done = checkpoint_step(checkpoint)
+        if done >= self.steps:
+            problems.append(f"resume: {checkpoint.name} is at step {done}; raise steps above {done} to train further")
+        return problems
+
+    def _dependency_problems(self) -> list[str]:
+        problems: list[str] = []
+        missing: list[str] = []
+        for module in ("torch", "transformers", "trl"):
+            try:
+                require(module)
+            except MissingDependencyError:
+                missing.append(module)
+        if missing:  # one line for the whole stack: its install command is the same
+            problems.append(f"{', '.join(missing)} not installed: {install_hint('train')}")
+        if self.lora:
+            try:
+                require("peft")
+            except MissingDependencyError as exc:
+                problems.append(str(exc))
         if self.use_vllm:
             try:
                 require("vllm")
             except MissingDependencyError as exc:
                 problems.append(f"use_vllm: {exc}")
         return problems
+
+
+#: Settings a resumed run must share with the run it continues (its checkpoint was trained with them).
+_FIXED_ON_RESUME = (
+    "model",
+    "dataset",
+    "num_generations",
+    "batch_size",
+    "gradient_accumulation_steps",
+    "lora",
+    "lora_r",
+    "lora_alpha",
+    "seed",
+)
+
+
+def last_checkpoint(output_dir: str | Path) -> Path | None:
+    """The ``checkpoint-N`` folder of ``output_dir`` with the largest ``N`` (``None``: there is none)."""
+    folder = Path(output_dir)
+    if not folder.is_dir():
+        return None
+    found = [p for p in folder.glob("checkpoint-*") if p.is_dir() and p.name.removeprefix("checkpoint-").isdigit()]
+    return max(found, key=checkpoint_step) if found else None
+
+
+def checkpoint_step(checkpoint: Path) -> int:
+    """The GRPO step a ``checkpoint-N`` folder was saved at."""
+    return int(checkpoint.name.removeprefix("checkpoint-"))
+
+
+def _keep_steps_up_to(path: Path, step: int) -> None:
+    """Drop the lines of a JSONL log whose ``step`` is after ``step`` (a resumed run logs them again)."""
+    if not path.is_file():
+        return
+    kept: list[str] = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if not line.strip():
+            continue
+        try:
+            entry = as_object(json.loads(line))
+        except ValueError:
+            continue  # a line cut short when the run was stopped
+        if entry is not None and int(entry.get("step", 0)) <= step:
+            kept.append(line)
+    path.write_text("".join(k + "\n" for k in kept), encoding="utf-8")
 
 
 def _raise_if(problems: list[str]) -> None:
@@ -379,6 +482,8 @@ class TrainResult:
     flag_rates: dict[str, float]
     env_seconds: float
     env_share_of_train: float
+    resumed_from: int | None = None
+    trainer: dict[str, float] = field(default_factory=lambda: {})
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-ready data."""
@@ -430,16 +535,44 @@ def _evaluate_model(
     return report.solve_rate
 
 
-def _log_callback(path: Path) -> Any:
+#: Keys of the trainer's one end-of-run log (totals, not a step): kept for summary.json.
+_RUN_TOTALS = ("train_runtime", "train_samples_per_second", "train_steps_per_second", "total_flos", "train_loss")
+
+
+def _precision(config: TrainConfig, torch: Any) -> tuple[bool, bool]:
+    """(bf16, fp16): as configured, else bf16 where the GPU has it natively and fp16 on other GPUs."""
+    from sqlenv_train.recipe import dtype_for
+
+    cuda = bool(torch.cuda.is_available())
+    native = cuda and dtype_for(tuple(torch.cuda.get_device_capability(0))) == "bf16"
+    bf16 = config.bf16 if config.bf16 is not None else native
+    fp16 = config.fp16 if config.fp16 is not None else bool(cuda and not bf16)
+    return bool(bf16), bool(fp16)
+
+
+def _saved_solve_rate(path: Path) -> float | None:
+    """The solve rate of a report written by an earlier part of the run (``None``: there is none)."""
+    if not path.is_file():
+        return None
+    summary = as_object((as_object(json.loads(path.read_text(encoding="utf-8"))) or {}).get("summary")) or {}
+    rate = summary.get("solve_rate")
+    return float(rate) if isinstance(rate, int | float) else None
+
+
+def _log_callback(path: Path, totals: dict[str, float]) -> Any:
     transformers = require("transformers")
 
     class JsonlLog(transformers.TrainerCallback):  # pyright: ignore[reportUntypedBaseClass]
-        """Appends every logged metric dict to a JSONL file."""
+        """Appends every logged metric dict to a JSONL file, one line per step; run totals go to ``totals``."""
 
         def on_log(self, args: Any, state: Any, control: Any, logs: Any = None, **kwargs: Any) -> None:
-            if logs:
-                with path.open("a", encoding="utf-8") as handle:
-                    handle.write(json.dumps({"step": int(state.global_step), **logs}, default=float) + "\n")
+            if not logs:
+                return
+            if any(key in logs for key in _RUN_TOTALS):  # the end of train(): not a step of its own
+                totals.update({k: float(v) for k, v in logs.items() if isinstance(v, int | float)})
+                return
+            with path.open("a", encoding="utf-8") as handle:
+                handle.write(json.dumps({"step": int(state.global_step), **logs}, default=float) + "\n")
 
     return JsonlLog()
 
@@ -460,9 +593,26 @@ def train(config: TrainConfig) -> TrainResult:
 
     out = Path(config.output_dir)
     out.mkdir(parents=True, exist_ok=True)
+    checkpoint = last_checkpoint(out) if config.resume else None
+    if checkpoint is not None:  # the logs go on: only what came after the checkpoint is dropped
+        for log in ("train_log.jsonl", "rollouts.jsonl"):
+            _keep_steps_up_to(out / log, checkpoint_step(checkpoint))
+        logger.info("resuming from %s (step %d)", checkpoint, checkpoint_step(checkpoint))
+    else:  # a new run: what an earlier run left here is not continued, and must not be resumed later
+        for stale in ("train_log.jsonl", "rollouts.jsonl"):
+            (out / stale).unlink(missing_ok=True)
+        stale_checkpoints = sorted(p for p in out.glob("checkpoint-*") if p.is_dir())
+        if stale_checkpoints:
+            import shutil
+
+            logger.warning(
+                "a new run in %s: removing the earlier run's %s (pass resume=True / --resume to continue it)",
+                out,
+                ", ".join(p.name for p in stale_checkpoints),
+            )
+            for folder in stale_checkpoints:
+                shutil.rmtree(folder)
     (out / "config.json").write_text(json.dumps(asdict(config), indent=2), encoding="utf-8")
-    for stale in ("train_log.jsonl", "rollouts.jsonl"):
-        (out / stale).unlink(missing_ok=True)
     # TRL warns at every trainer start that environment_factory is experimental; said once in the docs.
     os.environ.setdefault("TRL_EXPERIMENTAL_SILENCE", "1")
 
@@ -490,19 +640,25 @@ def train(config: TrainConfig) -> TrainResult:
     transformers.set_seed(config.seed)
     model_path = resolve_model(config.model)
     cuda = bool(torch.cuda.is_available())
-    bf16 = config.bf16 if config.bf16 is not None else bool(cuda and torch.cuda.is_bf16_supported())
+    bf16, fp16 = _precision(config, torch)
     tokenizer = transformers.AutoTokenizer.from_pretrained(model_path)
+    # fp16 is mixed precision: the weights stay float32 (the warm start trains every one of them).
     model = transformers.AutoModelForCausalLM.from_pretrained(
         model_path, dtype=torch.bfloat16 if bf16 else torch.float32
     )
     if cuda:
         model = model.to("cuda")
 
-    solve_before = _evaluate_model(model, tokenizer, config, eval_data, out / "eval_before.json", "before")
-
     sft_stats: dict[str, float] | None = None
     solve_warm: float | None = None
-    if config.sft_steps > 0:
+    if checkpoint is not None:  # done by the run being resumed: its results are read back, not redone
+        solve_before = _saved_solve_rate(out / "eval_before.json")
+        solve_warm = _saved_solve_rate(out / "eval_warm_start.json")
+        sft_file = out / "sft.json"
+        sft_stats = json.loads(sft_file.read_text(encoding="utf-8")) if sft_file.is_file() else None
+    else:
+        solve_before = _evaluate_model(model, tokenizer, config, eval_data, out / "eval_before.json", "before")
+    if config.sft_steps > 0 and checkpoint is None:
         rows = read_sft_data(config.sft_data) if config.sft_data else sft_rows(oracle_conversations(train_data))
         sft_stats = run_sft(
             model,
@@ -518,6 +674,7 @@ def train(config: TrainConfig) -> TrainResult:
         solve_warm = _evaluate_model(model, tokenizer, config, eval_data, out / "eval_warm_start.json", "warm start")
 
     rewards = SQLEnvRewards(out / "rollouts.jsonl", max_completion_length=config.max_completion_length)
+    totals: dict[str, float] = {}
     peft_config = None
     if config.lora:
         peft = require("peft")
@@ -542,9 +699,11 @@ def train(config: TrainConfig) -> TrainResult:
         logging_steps=config.logging_steps,
         save_strategy="steps" if config.save_steps else "no",
         save_steps=config.save_steps or 500,
+        save_total_limit=config.save_total_limit,
         report_to=config.report_to,
         seed=config.seed,
         bf16=bf16,
+        fp16=fp16,
         use_cpu=not cuda,
         use_vllm=config.use_vllm,
         vllm_mode=config.vllm_mode,
@@ -565,11 +724,11 @@ def train(config: TrainConfig) -> TrainResult:
         processing_class=tokenizer,
         environment_factory=factory,
         peft_config=peft_config,
-        callbacks=[_log_callback(out / "train_log.jsonl")],
+        callbacks=[_log_callback(out / "train_log.jsonl", totals)],
     )
     started = time.perf_counter()
     try:
-        trainer.train()
+        trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint is not None else None)
     finally:
         train_seconds = time.perf_counter() - started
         env_seconds = sum(env.tool_seconds for env in factory.instances)
@@ -600,7 +759,9 @@ def train(config: TrainConfig) -> TrainResult:
         model_dir=str(final),
         steps=steps_done,
         train_seconds=round(train_seconds, 3),
-        seconds_per_step=round(train_seconds / max(steps_done, 1), 3),
+        seconds_per_step=round(
+            train_seconds / max(steps_done - checkpoint_step(checkpoint) if checkpoint else steps_done, 1), 3
+        ),
         sft=sft_stats,
         solve_rate_before=solve_before,
         solve_rate_warm_start=solve_warm,
@@ -610,6 +771,22 @@ def train(config: TrainConfig) -> TrainResult:
         flag_rates=rewards.rates(),
         env_seconds=round(env_seconds, 3),
         env_share_of_train=round(env_seconds / train_seconds, 4) if train_seconds else 0.0,
+        resumed_from=checkpoint_step(checkpoint) if checkpoint is not None else None,
+        trainer=totals,
     )
     (out / "summary.json").write_text(json.dumps(result.to_dict(), indent=2), encoding="utf-8")
+    _write_run_report(out, config)
     return result
+
+
+def _write_run_report(out: Path, config: TrainConfig) -> None:
+    """``report.html``: the curves, the evaluations before and after, their transcripts side by side."""
+    from sqlenv_train.html_report import write_html_report
+    from sqlenv_train.report import load_report
+
+    names = ("eval_before.json", "eval_warm_start.json", "eval_after.json")
+    reports = [load_report(out / name) for name in names if (out / name).is_file()]
+    title = f"GRPO run: {config.model} on {config.dataset}"
+    write_html_report(
+        reports, out / "report.html", train_log=out / "train_log.jsonl", rollouts=out / "rollouts.jsonl", title=title
+    )

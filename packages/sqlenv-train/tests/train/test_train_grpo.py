@@ -90,12 +90,17 @@ def test_evaluations_before_and_after_are_reports(smoke: TrainResult, tmp_path: 
     assert "| before |" in table and "| after |" in table
     assert {f.name for f in files} == {
         "comparison.md",
+        "report.html",
         "solve_rate.png",
         "by_difficulty.png",
         "steps.png",
         "learning_curve.png",
     }
     assert all(f.stat().st_size > 1000 for f in files if f.suffix == ".png")
+    # train() wrote its own report.html: the three evaluations side by side, the curves of every step.
+    page = (out / "report.html").read_text()
+    assert page.count('<section class="episode"') == 8 and page.count('<div class="side"') == 8 * 3
+    assert page.count('<svg class="chart"') >= 2 and "Reward per GRPO step" in page
 
 
 class CapturingTrainer(GRPOTrainer):  # type: ignore[misc]

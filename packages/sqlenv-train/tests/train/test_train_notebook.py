@@ -40,6 +40,7 @@ def test_the_notebook_runs_in_smoke_mode(
         for output in cell.get("outputs", [])
     )
     assert "smoke=True space=local" in text
+    assert "ready: sqlenv_train, trl" in text  # the install cell checks what it needs, without pip off Colab
     assert "Answer correct" in text
     assert "oracle: solve rate 100%" in text
     assert "solve rate before" in text and "environment share" in text
