@@ -329,20 +329,20 @@ def test_past_its_open_files_the_server_refuses_connections_cleanly(tmp_path: Pa
     statuses: list[str] = []
     try:
         wait_healthy(f"http://127.0.0.1:{port}", timeout_s=60)
-        for _ in range(300):
-            sock = socket.create_connection(("127.0.0.1", port), timeout=10)
-            held.append(sock)
-            try:
-                sock.sendall(b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
-                statuses.append(sock.recv(64).split(b" ")[1].decode() or "closed")
-            except (OSError, IndexError) as exc:
-                statuses.append(type(exc).__name__)
+        try:
+            for _ in range(300):
+                sock = socket.create_connection(("127.0.0.1", port), timeout=10)
+                held.append(sock)
+                try:
+                    sock.sendall(b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+                    statuses.append(sock.recv(64).split(b" ")[1].decode() or "closed")
+                except (OSError, IndexError) as exc:
+                    statuses.append(type(exc).__name__)
+        finally:
+            for sock in held:
+                sock.close()
         assert set(statuses) <= {"200", "503"}, sorted(set(statuses))
         assert "503" in statuses
-    finally:
-        for sock in held:
-            sock.close()
-    try:
         wait_healthy(f"http://127.0.0.1:{port}", timeout_s=30)
     finally:
         server.terminate()
