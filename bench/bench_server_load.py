@@ -171,9 +171,9 @@ server_pid: list[int] = [0]
 measured: list[int] = []
 
 
-def serve(pythonpath: str | None) -> tuple[subprocess.Popen[bytes], str]:
+def serve(pythonpath: str | None, extra_env: dict[str, str]) -> tuple[subprocess.Popen[bytes], str]:
     port = free_port()
-    env = dict(os.environ, SQLENV_WORKERS="1", SQLENV_MAX_SESSIONS_PER_CLIENT="256")
+    env = dict(os.environ, SQLENV_WORKERS="1", SQLENV_MAX_SESSIONS_PER_CLIENT="256", **extra_env)
     if pythonpath:
         env["PYTHONPATH"] = pythonpath
     command = [sys.executable, "-m", "sqlenv_server.cli", "--port", str(port), "--log-level", "warning"]
@@ -194,7 +194,7 @@ def serve(pythonpath: str | None) -> tuple[subprocess.Popen[bytes], str]:
     return server, url
 
 
-def measure(label: str, pythonpath: str | None, only: set[str]) -> dict[str, str]:
+def measure(label: str, pythonpath: str | None, only: set[str], extra_env: dict[str, str]) -> dict[str, str]:
     results: dict[str, str] = {}
     attacks: dict[str, Callable[[str], Awaitable[None]]] = {
         "queue": queue_attack,
@@ -205,7 +205,7 @@ def measure(label: str, pythonpath: str | None, only: set[str]) -> dict[str, str
     for name, attack in attacks.items():
         if only and name not in only:
             continue
-        server, url = serve(pythonpath)
+        server, url = serve(pythonpath, extra_env)
         try:
             before = rss_mb(server.pid)
             measured.clear()
@@ -237,12 +237,22 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
     parser.add_argument("--baseline-src", type=Path, help="an older checkout's root, measured in the same run")
     parser.add_argument("--only", action="append", choices=["queue", "ws", "cookie", "heavy"], default=[])
+    parser.add_argument(
+        "--variant",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="also measure this code with these server settings (e.g. SQLENV_WORKER_THREADS=2), same run",
+    )
     args = parser.parse_args()
     only = set(args.only)
-    columns = {"now": measure("now", None, only)}
+    columns = {"now": measure("now", None, only, {})}
+    if args.variant:
+        variant = dict(item.split("=", 1) for item in args.variant)
+        columns[",".join(args.variant)[:40]] = measure("variant", None, only, variant)
     if args.baseline_src:
         paths = os.pathsep.join(str(p / "src") for p in sorted((args.baseline_src / "packages").iterdir()))
-        columns["baseline"] = measure("baseline", paths, only)
+        columns["baseline"] = measure("baseline", paths, only, {})
     print(f"\n{'':44}" + "".join(f"{label:>44}" for label in columns))
     for key in columns["now"]:
         print(f"{key:44}" + "".join(f"{columns[label].get(key, '-'):>44}" for label in columns))
