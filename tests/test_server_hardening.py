@@ -96,7 +96,7 @@ def _chunked(total: int, size: int = 16_384) -> Iterator[bytes]:
 @pytest.mark.parametrize("extra_header", ["", "Content-Length: 10\r\n"], ids=["no-length", "wrong-length"])
 def test_a_chunked_body_is_cut_off_at_the_limit(base_url: str, extra_header: str) -> None:
     head = (
-        "POST /step HTTP/1.1\r\nHost: test\r\nContent-Type: application/json\r\n"
+        "POST /step HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
         f"Transfer-Encoding: chunked\r\n{extra_header}\r\n"
     )
     status, body = _raw_request(base_url, head, _chunked(20 * LIMIT))
@@ -192,7 +192,10 @@ def test_a_client_that_leaves_mid_step_gets_its_query_interrupted(base_url: str)
     with httpx.Client(base_url=base_url) as client:
         session_id = client.post("/reset", json={"question_id": "q-count"}).json()["session_id"]
     body = json.dumps({"session_id": session_id, "action": {"action_type": "QUERY", "argument": BOMB}}).encode()
-    head = f"POST /step HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
+    head = (
+        "POST /step HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+        f"Content-Length: {len(body)}\r\n\r\n"
+    )
     host, port = base_url.removeprefix("http://").split(":")
     with socket.create_connection((host, int(port)), timeout=10) as sock:
         sock.sendall(head.encode() + body)

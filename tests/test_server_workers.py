@@ -303,3 +303,51 @@ def test_one_per_client_limit_holds_across_workers(tmp_path: Path) -> None:
         except subprocess.TimeoutExpired:
             server.kill()
             server.wait(timeout=10)
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="sets the server's open-files limit with setrlimit (Linux)")
+def test_past_its_open_files_the_server_refuses_connections_cleanly(tmp_path: Path) -> None:
+    """Under a 256 open-files limit, 300 connections that each keep a request open: every one gets an
+    answer (200, or 503 past the connection limit), none hangs un-accepted, and the server keeps serving.
+    It used to accept until the descriptors ran out, then leave new connections unanswered."""
+    import resource
+    import socket
+
+    def limit_files() -> None:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (256, 256))
+
+    port = free_port()
+    command = [sys.executable, "-m", "sqlenv_server.cli", "--port", str(port), "--workers", "1", "--max-sessions", "16"]
+    server = subprocess.Popen(
+        [*command, "--log-level", "warning"],
+        env={**os.environ, "TMPDIR": str(tmp_path)},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        preexec_fn=limit_files,
+    )
+    held: list[socket.socket] = []
+    statuses: list[str] = []
+    try:
+        wait_healthy(f"http://127.0.0.1:{port}", timeout_s=60)
+        try:
+            for _ in range(300):
+                sock = socket.create_connection(("127.0.0.1", port), timeout=10)
+                held.append(sock)
+                try:
+                    sock.sendall(b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+                    statuses.append(sock.recv(64).split(b" ")[1].decode() or "closed")
+                except (OSError, IndexError) as exc:
+                    statuses.append(type(exc).__name__)
+        finally:
+            for sock in held:
+                sock.close()
+        assert set(statuses) <= {"200", "503"}, sorted(set(statuses))
+        assert "503" in statuses
+        wait_healthy(f"http://127.0.0.1:{port}", timeout_s=30)
+    finally:
+        server.terminate()
+        try:
+            server.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait(timeout=10)

@@ -162,6 +162,34 @@ async def test_slow_steps_give_their_worker_slot_to_quick_ones(dataset: Dataset)
     assert events[0] == "quick" and events.count("bomb") == 4
 
 
+async def test_steps_slow_in_python_keep_their_slot() -> None:
+    """A step slow in SQLite gives its slot back (above); one slow in Python (a reward over a wide
+    result, a long answer's verdict) keeps it, so that at most ``fresh_slots`` threads compete with
+    the event loop for the GIL. They used to give it back too: 64 sessions then starved /health."""
+    import time
+
+    from sqlenv_server.runner import StepRunner
+
+    runner = StepRunner(fresh_slots=1, max_threads=4, slow_after_s=0.02)
+    events: list[str] = []
+
+    def python_heavy() -> None:
+        deadline = time.monotonic() + 0.3  # well past slow_after_s, never inside the sandbox
+        while time.monotonic() < deadline:
+            pass
+        events.append("heavy")
+
+    async def quick() -> None:
+        await anyio.sleep(0.1)  # the heavy step runs, past slow_after_s
+        await runner.run(lambda: events.append("quick"))
+
+    async with anyio.create_task_group() as group:
+        group.start_soon(runner.run, python_heavy)
+        group.start_soon(quick)
+    runner.shutdown()
+    assert events == ["heavy", "quick"]
+
+
 async def test_only_actions_seen_to_be_cheap_run_on_the_event_loop(dataset: Dataset) -> None:
     manager = manager_for(dataset)
     session = manager.open("ws", attached=True)

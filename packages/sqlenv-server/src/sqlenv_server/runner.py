@@ -4,10 +4,13 @@ A step can take from microseconds (a cached DESCRIBE) to the sandbox deadline (a
 The event loop must never wait for one, and one client's slow steps must not hold up anybody
 else's quick ones. So :class:`StepRunner` gives each step a worker thread and
 
-* lets at most ``fresh_slots`` steps *start* at once (the bound on fresh SQLite work), but a step
-  still running after ``slow_after_s`` gives its slot back: 32 sessions each running a query bomb
+* lets at most ``fresh_slots`` steps run Python at once, but a step still running after
+  ``slow_after_s`` *inside SQLite* gives its slot back: 32 sessions each running a query bomb
   leave the slots free for a cheap query elsewhere, which starts at once instead of waiting for
-  a bomb to reach its deadline;
+  a bomb to reach its deadline. A step that is slow in Python (a reward over a wide result, the
+  verdict on a long answer) keeps its slot until it is done: such work holds the GIL, and every
+  thread doing it at once delays the event loop (``/health``, every other session) a little
+  more, so their number stays bounded by ``fresh_slots``;
 * when the awaiting task is cancelled (a WebSocket closed, an HTTP client went away, a session was
   closed), calls the step's ``cancel`` hook (``SQLEnvironment.interrupt``), then waits, shielded,
   for the thread to come back: the environment is idle again when the cancellation goes on.
@@ -20,7 +23,11 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import os
+import sys
+import threading
 from collections.abc import Callable
+from types import FrameType
 from typing import TypeVar
 
 import anyio
@@ -28,6 +35,20 @@ import anyio
 __all__ = ["StepRunner"]
 
 T = TypeVar("T")
+
+
+#: Where a thread waits on SQLite with the GIL released: inside the sandbox's own code
+#: (``sqlenv_core/sandbox/``, whose Python is a thin loop around ``execute`` and ``fetchmany``).
+_SANDBOX_DIR = os.path.join("sqlenv_core", "sandbox", "")
+
+
+def in_sqlite(frame: FrameType | None) -> bool:
+    """Whether a thread whose innermost Python frame is ``frame`` is running SQLite (GIL released).
+
+    Judged by where that frame's code lives: the sandbox. Anything else (the reward, the verifier,
+    rendering) is Python that holds the GIL.
+    """
+    return frame is not None and _SANDBOX_DIR in frame.f_code.co_filename
 
 
 class StepRunner:
@@ -70,15 +91,31 @@ class StepRunner:
                 holding = False
                 slots.release()
 
-        timer = loop.call_later(self.slow_after_s, give_back)
         finished: asyncio.Future[None] = loop.create_future()
+        ident: list[int] = []
+
+        def check() -> None:
+            # Slow in SQLite: the slot goes to others. Slow in Python: keep it, look again later.
+            nonlocal timer
+            if finished.done() or not holding:
+                return
+            if ident and in_sqlite(sys._current_frames().get(ident[0])):  # pyright: ignore[reportPrivateUsage]
+                give_back()
+            else:
+                timer = loop.call_later(self.slow_after_s, check)
+
+        timer = loop.call_later(self.slow_after_s, check)
 
         def wake(_: object) -> None:  # in the worker thread
             loop.call_soon_threadsafe(_settle, finished)
 
+        def tracked() -> T:
+            ident.append(threading.get_ident())
+            return call()
+
         self.running += 1
         try:
-            future = self._executor.submit(call)
+            future = self._executor.submit(tracked)
             future.add_done_callback(wake)
             try:
                 await asyncio.shield(finished)

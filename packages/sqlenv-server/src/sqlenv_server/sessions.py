@@ -167,7 +167,8 @@ class SessionManager:
         metrics: where to count sessions, steps and latencies.
         worker_threads: steps that may start running at once.
         max_per_client: sessions one client (peer address) may hold at once; default: all of them.
-        slow_step_s: seconds after which a running step gives its worker slot to others.
+        slow_step_s: seconds after which a step running inside SQLite gives its worker slot to
+            others (a step slow in Python keeps it).
         inline_step_s: a step whose every earlier run took less than this runs on the event loop
             (:mod:`sqlenv_server.fastpath`); 0 sends every step to a worker thread.
         id_prefix: put in front of every session id (names the server or worker that holds it,
@@ -187,7 +188,7 @@ class SessionManager:
         metrics: ServerMetrics | None = None,
         worker_threads: int = 32,
         max_per_client: int | None = None,
-        slow_step_s: float = 0.1,
+        slow_step_s: float = 0.01,
         inline_step_s: float = 0.002,
         id_prefix: str = "",
         max_pending: int = 4,

@@ -45,7 +45,11 @@ _PR_SET_PDEATHSIG = 1
 
 
 def uvicorn_options(settings: Settings, log_level: str) -> dict[str, Any]:
-    """The uvicorn settings every ``sqlenv-server`` process runs with."""
+    """The uvicorn settings every ``sqlenv-server`` process runs with.
+
+    Sizing ``limit_concurrency`` raises this process's soft open-files limit to its hard limit
+    (once), unless ``settings.max_connections`` is given.
+    """
     return {
         "log_level": log_level,
         # The protocol layer refuses a larger frame (close 1009) before it is buffered whole.
