@@ -247,8 +247,10 @@ def _curves(log: Sequence[dict[str, Any]], reports: Sequence[dict[str, Any]]) ->
         if stage in ("before", "warm start", "after") and isinstance(rate, int | float):
             x = last_step if stage == "after" else 0.0
             held_out.append((f"{stage} ({dataset_and_split(report)[1]})", x, float(rate), stage_colour[stage]))
-    # Held-out evaluations logged during training (any logged key of the form eval*solve_rate).
-    for key in sorted({k for e in log for k in e if k.startswith("eval") and k.endswith("solve_rate")}):
+    # Held-out evaluations logged during training (train()'s eval_steps log heldout/solve_rate; TRL's
+    # own evaluations eval*solve_rate).
+    logged = {k for e in log for k in e if k.startswith(("eval", "heldout/")) and k.endswith("solve_rate")}
+    for key in sorted(logged):
         held_out += [(f"during training ({key})", x, y, _COLOURS[5]) for x, y in _log_points(log, key)]
     if any(points for _, points, _ in rates) or held_out:
         charts.append(
