@@ -188,7 +188,7 @@ class SessionManager:
         metrics: ServerMetrics | None = None,
         worker_threads: int = 32,
         max_per_client: int | None = None,
-        slow_step_s: float = 0.01,
+        slow_step_s: float = 0.1,
         inline_step_s: float = 0.002,
         id_prefix: str = "",
         max_pending: int = 4,

@@ -91,12 +91,13 @@ class Settings(BaseSettings):
     max_temp_mb: int = Field(default=256, ge=1)
     """Megabytes of temporary files one query may hold (sorts, DISTINCT, GROUP BY) before it stops
     with ``too_large``."""
-    worker_threads: int = Field(default=4, ge=1, le=1_024)
+    worker_threads: int = Field(default=32, ge=1, le=1_024)
     """Steps that may run Python at once in worker threads (a slow query never blocks the event
     loop). A step still running inside SQLite after ``slow_step_s`` gives its slot back, so slow
     queries cannot keep quick ones waiting; one slow in Python (reward, verdict) keeps it, so that
-    few threads compete with the event loop for the GIL."""
-    slow_step_s: float = Field(default=0.01, gt=0, le=60)
+    at most this many threads compete with the event loop for the GIL (4 with ``slow_step_s=0.01``
+    keeps ``/health`` fast against the heaviest steps, at a cost in ordinary throughput)."""
+    slow_step_s: float = Field(default=0.1, gt=0, le=60)
     """How often the runner looks where a slot-holding step's thread is: a step seen inside SQLite
     (the GIL released) after this long stops counting against ``worker_threads``."""
     inline_step_ms: float = Field(default=2.0, ge=0, le=50)
