@@ -19,6 +19,8 @@ __all__ = ["Dataset", "DatasetError", "Difficulty", "Question", "SkippedQuestion
 
 Difficulty = Literal["easy", "medium", "hard", "extra"]
 DIFFICULTIES: tuple[str, ...] = ("easy", "medium", "hard", "extra")
+#: The difficulties of generated (``procgen``) questions: the rungs of its ladder.
+LEVEL_DIFFICULTIES: tuple[str, ...] = tuple(f"level-{level}" for level in range(1, 6))
 
 #: Gold queries are ours (or the benchmark's), not an agent's: they get more room than agents do.
 GOLD_LIMITS = SandboxLimits(
@@ -39,7 +41,8 @@ class Question:
         db_id: the database the question is about.
         question: the text shown to the agent.
         gold_sql: the reference query; never shown to the agent during an episode.
-        difficulty: ``easy``, ``medium``, ``hard`` or ``extra`` (Spider's "extra hard").
+        difficulty: ``easy``, ``medium``, ``hard`` or ``extra`` (Spider's "extra hard"); for
+            generated (``procgen``) questions their level, ``level-1`` ... ``level-5``.
         split: ``train``, ``eval``, ``dev``, ...
         evidence: extra knowledge shown with the question (BIRD's "evidence"); often empty.
         metadata: anything else the source carried.
@@ -236,9 +239,12 @@ class Dataset:
                     f"unknown db_id {', '.join(sorted(unknown))}; known: {', '.join(sorted(self.databases))}"
                 )
         if diffs is not None:
-            bad = diffs - set(DIFFICULTIES)
+            bad = diffs - set(DIFFICULTIES) - set(LEVEL_DIFFICULTIES)
             if bad:
-                raise DatasetError(f"unknown difficulty {', '.join(sorted(bad))}; use {', '.join(DIFFICULTIES)}")
+                raise DatasetError(
+                    f"unknown difficulty {', '.join(sorted(bad))}; use {', '.join(DIFFICULTIES)} "
+                    f"(or, for procgen, {', '.join(LEVEL_DIFFICULTIES)})"
+                )
         kept = [
             q
             for q in self.questions

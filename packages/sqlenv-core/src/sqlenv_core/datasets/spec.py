@@ -7,6 +7,8 @@ Grammar: ``KIND[:ARG][?key=value&key=value...]``
 ``spider:<path>``          Spider in its own layout; ``?split=dev`` (default), ``train``, ``test``
 ``bird:<path>``            BIRD in its own layout; ``?split=dev`` (default) or ``train``
 ``dir:<path>``             a folder of ``.sqlite`` files plus ``questions.jsonl|json|csv``
+``procgen:<split>``        generated tasks, ``train`` or ``eval``; ``?seed=0&n=200&level=1-3``
+                           (also ``offset``, ``per_db``; see :mod:`sqlenv_core.datasets.procgen`)
 =========================  ===============================================================
 
 Filters, for every kind: ``db=a,b`` (databases), ``difficulty=easy,medium``, ``limit=N`` (the first
@@ -28,16 +30,18 @@ from sqlenv_core.datasets.bird import load_bird
 from sqlenv_core.datasets.builtin import builtin
 from sqlenv_core.datasets.directory import load_dir
 from sqlenv_core.datasets.gold_cache import GoldCache
+from sqlenv_core.datasets.procgen import PROCGEN_OPTIONS, load_procgen, procgen_options
 from sqlenv_core.datasets.spider import load_spider
 
 __all__ = ["DatasetSpec", "SPEC_HELP", "load", "no_usable_questions", "parse_spec"]
 
 SPEC_HELP = (
     "expected 'builtin', 'builtin:train', 'builtin:eval', 'spider:<path>?split=dev', "
-    "'bird:<path>?split=dev' or 'dir:<path>', optionally followed by filters such as "
+    "'bird:<path>?split=dev', 'dir:<path>' or 'procgen:train?seed=0&n=200&level=1-3', "
+    "optionally followed by filters such as "
     "'?db=a,b&difficulty=easy,medium&limit=50'"
 )
-KINDS = ("builtin", "spider", "bird", "dir")
+KINDS = ("builtin", "spider", "bird", "dir", "procgen")
 OPTIONS = ("split", "db", "difficulty", "limit")
 
 
@@ -52,6 +56,7 @@ class DatasetSpec:
         db_ids: databases to keep (empty: all).
         difficulties: difficulties to keep (empty: all).
         limit: keep at most this many questions (``None``: all).
+        params: the kind's own options, sorted (``procgen``: ``seed``, ``n``, ``level``...).
     """
 
     kind: str
@@ -60,6 +65,7 @@ class DatasetSpec:
     db_ids: tuple[str, ...] = field(default=())
     difficulties: tuple[str, ...] = field(default=())
     limit: int | None = None
+    params: tuple[tuple[str, str], ...] = field(default=())
 
 
 def _csv(value: str) -> tuple[str, ...]:
@@ -84,14 +90,17 @@ def parse_spec(spec: str) -> DatasetSpec:
         parsed = parse_qs(query, keep_blank_values=True, strict_parsing=bool(query))
     except ValueError as exc:
         raise DatasetError(f"malformed options {query!r} in {spec!r}: {exc}; {SPEC_HELP}") from exc
-    unknown = sorted(set(parsed) - set(OPTIONS))
+    allowed = OPTIONS + PROCGEN_OPTIONS if kind == "procgen" else OPTIONS
+    if kind == "procgen":
+        allowed = tuple(o for o in allowed if o != "split")
+    unknown = sorted(set(parsed) - set(allowed))
     if unknown:
-        raise DatasetError(f"unknown option {', '.join(unknown)} in {spec!r}; options: {', '.join(OPTIONS)}")
+        raise DatasetError(f"unknown option {', '.join(unknown)} in {spec!r}; options: {', '.join(allowed)}")
     repeated = sorted(key for key, values in parsed.items() if len(values) > 1)
     if repeated:
         key = repeated[0]
         hint = f"give several values as one list, {key}={','.join(v.strip() for v in parsed[key])}"
-        if key in ("split", "limit"):
+        if key in ("split", "limit") or key in PROCGEN_OPTIONS:
             hint = "give it once"
         raise DatasetError(f"option {key!r} given {len(parsed[key])} times in {spec!r}; {hint}")
     options = {key: values[0].strip() for key, values in parsed.items()}
@@ -104,7 +113,12 @@ def parse_spec(spec: str) -> DatasetSpec:
         if limit < 1:
             raise DatasetError(f"limit must be at least 1, got {limit} in {spec!r}")
     target = target.strip()
-    if kind != "builtin" and not target:
+    params: tuple[tuple[str, str], ...] = ()
+    if kind == "procgen":
+        own = {key: value for key, value in options.items() if key in PROCGEN_OPTIONS}
+        procgen_options(target, own)  # checks the split and every option now, before loading
+        params = tuple(sorted(own.items()))
+    elif kind != "builtin" and not target:
         raise DatasetError(f"{kind} spec needs a path, e.g. '{kind}:/data/{kind}': got {spec!r}")
     if kind == "builtin" and target and options.get("split") and options["split"] != target:
         raise DatasetError(f"two different splits in {spec!r}: {target!r} and {options['split']!r}")
@@ -115,6 +129,7 @@ def parse_spec(spec: str) -> DatasetSpec:
         db_ids=_csv(options.get("db", "")),
         difficulties=_csv(options.get("difficulty", "")),
         limit=limit,
+        params=params,
     )
 
 
@@ -151,6 +166,8 @@ def load(
         dataset = load_spider(Path(parsed.target), parsed.split or "dev", compute_gold=False, gold_cache=gold_cache)
     elif parsed.kind == "bird":
         dataset = load_bird(Path(parsed.target), parsed.split or "dev", compute_gold=False, gold_cache=gold_cache)
+    elif parsed.kind == "procgen":
+        dataset = load_procgen(procgen_options(parsed.target, dict(parsed.params)), gold_cache=gold_cache)
     else:
         dataset = load_dir(Path(parsed.target), compute_gold=False, gold_cache=gold_cache)
     dataset = _apply_filters(dataset, parsed, spec)
