@@ -294,19 +294,7 @@ class TrainConfig:
 
     def _input_problems(self) -> list[str]:
         """Datasets, files, the model folder, the server URL and the installed dependencies."""
-        problems: list[str] = []
-        for name in ("dataset", "eval_dataset"):
-            spec = getattr(self, name)
-            if spec is None:
-                continue
-            try:
-                parsed = parse_spec(spec)
-                if parsed.kind == "builtin":
-                    load(spec, compute_gold=False)  # instant: checks the split and the filters
-                elif not Path(parsed.target).expanduser().exists():
-                    problems.append(f"{name}: no such path {parsed.target!r} in {spec!r}")
-            except DatasetError as exc:
-                problems.append(f"{name}: {exc}")
+        problems = [p for name in ("dataset", "eval_dataset") for p in _spec_problems(name, getattr(self, name))]
         if self.sft_data is not None and not Path(self.sft_data).is_file():
             problems.append(f"sft_data: no file at {self.sft_data}")
         if self.model != "tiny" and _looks_like_path(self.model) and not Path(self.model).expanduser().exists():
@@ -325,6 +313,22 @@ class TrainConfig:
             except MissingDependencyError as exc:
                 problems.append(f"use_vllm: {exc}")
         return problems
+
+
+def _spec_problems(name: str, spec: str | None) -> list[str]:
+    """What is wrong with a dataset spec, found without loading it (``[]``: nothing)."""
+    if spec is None:
+        return []
+    try:
+        parsed = parse_spec(spec)
+        if parsed.kind == "builtin":
+            load(spec, compute_gold=False)  # instant: checks the split and the filters
+        elif parsed.kind != "procgen" and not Path(parsed.target).expanduser().exists():
+            # (procgen: parse_spec checked the split and every option; databases are made on load)
+            return [f"{name}: no such path {parsed.target!r} in {spec!r}"]
+    except DatasetError as exc:
+        return [f"{name}: {exc}"]
+    return []
 
 
 def _raise_if(problems: list[str]) -> None:

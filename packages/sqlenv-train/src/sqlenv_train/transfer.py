@@ -88,10 +88,7 @@ class TransferConfig:
 
 
 def level_of(question: Question) -> str:
-    """A question's level: ``metadata["level"]`` (procgen's 1 to 5) when it has one, else its difficulty."""
-    level = question.metadata.get("level")
-    if isinstance(level, int | str) and str(level).strip():
-        return str(level)
+    """A question's level: its difficulty (procgen's ``level-1`` to ``level-5``; ``easy``... elsewhere)."""
     return question.difficulty
 
 
@@ -103,7 +100,8 @@ def stage_summary(report: dict[str, Any], levels: dict[str, str]) -> dict[str, A
     for e in episodes:
         groups.setdefault(levels.get(str(e.get("question_id")), "?"), []).append(bool(e.get("solved")))
     by_level: dict[str, Any] = {}
-    for level in sorted(groups, key=lambda name: (not name.isdigit(), int(name) if name.isdigit() else 0, name)):
+    order = {"easy": 0, "medium": 1, "hard": 2, "extra": 3}
+    for level in sorted(groups, key=lambda name: (order.get(name, 9), name)):
         outcomes = groups[level]
         by_level[level] = {
             "solve_rate": sum(outcomes) / len(outcomes),
@@ -137,8 +135,10 @@ def run_transfer(config: TransferConfig, *, show_progress: bool = True) -> dict[
     timings: dict[str, float] = {}
 
     sft_data = load(config.sft_dataset)
+    # The warm start sees the budget line GRPO and the evaluations will show ("[5 steps left]").
+    step_budget = int(config.train.get("step_budget", TrainConfig.step_budget))
     conversations = episode_conversations(
-        ScriptedOraclePolicy(sft_data, describe_first=config.describe_first), sft_data
+        ScriptedOraclePolicy(sft_data, describe_first=config.describe_first), sft_data, step_budget=step_budget
     )
     sft_path = write_sft_data(conversations, out / "sft_data.jsonl")
     timings["sft_data_s"] = time.perf_counter() - started

@@ -25,9 +25,10 @@ from sqlenv_train.sft import _tokenize_for_sft, oracle_conversations, run_sft, s
 from sqlenv_train.tiny import TinyModelSpec
 from sqlenv_train.transfer import TransferConfig, run_transfer
 
-TRAIN = "builtin:train?difficulty=easy&limit=24"
-GRPO = "builtin:train?difficulty=easy&db=clinic,university"
-HELD_OUT = "builtin:eval?difficulty=easy&limit=6"
+# Three disjoint sets of generated tasks: the eval split's domains never appear in training.
+TRAIN = "procgen:train?seed=1&n=24&level=1-2"
+GRPO = "procgen:train?seed=2&n=16&level=1"
+HELD_OUT = "procgen:eval?seed=3&n=6&level=1-2"
 
 
 @pytest.fixture(scope="module")
@@ -57,7 +58,7 @@ def transfer(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, 
             "max_turns": 3,
             "max_completion_length": 192,
             "step_budget": 4,
-            "eval_max_new_tokens": 48,
+            "eval_max_new_tokens": 40,
             "eval_steps": 2,
             "eval_steps_limit": 3,
             "curriculum": True,
@@ -76,7 +77,7 @@ def test_transfer_json_has_every_stage_on_the_held_out_split(transfer: tuple[Pat
         low, high = result["ci95"]
         assert low <= result["solve_rate"] <= high
         assert sum(group["n"] for group in result["by_level"].values()) == 6
-        assert set(result["by_level"]) == {"easy"}
+        assert set(result["by_level"]) == {"level-1", "level-2"}
     assert summary["datasets"] == {"sft": TRAIN, "grpo": GRPO, "eval": HELD_OUT}
     assert summary["untrained"]["solve_rate"] == 0.0  # a random model answers nothing
     assert summary["sft"]["ci95"][1] > 0 and summary["model"]["parameters"] > 0
@@ -106,7 +107,7 @@ def test_saved_models_load_and_score_with_the_eval_command(transfer: tuple[Path,
         AutoModelForCausalLM.from_pretrained(out / name)
         AutoTokenizer.from_pretrained(out / name)
     report_path = out / "other.json"
-    other = "builtin:eval?difficulty=medium&limit=3"
+    other = "procgen:eval?seed=11&n=3"
     code = main(
         ["eval", "--policy", "hf", "--model", str(out / "final"), "--dataset", other, "--max-tokens", "48"]
         + ["--out", str(report_path), "--no-progress"]
@@ -128,6 +129,8 @@ def test_smoke_on_a_large_dataset_is_cut_and_an_overlapping_eval_is_named(
         steps=1,
         sft_steps=2,
         eval_steps=None,
+        eval_limit=1,
+        eval_max_new_tokens=16,
         show_progress=False,
     )
     train(config)
