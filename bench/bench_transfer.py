@@ -33,11 +33,10 @@ def specs(args: argparse.Namespace) -> tuple[str, str, str]:
     """The warm-start, GRPO and evaluation dataset specs."""
     if args.family == "builtin":  # the hand-written pack: 6 training databases, 2 held-out ones
         return "builtin:train", "builtin:train", "builtin:eval"
-    levels = f"&level={args.levels}" if args.levels else ""
     return (
-        f"procgen:train?seed={args.seed}&n={args.sft_questions}{levels}",
-        f"procgen:train?seed={args.seed + 1}&n={args.grpo_questions}{levels}",
-        f"procgen:eval?seed={args.seed + 2}&n={args.eval_questions}{levels}",
+        f"procgen:train?seed={args.seed}&n={args.sft_questions}&level={args.levels}",
+        f"procgen:train?seed={args.seed + 1}&n={args.grpo_questions}&level={args.grpo_levels}",
+        f"procgen:eval?seed={args.seed + 2}&n={args.eval_questions}&level={args.levels}",
     )
 
 
@@ -71,7 +70,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out-dir", required=True, help="where models, reports and transfer.json go")
     parser.add_argument("--family", choices=("procgen", "builtin"), default="procgen")
-    parser.add_argument("--levels", default="1-5", help="procgen levels of every split (e.g. 1-3)")
+    parser.add_argument("--levels", default="1-5", help="procgen levels of the warm start and the evaluation")
+    parser.add_argument("--grpo-levels", default="1-3", help="procgen levels GRPO trains on (easiest first)")
     parser.add_argument("--seed", type=int, default=1, help="procgen seed of the warm start (GRPO +1, eval +2)")
     parser.add_argument("--sft-questions", type=int, default=1500)
     parser.add_argument("--grpo-questions", type=int, default=1500)
@@ -79,8 +79,11 @@ def main() -> None:
     parser.add_argument("--hidden", type=int, default=128, help="model width")
     parser.add_argument("--layers", type=int, default=4)
     parser.add_argument("--heads", type=int, default=4)
-    parser.add_argument("--vocab", type=int, default=4096)
+    parser.add_argument("--vocab", type=int, default=1536)
     parser.add_argument("--sft-steps", type=int, default=700)
+    parser.add_argument(
+        "--invented-names", type=float, default=1.0, help="share of warm-start episodes added with invented names"
+    )
     parser.add_argument("--sft-lr", type=float, default=2e-3)
     parser.add_argument("--sft-batch", type=int, default=16)
     parser.add_argument("--grpo-steps", type=int, default=120)
@@ -90,7 +93,8 @@ def main() -> None:
     parser.add_argument("--temperature", type=float, default=1.0)
     parser.add_argument("--loss-type", default="dapo")
     parser.add_argument("--scale-rewards", default="group")
-    parser.add_argument("--reward-weights", default="1.0,0.5,0.2", help="correctness, shaped return, format")
+    parser.add_argument("--reward-weights", default="1.0,0.0,0.2", help="correctness, shaped return, format")
+    parser.add_argument("--eval-max-new-tokens", type=int, default=96, help="longest reply per turn when evaluating")
     parser.add_argument("--no-curriculum", action="store_true", help="shuffle GRPO's tasks instead of easiest first")
     parser.add_argument("--eval-steps", type=int, default=30, help="held-out evaluation every N GRPO steps")
     parser.add_argument("--eval-steps-limit", type=int, default=100, help="questions per evaluation during GRPO")
@@ -120,10 +124,12 @@ def main() -> None:
             num_hidden_layers=args.layers,
             num_attention_heads=args.heads,
             num_key_value_heads=max(1, args.heads // 2),
+            word_tokens=True,
         ),
         sft_steps=args.sft_steps,
         sft_learning_rate=args.sft_lr,
         sft_batch_size=args.sft_batch,
+        invented_names=args.invented_names,
         train={
             "steps": args.grpo_steps,
             "num_generations": args.generations,
@@ -138,7 +144,7 @@ def main() -> None:
             "max_turns": 4,
             "max_completion_length": 512,
             "step_budget": 5,
-            "eval_max_new_tokens": 128,
+            "eval_max_new_tokens": args.eval_max_new_tokens,
             "eval_steps": args.eval_steps,
             "eval_steps_limit": args.eval_steps_limit,
             "logging_steps": 1,

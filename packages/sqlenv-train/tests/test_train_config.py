@@ -104,7 +104,7 @@ def test_smoke_trains_and_evaluates_on_different_splits_and_is_bounded() -> None
     big = TrainConfig.smoke(dataset="spider:/data/spider?split=dev")
     assert big.max_questions is not None and big.max_questions <= 64
     assert big.sft_max_length is not None and big.sft_max_length <= 1024
-    assert big.max_completion_length <= 512 and big.eval_limit is not None and big.eval_limit <= 8
+    assert big.max_completion_length <= 512 and big.eval_limit is not None and big.eval_limit <= 6
 
 
 def test_a_websocket_base_url_is_accepted() -> None:

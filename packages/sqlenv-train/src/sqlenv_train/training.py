@@ -181,9 +181,9 @@ class TrainConfig:
             "model": "tiny",
             "dataset": "builtin:train?difficulty=easy&limit=16",
             "eval_dataset": "builtin:eval?difficulty=easy",
-            "eval_limit": 8,
+            "eval_limit": 6,
             "eval_steps": 2,
-            "eval_steps_limit": 4,
+            "eval_steps_limit": 3,
             "max_questions": SMOKE_MAX_QUESTIONS,
             "sft_max_length": SMOKE_SFT_MAX_LENGTH,
             "steps": 4,
@@ -197,7 +197,8 @@ class TrainConfig:
             "step_budget": 5,
             "sft_steps": 200,
             "sft_learning_rate": 3e-3,
-            "eval_max_new_tokens": 96,
+            # The tiny model's tool calls are a few tokens: a longer reply is a failure already.
+            "eval_max_new_tokens": 48,
         }
         values.update(overrides)
         return cls(**values)

@@ -27,6 +27,8 @@ from __future__ import annotations
 import json
 import os
 import platform
+import random
+import re
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -71,6 +73,9 @@ class TransferConfig:
         sft_learning_rate: warm-start learning rate.
         sft_batch_size: conversations per warm-start step.
         describe_first: the warm start's oracle DESCRIBEs the table it queries first.
+        invented_names: add this share of the warm-start conversations again with the database's
+            words replaced by invented ones (:func:`invent_names`), so that copying names, not
+            memorising them, is what the warm start teaches.
         train: any other :class:`~sqlenv_train.training.TrainConfig` settings of the GRPO phase
             (``steps``, ``num_generations``, ``temperature``, ``loss_type``, ``eval_steps``, ...).
     """
@@ -84,7 +89,81 @@ class TransferConfig:
     sft_learning_rate: float = 2e-3
     sft_batch_size: int = 16
     describe_first: bool = True
+    invented_names: float = 0.0
     train: dict[str, Any] = field(default_factory=dict[str, Any])
+
+
+#: Words an identifier may contain that are kept as they are when names are invented.
+_KEPT_WORDS = frozenset(
+    "id ids name names date count type table tables column columns rows row in on at of by to is the and or "
+    "for with from per no num avg max min sum total year years day days month months".split()
+)
+_PART = re.compile(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])")
+_CONSONANTS = "bdfgklmnprstvz"
+_VOWELS = "aeiou"
+
+
+def _database_words(messages: list[dict[str, Any]]) -> set[str]:
+    """The lower-cased parts of the table names (``Tables:`` line) and column names (DESCRIBE results)."""
+    words: set[str] = set()
+    for message in messages:
+        for line in str(message.get("content") or "").splitlines():
+            if line.startswith("Tables: "):
+                for name in line[len("Tables: ") :].split(", "):
+                    words.update(part.lower() for part in _PART.findall(name))
+            elif " | " in line and not line.startswith("column"):
+                words.update(part.lower() for part in _PART.findall(line.split(" | ", 1)[0]))
+    return words
+
+
+def invent_names(row: dict[str, Any], rng: random.Random) -> dict[str, Any]:
+    """The warm-start row with the database's words (table and column name parts) replaced by invented ones.
+
+    The same word becomes the same invented word everywhere in the conversation (the question,
+    the table list, tool calls, SQL, tool results), plurals stay plurals and capitals stay
+    capitals, so the conversation is still right: its answer and its queries' results do not
+    change. A model that learns from such rows cannot memorise the training domains' names; it
+    has to copy names from what it reads, which is what it needs on databases it never saw.
+    """
+    messages: list[dict[str, Any]] = row["messages"]
+    words = _database_words(messages)
+    stems = {w[:-1] if w.endswith("s") and len(w) > 3 else w for w in words}
+    stems = {w for w in stems if len(w) >= 3 and w not in _KEPT_WORDS}
+    invented: dict[str, str] = {}
+    for stem in sorted(stems):
+        while True:
+            word = "".join(rng.choice(_CONSONANTS) + rng.choice(_VOWELS) for _ in range(rng.randint(2, 3)))
+            if word not in invented.values() and word not in _KEPT_WORDS:
+                invented[stem] = word
+                break
+
+    def swap(match: re.Match[str]) -> str:
+        part = match.group(0)
+        low = part.lower()
+        plural = low.endswith("s") and low[:-1] in invented
+        new = invented.get(low[:-1] if plural else low)
+        if new is None:
+            return part
+        new = new + "s" if plural else new
+        if part.isupper() and len(part) > 1:
+            return new.upper()
+        return new.capitalize() if part[0].isupper() else new
+
+    def rewrite(text: str) -> str:
+        return _PART.sub(swap, text)
+
+    out: list[dict[str, Any]] = []
+    for message in messages:
+        copy = dict(message)
+        if message["role"] != "system" and isinstance(message.get("content"), str):
+            copy["content"] = rewrite(message["content"])
+        if message.get("tool_calls"):
+            copy["tool_calls"] = [
+                {**call, "function": {**call["function"], "arguments": rewrite(call["function"]["arguments"])}}
+                for call in message["tool_calls"]
+            ]
+        out.append(copy)
+    return {**row, "messages": out, "invented_names": True}
 
 
 def level_of(question: Question) -> str:
@@ -125,7 +204,7 @@ def stage_summary(report: dict[str, Any], levels: dict[str, str]) -> dict[str, A
 
 def run_transfer(config: TransferConfig, *, show_progress: bool = True) -> dict[str, Any]:
     """Build, warm-start, GRPO-train and evaluate a model from scratch; returns what ``transfer.json`` holds."""
-    from sqlenv_train.sft import ScriptedOraclePolicy, episode_conversations, write_sft_data
+    from sqlenv_train.sft import ScriptedOraclePolicy, episode_conversations, sft_rows
     from sqlenv_train.tiny import build_tiny_model
     from sqlenv_train.training import TrainConfig, train
 
@@ -140,7 +219,14 @@ def run_transfer(config: TransferConfig, *, show_progress: bool = True) -> dict[
     conversations = episode_conversations(
         ScriptedOraclePolicy(sft_data, describe_first=config.describe_first), sft_data, step_budget=step_budget
     )
-    sft_path = write_sft_data(conversations, out / "sft_data.jsonl")
+    rows = sft_rows(conversations)
+    rng = random.Random(0)
+    rows += [invent_names(row, rng) for row in rows if rng.random() < config.invented_names]
+    rng.shuffle(rows)
+    sft_path = out / "sft_data.jsonl"
+    with sft_path.open("w", encoding="utf-8") as handle:
+        for row in rows:
+            handle.write(json.dumps(row, ensure_ascii=False) + "\n")
     timings["sft_data_s"] = time.perf_counter() - started
 
     mark = time.perf_counter()
@@ -183,7 +269,8 @@ def run_transfer(config: TransferConfig, *, show_progress: bool = True) -> dict[
             "grpo_over_sft": _diff(stages, "grpo", "sft"),
         },
         "datasets": {"sft": config.sft_dataset, "grpo": config.grpo_dataset, "eval": config.eval_dataset},
-        "warm_start_conversations": len(conversations),
+        "warm_start_conversations": len(rows),
+        "warm_start_with_invented_names": len(rows) - len(conversations),
         "model": info,
         "warm_start": result.sft,
         "grpo_run": {
