@@ -14,8 +14,9 @@ model on any other seed with::
     sqlenv-train eval --policy hf --model DIR/final --dataset "procgen:eval?seed=9&n=200"
 
 Run: ``uv run nox -s bench_transfer -- --out-dir DIR`` (or ``python bench/bench_transfer.py --out-dir
-DIR`` in the train session's environment). The default configuration takes about 40 minutes on 2
-CPU cores; ``--quick`` a few minutes. It prints figures; it never fails on them.
+DIR`` in the train session's environment). The default configuration took 24 minutes on 2 CPU
+cores shared with other jobs; ``--quick`` takes a few minutes. Larger runs: ``--sft-steps``,
+``--grpo-steps``, ``--hidden``, ``--layers``. It prints figures; it never fails on them.
 """
 
 from __future__ import annotations
@@ -47,7 +48,7 @@ def print_table(summary: dict[str, Any]) -> None:
         levels += [lv for lv in summary[stage]["by_level"] if lv not in levels]
     first = summary[stages[0]] if stages else {}
     print(f"\nGreedy evaluation on {first.get('dataset')} (split {first.get('split')}, n={first.get('n')}):")
-    header = f"{'stage':<12}{'solve rate':>11}{'95% CI':>16}" + "".join(f"{'level ' + lv:>14}" for lv in levels)
+    header = f"{'stage':<12}{'solve rate':>11}{'95% CI':>16}" + "".join(f"{lv:>14}" for lv in levels)
     print(header)
     for stage in stages:
         s = summary[stage]
@@ -73,20 +74,20 @@ def main() -> None:
     parser.add_argument("--levels", default="1-5", help="procgen levels of the warm start and the evaluation")
     parser.add_argument("--grpo-levels", default="1-3", help="procgen levels GRPO trains on (easiest first)")
     parser.add_argument("--seed", type=int, default=1, help="procgen seed of the warm start (GRPO +1, eval +2)")
-    parser.add_argument("--sft-questions", type=int, default=1500)
-    parser.add_argument("--grpo-questions", type=int, default=1500)
+    parser.add_argument("--sft-questions", type=int, default=800)
+    parser.add_argument("--grpo-questions", type=int, default=600)
     parser.add_argument("--eval-questions", type=int, default=200)
     parser.add_argument("--hidden", type=int, default=128, help="model width")
     parser.add_argument("--layers", type=int, default=4)
     parser.add_argument("--heads", type=int, default=4)
     parser.add_argument("--vocab", type=int, default=1536)
-    parser.add_argument("--sft-steps", type=int, default=700)
+    parser.add_argument("--sft-steps", type=int, default=300)
     parser.add_argument(
         "--invented-names", type=float, default=1.0, help="share of warm-start episodes added with invented names"
     )
     parser.add_argument("--sft-lr", type=float, default=2e-3)
-    parser.add_argument("--sft-batch", type=int, default=16)
-    parser.add_argument("--grpo-steps", type=int, default=120)
+    parser.add_argument("--sft-batch", type=int, default=12)
+    parser.add_argument("--grpo-steps", type=int, default=24)
     parser.add_argument("--generations", type=int, default=8, help="GRPO group size")
     parser.add_argument("--batch", type=int, default=16, help="completions per GRPO step")
     parser.add_argument("--lr", type=float, default=1e-4, help="GRPO learning rate")
@@ -96,8 +97,8 @@ def main() -> None:
     parser.add_argument("--reward-weights", default="1.0,0.0,0.2", help="correctness, shaped return, format")
     parser.add_argument("--eval-max-new-tokens", type=int, default=96, help="longest reply per turn when evaluating")
     parser.add_argument("--no-curriculum", action="store_true", help="shuffle GRPO's tasks instead of easiest first")
-    parser.add_argument("--eval-steps", type=int, default=30, help="held-out evaluation every N GRPO steps")
-    parser.add_argument("--eval-steps-limit", type=int, default=100, help="questions per evaluation during GRPO")
+    parser.add_argument("--eval-steps", type=int, default=12, help="held-out evaluation every N GRPO steps")
+    parser.add_argument("--eval-steps-limit", type=int, default=40, help="questions per evaluation during GRPO")
     parser.add_argument("--quick", action="store_true", help="a few minutes: small data, few steps (checks the setup)")
     args = parser.parse_args()
     if args.quick:

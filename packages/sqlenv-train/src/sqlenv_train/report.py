@@ -224,7 +224,7 @@ def plot_learning_curve(
     ax.grid(alpha=0.3)
     rate = ax.twinx()
     rate.set_ylim(-0.02, 1.02)
-    rate.set_ylabel("solve rate" + (f"\nheld out: {eval_label}" if eval_label else ""), fontsize=8)
+    rate.set_ylabel("held-out solve rate", fontsize=9)
     if any("sqlenv/solve_rate" in p for p in points):
         rate.plot(
             steps,
@@ -274,7 +274,7 @@ def plot_learning_curve(
     handles, labels = ax.get_legend_handles_labels()
     more_handles, more_labels = rate.get_legend_handles_labels()
     rate.legend(handles + more_handles, labels + more_labels, fontsize=7, loc="upper left")
-    ax.set_title("GRPO")
+    ax.set_title("GRPO" + (f", evaluated on {eval_label}" if eval_label else ""), fontsize=9)
     return _save(fig, Path(out), plt)
 
 

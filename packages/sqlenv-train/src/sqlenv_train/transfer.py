@@ -18,7 +18,7 @@ evaluation reports, ``learning_curve.png``), plus:
 * ``transfer.json``: ``{"untrained"|"sft"|"grpo": {"solve_rate", "ci95", "n", "by_level", ...}}``
   with the datasets, the configuration, the time taken and the machine.
 
-``bench/bench_transfer.py`` runs the full 40-minute configuration; the ``train`` tests run a
+``bench/bench_transfer.py`` runs the full configuration (about 25 minutes on 2 CPU cores); the ``train`` tests run a
 smoke-sized one. Needs the ``train`` extra.
 """
 
@@ -40,7 +40,7 @@ from sqlenv_train._json import as_object
 from sqlenv_train.evaluate import wilson_interval
 from sqlenv_train.tiny import TinyModelSpec
 
-__all__ = ["STAGES", "TRANSFER_MODEL", "TransferConfig", "level_of", "run_transfer", "stage_summary"]
+__all__ = ["STAGES", "TRANSFER_MODEL", "TransferConfig", "invent_names", "level_of", "run_transfer", "stage_summary"]
 
 #: The default model: word-level tokens (names tokenize alike everywhere, so they can be copied),
 #: 4 layers of 4 heads (room for induction heads, which copy), width 128: about 1M parameters.

@@ -1,6 +1,6 @@
 """The transfer experiment at smoke size: a model built from scratch, warm start, GRPO, held-out evaluations.
 
-The full run is ``bench/bench_transfer.py`` (40 minutes); this one takes well under a minute and
+The full run is ``bench/bench_transfer.py`` (about 25 minutes); this one takes under a minute and
 checks what the benchmark's figures rest on: the three evaluations are on the held-out split and
 say so, ``transfer.json`` has its shape, held-out progress is logged during GRPO, and the saved
 models load and score through ``sqlenv-train eval``.
