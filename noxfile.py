@@ -365,6 +365,25 @@ def skyrl(session: nox.Session) -> None:
 
 
 @nox.session(python=PYTHON, default=False)
+def bench_transfer(session: nox.Session) -> None:
+    """A model built from scratch, warm-started and GRPO-trained on procgen:train, evaluated on unseen domains.
+
+    About 25 minutes on 2 CPU cores (``-- --quick``: a few minutes). Pass ``-- --out-dir DIR`` to
+    choose where the models, reports and ``transfer.json`` go (default ``bench/results/transfer``).
+    """
+    install_train_stack(session)
+    args = list(session.posargs)
+    if "--out-dir" not in args:
+        args += ["--out-dir", "bench/results/transfer"]
+    session.run(
+        "python",
+        "bench/bench_transfer.py",
+        *args,
+        env={**TEST_ENV, "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1")},
+    )
+
+
+@nox.session(python=PYTHON, default=False)
 def bench(session: nox.Session) -> None:
     """Core benchmarks: ratios against raw sqlite3, and the gold cache against none (prints, never fails on speed)."""
     sync(session, "--all-packages")

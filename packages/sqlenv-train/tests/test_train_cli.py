@@ -37,12 +37,13 @@ def test_eval_random_and_oracle_then_report(tmp_path: Path, capsys: pytest.Captu
         )
         assert code == 0
     out = capsys.readouterr().out
-    assert "oracle: solved 12/12 (100.0%, 95% CI 75.8%–100.0%)" in out
+    assert "oracle on builtin:eval (split eval): solved 12/12 (100.0%, 95% CI 75.8%–100.0%)" in out
     report = json.loads((tmp_path / "oracle.json").read_text())
     assert report["summary"]["solve_rate"] == 1.0 and report["summary"]["episodes"] == 12
     for key in ("by_difficulty", "by_database", "action_mix", "usage", "metadata", "episodes"):
         assert key in report
     assert report["metadata"]["dataset"] == "builtin:eval" and report["metadata"]["policy"] == "oracle"
+    assert report["metadata"]["split"] == "eval"
     args = ["report", str(tmp_path / "random.json"), str(tmp_path / "oracle.json"), "--out-dir", str(tmp_path / "cmp")]
     if not HAS_MATPLOTLIB:
         args.append("--no-plots")

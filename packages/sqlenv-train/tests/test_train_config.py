@@ -83,11 +83,28 @@ def test_validate_reports_wrong_types_instead_of_crashing() -> None:
     [
         ({"base_url": "ftp://host"}, "base_url must start with http://, https://, ws:// or wss://"),
         ({"steps": 2, "logging_steps": 5}, r"logging_steps \(5\) must be at most steps \(2\)"),
+        ({"eval_dataset": None}, "eval_steps needs an eval_dataset"),
+        ({"eval_steps": 0}, "eval_steps must be at least 1, got 0"),
+        ({"max_questions": 0}, "max_questions must be at least 1, got 0"),
+        ({"sft_max_length": 8}, "sft_max_length must be at least 32, got 8"),
+        ({"loss_type": "ppo"}, "loss_type must be one of dapo, grpo, dr_grpo"),
+        ({"scale_rewards": "yes"}, "scale_rewards must be one of group, batch, none"),
     ],
 )
 def test_setting_problems_are_named(overrides: dict[str, object], message: str) -> None:
     with pytest.raises(ConfigError, match=message):
         TrainConfig.smoke(**overrides).validate()
+
+
+def test_smoke_trains_and_evaluates_on_different_splits_and_is_bounded() -> None:
+    config = TrainConfig.smoke()
+    assert config.dataset.startswith("builtin:train") and config.eval_dataset is not None
+    assert config.eval_dataset.startswith("builtin:eval")  # held-out databases, never the training questions
+    # Whatever dataset --smoke is given, the warm start and the sequences stay small.
+    big = TrainConfig.smoke(dataset="spider:/data/spider?split=dev")
+    assert big.max_questions is not None and big.max_questions <= 64
+    assert big.sft_max_length is not None and big.sft_max_length <= 1024
+    assert big.max_completion_length <= 512 and big.eval_limit is not None and big.eval_limit <= 6
 
 
 def test_a_websocket_base_url_is_accepted() -> None:

@@ -87,9 +87,11 @@ def _eval(args: argparse.Namespace) -> int:
             closer.close()
     out = report.save(args.out)
     low, high = report.solve_rate_ci95
+    split = report.metadata.get("split") or "?"
     print(
-        f"{report.policy}: solved {sum(e.solved for e in report.episodes)}/{len(report.episodes)} "
-        f"({report.solve_rate:.1%}, 95% CI {low:.1%}–{high:.1%}), mean return {report.mean_return:.3f} -> {out}"
+        f"{report.policy} on {args.dataset} (split {split}): solved {sum(e.solved for e in report.episodes)}/"
+        f"{len(report.episodes)} ({report.solve_rate:.1%}, 95% CI {low:.1%}–{high:.1%}), "
+        f"mean return {report.mean_return:.3f} -> {out}"
     )
     return 0
 

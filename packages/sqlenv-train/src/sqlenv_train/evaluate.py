@@ -240,13 +240,19 @@ def evaluate(
         max_steps: a safety stop for policies that never answer (the step budget ends episodes
             first unless the server's budget is larger).
         show_progress: draw a progress bar (rich; plain when not a terminal).
-        dataset: the questions' dataset, to report results by difficulty.
+        dataset: the questions' dataset, to report results by difficulty and to name the dataset
+            and split in the report's metadata (unless ``metadata`` names them).
         metadata: recorded in the report (model, endpoint, dataset spec, seed, ...).
     """
     ids = list(question_ids)
     started = time.perf_counter()
     meta = run_metadata(policy=policy.name, started_at=datetime.now(UTC).isoformat(timespec="seconds"))
     meta.update(dict(metadata or {}))
+    if dataset is not None:
+        # Every report names what it was measured on: the dataset and the split(s) of its questions.
+        wanted = set(ids)
+        meta.setdefault("dataset", dataset.name)
+        meta.setdefault("split", ",".join(sorted({q.split for q in dataset.questions if q.id in wanted})))
     report = EvalReport(policy=policy.name, metadata=meta)
     solved = 0
     with progress_bar(policy.name, len(ids), enabled=show_progress) as advance:

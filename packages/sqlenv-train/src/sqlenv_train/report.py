@@ -6,7 +6,7 @@
 * ``solve_rate.png``: solve rate per policy with its 95% interval;
 * ``by_difficulty.png``: solve rate per difficulty, one bar per policy;
 * ``steps.png``: steps per episode, per policy;
-* ``learning_curve.png``: mean reward and solve rate per training step (given a ``train_log.jsonl``);
+* ``learning_curve.png``: mean reward and held-out solve rate per training step (given a ``train_log.jsonl``);
 
 and, always (no extra needed), ``report.html``: the curves, the comparison table and every episode's
 transcript side by side, in one self-contained file (:mod:`sqlenv_train.html_report`).
@@ -180,31 +180,120 @@ def plot_reports(reports: Sequence[dict[str, Any]], out_dir: str | Path) -> list
     return written
 
 
-def plot_learning_curve(train_log: str | Path, out: str | Path) -> Path:
-    """Mean reward (and solve rate, tool-call validity) per step from a ``train_log.jsonl``.
+def _jsonl(path: str | Path) -> list[dict[str, Any]]:
+    entries: list[dict[str, Any]] = []
+    for line in Path(path).read_text(encoding="utf-8").splitlines():
+        if line.strip():
+            entry = as_object(json.loads(line))
+            if entry is not None:
+                entries.append(entry)
+    return entries
+
+
+def plot_learning_curve(
+    train_log: str | Path,
+    out: str | Path,
+    *,
+    sft_log: str | Path | None = None,
+    stages: dict[str, float | None] | None = None,
+    final_step: int | None = None,
+    eval_label: str = "",
+) -> Path:
+    """The learning curve of a run: the warm start's loss, then GRPO's reward and held-out solve rate.
+
+    Each quantity has its own axis: the warm start's loss per SFT step (left panel, when
+    ``sft_log`` is given); per GRPO step the mean reward (right panel, left axis) and the solve
+    rate (right axis) of the held-out evaluations logged as ``heldout/solve_rate`` (``eval_steps``)
+    with their 95% intervals, the training rollouts' solve rate in a lighter line, and the
+    ``stages`` evaluations marked: ``before`` and ``warm start`` at step 0, ``after`` at
+    ``final_step``.
+
+    Args:
+        train_log: a ``train_log.jsonl`` of ``sqlenv-train train``.
+        out: the PNG to write.
+        sft_log: the run's ``sft_log.jsonl`` (the warm start's loss per step).
+        stages: held-out solve rates of the ``before``, ``warm start`` and ``after`` evaluations.
+        final_step: the GRPO step the ``after`` evaluation belongs to (default: the last logged).
+        eval_label: what the held-out evaluations were on (the dataset spec), for the axis.
 
     Raises:
         ValueError: the log has no reward entries.
     """
-    points: list[dict[str, Any]] = []
-    for line in Path(train_log).read_text(encoding="utf-8").splitlines():
-        if line.strip():
-            entry = json.loads(line)
-            if isinstance(entry, dict) and "reward" in entry:
-                points.append(entry)  # pyright: ignore[reportUnknownArgumentType]
+    entries = _jsonl(train_log)
+    points = [e for e in entries if "reward" in e]
     if not points:
         raise ValueError(f"{train_log} has no reward entries (is it a train_log.jsonl of sqlenv-train train?)")
+    heldout = [e for e in entries if "heldout/solve_rate" in e]
+    sft = [e for e in _jsonl(sft_log) if "loss" in e] if sft_log is not None and Path(sft_log).is_file() else []
     plt = _pyplot()
-    fig, ax = plt.subplots(figsize=(6, 3.6))
+    if sft:
+        fig, (ax_sft, ax) = plt.subplots(1, 2, figsize=(11, 3.8), gridspec_kw={"width_ratios": [1, 1.6]})
+        ax_sft.plot([int(e.get("sft_step", i + 1)) for i, e in enumerate(sft)], [float(e["loss"]) for e in sft])
+        ax_sft.set_yscale("log")
+        ax_sft.set_xlabel("warm-start (SFT) step")
+        ax_sft.set_ylabel("SFT loss (assistant tokens)")
+        ax_sft.set_title("Warm start")
+        ax_sft.grid(alpha=0.3)
+    else:
+        fig, ax = plt.subplots(figsize=(7, 3.8))
     steps = [int(p.get("step", i + 1)) for i, p in enumerate(points)]
-    ax.plot(steps, [float(p["reward"]) for p in points], marker="o", label="mean reward")
-    for key, label in (("sqlenv/solve_rate", "solve rate"), ("sqlenv/tool_call_validity", "tool-call validity")):
-        if any(key in p for p in points):
-            ax.plot(steps, [float(p.get(key, float("nan"))) for p in points], marker=".", label=label)
+    ax.plot(steps, [float(p["reward"]) for p in points], color="#4C72B0", alpha=0.8, label="mean reward")
     ax.set_xlabel("GRPO step")
-    ax.set_title("Training curve")
-    ax.legend(fontsize=8)
+    ax.set_ylabel("mean reward (weighted)", color="#4C72B0")
     ax.grid(alpha=0.3)
+    rate = ax.twinx()
+    rate.set_ylim(-0.02, 1.02)
+    rate.set_ylabel("held-out solve rate", fontsize=9)
+    if any("sqlenv/solve_rate" in p for p in points):
+        rate.plot(
+            steps,
+            [float(p.get("sqlenv/solve_rate", float("nan"))) for p in points],
+            color="#999999",
+            linewidth=0.8,
+            label="training rollouts",
+        )
+    marks: list[tuple[int, float, str]] = []
+    stage_values = stages or {}
+    for name, color in (("before", "#C44E52"), ("warm start", "#DD8452")):
+        value = stage_values.get(name)
+        if value is not None:
+            marks.append((0, value, name))
+            rate.plot([0], [value], marker="s" if name == "before" else "D", color=color, linestyle="", label=name)
+    curve = [(int(e.get("step", 0)), float(e["heldout/solve_rate"])) for e in heldout]
+    after = stage_values.get("after")
+    last = final_step if final_step is not None else (steps[-1] if steps else 0)
+    line = ([(0, stage_values["warm start"])] if stage_values.get("warm start") is not None else []) + curve
+    if after is not None:
+        line.append((last, after))
+    if line:
+        rate.plot([x for x, _ in line], [y for _, y in line], color="#55A868", linewidth=1.5)
+    if heldout:
+        lows = [float(e.get("heldout/ci95_low", e["heldout/solve_rate"])) for e in heldout]
+        highs = [float(e.get("heldout/ci95_high", e["heldout/solve_rate"])) for e in heldout]
+        rate.errorbar(
+            [x for x, _ in curve],
+            [y for _, y in curve],
+            yerr=[
+                [y - lo for (_, y), lo in zip(curve, lows, strict=True)],
+                [hi - y for (_, y), hi in zip(curve, highs, strict=True)],
+            ],
+            fmt="o",
+            color="#55A868",
+            capsize=3,
+            label="held out, during GRPO",
+        )
+    if after is not None:
+        marks.append((last, after, "after"))
+        rate.plot([last], [after], marker="*", markersize=11, color="#8172B2", linestyle="", label="after")
+    for x, y, name in marks:
+        below = name == "before"  # before and warm start share step 0: one label above, one below
+        rate.annotate(
+            f"{name} {y:.0%}", (x, y), xytext=(4, -11 if below else 6), textcoords="offset points", fontsize=7
+        )
+    handles, labels = ax.get_legend_handles_labels()
+    more_handles, more_labels = rate.get_legend_handles_labels()
+    rate.legend(handles + more_handles, labels + more_labels, fontsize=7, loc="upper left")
+    ax.set_title("GRPO" + (f", evaluated on {eval_label}" if eval_label else ""), fontsize=9)
     return _save(fig, Path(out), plt)
 
 

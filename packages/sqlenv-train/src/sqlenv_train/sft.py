@@ -15,8 +15,9 @@ conversations; :func:`write_sft_data` writes them as JSONL for TRL's ``SFTTraine
 from __future__ import annotations
 
 import json
+import logging
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -43,6 +44,7 @@ __all__ = [
 ]
 
 _TOOL_OF_ACTION = {tool.action_type: tool for tool in TOOLS}
+logger = logging.getLogger("sqlenv_train")
 
 
 @dataclass(frozen=True)
@@ -286,6 +288,8 @@ def run_sft(
     batch_size: int = 8,
     seed: int = 0,
     show_progress: bool = True,
+    max_length: int | None = None,
+    on_step: Callable[[int, float], None] | None = None,
 ) -> dict[str, float]:
     """Supervised warm start, loss on the assistant turns only; trains ``model`` in place.
 
@@ -305,9 +309,14 @@ def run_sft(
         batch_size: conversations per step.
         seed: shuffling and dropout seed.
         show_progress: draw a progress bar.
+        max_length: drop conversations longer than this many tokens (``None``: keep all); a
+            warning counts them. A batch is padded to its longest conversation, so this bounds
+            the step's memory.
+        on_step: called with ``(step, loss)`` after every step (1-based), e.g. to log the loss.
 
     Returns:
-        ``first_loss`` and ``last_loss`` (mean of the first and last ten steps) and ``steps``.
+        ``first_loss`` and ``last_loss`` (mean of the first and last ten steps), ``steps``, and
+        ``examples`` (conversations trained on) and ``dropped_too_long``.
     """
     if not rows:
         raise ValueError("no SFT rows: export successful episodes first (sqlenv-train sft-data)")
@@ -318,6 +327,24 @@ def run_sft(
     examples = [e for e in examples if any(e[1])]
     if not examples:
         raise ValueError("no assistant tokens to learn from: the chat template has no {% generation %} markers")
+    too_long = 0
+    if max_length is not None:
+        kept = [e for e in examples if len(e[0]) <= max_length]
+        too_long = len(examples) - len(kept)
+        if not kept:
+            longest = min(len(ids) for ids, _ in examples)
+            raise ValueError(
+                f"every warm-start conversation is longer than max_length={max_length} tokens "
+                f"(the shortest has {longest}); raise sft_max_length or cap tool results (max_chars)"
+            )
+        if too_long:
+            logger.warning(
+                "warm start: %d of %d conversations are longer than %d tokens and were left out",
+                too_long,
+                len(examples),
+                max_length,
+            )
+        examples = kept
     generator = torch.Generator().manual_seed(seed)
     torch.manual_seed(seed)
     device = next(model.parameters()).device
@@ -343,12 +370,13 @@ def run_sft(
             width = max(len(ids) for ids, _ in batch)
             input_ids = torch.full((len(batch), width), pad, dtype=torch.long)
             labels = torch.full((len(batch), width), -100, dtype=torch.long)
-            attention = torch.zeros((len(batch), width), dtype=torch.long)
             for row, (ids, mask) in enumerate(batch):
                 input_ids[row, : len(ids)] = torch.tensor(ids)
-                attention[row, : len(ids)] = 1
                 labels[row, : len(ids)] = torch.tensor([t if m else -100 for t, m in zip(ids, mask, strict=True)])
-            out = model(input_ids=input_ids.to(device), attention_mask=attention.to(device), labels=labels.to(device))
+            # Padding is on the right and attention is causal, so no real token ever attends to a pad
+            # token: no attention mask is needed, and without one attention takes its fast causal
+            # path (with the mask a tiny model's CPU step took three times as long).
+            out = model(input_ids=input_ids.to(device), labels=labels.to(device))
             out.loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
             optimizer.step()
@@ -356,9 +384,17 @@ def run_sft(
             optimizer.zero_grad(set_to_none=True)
             losses.append(float(out.loss.detach()))
             advance(loss=losses[-1])
+            if on_step is not None:
+                on_step(len(losses), losses[-1])
     model.eval()
     head, tail = losses[:10], losses[-10:]
-    return {"first_loss": sum(head) / len(head), "last_loss": sum(tail) / len(tail), "steps": float(len(losses))}
+    return {
+        "first_loss": sum(head) / len(head),
+        "last_loss": sum(tail) / len(tail),
+        "steps": float(len(losses)),
+        "examples": float(len(examples)),
+        "dropped_too_long": float(too_long),
+    }
 
 
 def _tokenize_for_sft(tokenizer: Any, row: dict[str, Any]) -> tuple[list[int], list[int]]:

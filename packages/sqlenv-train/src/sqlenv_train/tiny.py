@@ -59,6 +59,12 @@ class TinyModelSpec:
         num_key_value_heads: key/value heads (grouped-query attention, as in Qwen3).
         max_position_embeddings: longest sequence.
         seed: initialisation seed.
+        word_tokens: split text into words, punctuation and spaces before BPE, and keep each line
+            of the fixed text (system prompt, tool schemas, the template's instructions) as one
+            token. A name then tokenizes the same wherever it appears (in the question, the
+            table list, a tool call, SQL), which a model needs to copy names it never saw; the
+            default (``False``) lets merges span words, which compresses the built-in pack's
+            text best but makes whole tool-call lines single tokens.
     """
 
     vocab_size: int = 4096
@@ -69,6 +75,7 @@ class TinyModelSpec:
     num_key_value_heads: int = 2
     max_position_embeddings: int = 4096
     seed: int = 0
+    word_tokens: bool = False
 
 
 def qwen3_chat_template() -> str:
@@ -189,6 +196,8 @@ def _train_tokenizer(spec: TinyModelSpec, template: str, corpus: list[list[dict[
         )
         texts.append(str(rendered))
     bpe = tokenizers.Tokenizer(tokenizers.models.BPE(unk_token=None))
+    if spec.word_tokens:
+        return _word_tokenizer(spec, template, texts, tools)
     # Split before runs of line breaks only (no GPT-style regex pre-split): merges may span spaces
     # and punctuation, so the template's fixed text and the tool schemas compress into few tokens
     # and prompts stay short; identical lines across the corpus are counted once, which keeps
@@ -220,3 +229,56 @@ def _train_tokenizer(spec: TinyModelSpec, template: str, corpus: list[list[dict[
         clean_up_tokenization_spaces=False,
     )
     return tokenizer
+
+
+def _fixed_lines(texts: list[str]) -> list[str]:
+    """Lines (with their leading line breaks) of the system turn longer than 24 characters, common to every text."""
+    import re
+
+    common: set[str] | None = None
+    for text in texts:
+        system = text.split("<|im_end|>", 1)[0]
+        lines = {m.group(0) for m in re.finditer(r"\n*[^\n]+", system) if len(m.group(0)) > 24}
+        common = lines if common is None else common & lines
+    return sorted(common or (), key=lambda line: (-len(line), line))
+
+
+def _word_tokenizer(spec: TinyModelSpec, template: str, texts: list[str], tools: list[dict[str, Any]]) -> Any:
+    """BPE within words; the fixed text of every conversation (system prompt, tool schemas) as added tokens."""
+    del tools  # already rendered into ``texts``
+    tokenizers = require("tokenizers")
+    transformers = require("transformers")
+    fixed = _fixed_lines(texts)
+    bpe = tokenizers.Tokenizer(tokenizers.models.BPE(unk_token=None))
+    # Words (letters, digits, underscore), runs of punctuation, and whitespace are separate pieces:
+    # "shops" is the same token(s) after "Tables: ", inside a JSON string and after FROM.
+    bpe.pre_tokenizer = tokenizers.pre_tokenizers.Sequence(
+        [
+            tokenizers.pre_tokenizers.Split(
+                tokenizers.Regex(r"[A-Za-z]+|[0-9]|[^A-Za-z0-9\s]+|\s+"), behavior="isolated"
+            ),
+            tokenizers.pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False),
+        ]
+    )
+    bpe.decoder = tokenizers.decoders.ByteLevel()
+    trainer = tokenizers.trainers.BpeTrainer(
+        vocab_size=spec.vocab_size,
+        special_tokens=list(SPECIAL_TOKENS),
+        initial_alphabet=tokenizers.pre_tokenizers.ByteLevel.alphabet(),
+        show_progress=False,
+    )
+    # The fixed lines become added tokens below: leave them out of the BPE statistics.
+    stripped = list(texts)
+    for line in fixed:
+        stripped = [text.replace(line, "\n") for text in stripped]
+    bpe.train_from_iterator(stripped, trainer=trainer)
+    added = [*ADDED_TOKENS, *fixed]
+    bpe.add_tokens([tokenizers.AddedToken(t, special=False, normalized=False) for t in added])
+    return transformers.PreTrainedTokenizerFast(
+        tokenizer_object=bpe,
+        eos_token="<|im_end|>",
+        pad_token="<|endoftext|>",
+        chat_template=template,
+        model_max_length=spec.max_position_embeddings,
+        clean_up_tokenization_spaces=False,
+    )

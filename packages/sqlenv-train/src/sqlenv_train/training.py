@@ -13,12 +13,18 @@ What a run writes to ``output_dir``:
 * ``rollouts.jsonl``: one line per rollout (question, per-turn rewards, verdict, flags, transcript),
   with ``step`` the GRPO step it was generated for (the same numbering);
 * ``eval_before.json``, ``eval_warm_start.json`` (after the SFT warm start, when there is one) and
-  ``eval_after.json``: evaluation reports on the held-out split;
-* ``learning_curve.png``: reward and solve rate per step (when rewards were logged);
+  ``eval_after.json``: evaluation reports on the held-out split (``eval_dataset``), each naming
+  its dataset and split in ``metadata``;
+* ``eval_step_<N>.json`` (every ``eval_steps`` GRPO steps): held-out evaluations during GRPO, whose
+  solve rate is also logged as ``heldout/solve_rate`` in ``train_log.jsonl``;
+* ``sft_log.jsonl``: the warm start's loss at every step (when there is a warm start);
+* ``learning_curve.png``: the warm start's loss, and per GRPO step the reward and the held-out
+  solve rate (the before / warm start / after evaluations marked), each on its own axis;
 * ``report.html``: one self-contained page with the curves, the evaluations and every evaluated
   episode's transcript, before and after side by side (:mod:`sqlenv_train.html_report`);
 * ``checkpoint-*`` (every ``save_steps``, and at the end): model, optimizer, scheduler, RNG and
-  trainer state, what ``resume=True`` continues from; ``final/``: the model and tokenizer;
+  trainer state, what ``resume=True`` continues from; ``sft/`` (the warm-started model, with
+  ``save_warm_start``) and ``final/``: models and tokenizers;
 * ``summary.json``: the headline numbers of the run.
 
 ``resume=True`` (``--resume``) continues the run in ``output_dir`` from its last checkpoint: the
@@ -52,6 +58,7 @@ from sqlenv_core.tools import DEFAULT_MAX_CHARS
 from sqlenv_train._deps import MissingDependencyError, install_hint, require
 from sqlenv_train._json import as_object
 from sqlenv_train.adapter import ENV_REWARDS, EnvReward, SQLEnvFactory, prompt_rows
+from sqlenv_train.evaluate import EvalReport
 from sqlenv_train.rewards import SQLEnvRewards
 
 __all__ = ["ConfigError", "TrainConfig", "TrainResult", "load_config", "train"]
@@ -59,6 +66,11 @@ __all__ = ["ConfigError", "TrainConfig", "TrainResult", "load_config", "train"]
 DEFAULT_MODEL = "Qwen/Qwen3-0.6B"
 #: Where a run's training reward comes from (``TrainConfig.reward_source``).
 REWARD_SOURCES = ("functions", "environment", "both")
+#: The smoke configuration's bounds: questions trained on, and tokens per warm-start conversation.
+SMOKE_MAX_QUESTIONS = 64
+SMOKE_SFT_MAX_LENGTH = 1024
+LOSS_TYPES = ("dapo", "grpo", "dr_grpo", "bnpo", "cispo", "sapo")
+SCALE_REWARDS = ("group", "batch", "none")
 
 logger = logging.getLogger("sqlenv_train")
 
@@ -75,7 +87,15 @@ class TrainConfig:
         model: a Hugging Face model name or a local folder; ``"tiny"`` builds the tiny local model.
         dataset: training questions (a spec: ``builtin:train``, ``spider:/data/spider?split=train``).
         eval_dataset: held-out questions evaluated before and after (``None``: skip evaluation).
+            Learning claims need questions the model never trained on: a warning says when it is
+            the training dataset itself.
         eval_limit: evaluate on at most this many questions (``None``: all).
+        eval_steps: also evaluate on ``eval_dataset`` every this many GRPO steps (``None``: only
+            before and after); the solve rate is logged as ``heldout/solve_rate``.
+        eval_steps_limit: questions per evaluation during GRPO (``None``: ``eval_limit``).
+        max_questions: train on at most the first this many questions of ``dataset`` (``None``:
+            all); a warning says when it cuts. The smoke configuration sets it, so ``--smoke`` on
+            a large dataset stays small.
         output_dir: where the run writes (see the module docstring).
         base_url: a SQLEnv server to train against (``None``: in-process environments).
         steps: GRPO optimiser steps.
@@ -84,6 +104,10 @@ class TrainConfig:
         gradient_accumulation_steps: steps accumulated before each update.
         learning_rate: GRPO's learning rate.
         beta: KL coefficient (0: no reference model, as SkyRL-SQL and TRL's default).
+        loss_type: TRL's GRPO loss (``dapo``, TRL's default; ``grpo``, ``dr_grpo``, ``bnpo``, ...).
+        scale_rewards: advantage scaling: ``group`` (TRL's default), ``batch`` or ``none``.
+        curriculum: feed GRPO its questions easiest first (by difficulty, then in dataset order)
+            instead of shuffled.
         temperature: sampling temperature of rollouts.
         max_turns: most tool-calling rounds per rollout (TRL's ``max_tool_calling_iterations``).
         max_completion_length: tokens per rollout, tool results included.
@@ -102,6 +126,9 @@ class TrainConfig:
         sft_data: a JSONL file from ``sqlenv-train sft-data`` (default: oracle episodes on ``dataset``).
         sft_learning_rate: warm-start learning rate.
         sft_batch_size: conversations per warm-start step.
+        sft_max_length: drop warm-start conversations longer than this many tokens (``None``: keep
+            all); a warning counts them. Bounds the warm start's memory.
+        save_warm_start: save the warm-started model and tokenizer to ``output_dir/sft``.
         lora: train LoRA adapters instead of every weight (needs ``peft``).
         lora_r: LoRA rank.
         lora_alpha: LoRA scaling.
@@ -125,6 +152,9 @@ class TrainConfig:
     dataset: str = "builtin:train"
     eval_dataset: str | None = "builtin:eval"
     eval_limit: int | None = None
+    eval_steps: int | None = None
+    eval_steps_limit: int | None = None
+    max_questions: int | None = None
     output_dir: str = "runs/grpo"
     base_url: str | None = None
     steps: int = 300
@@ -133,6 +163,9 @@ class TrainConfig:
     gradient_accumulation_steps: int = 4
     learning_rate: float = 2e-6
     beta: float = 0.0
+    loss_type: str = "dapo"
+    scale_rewards: str = "group"
+    curriculum: bool = False
     temperature: float = 1.0
     max_turns: int = 8
     max_completion_length: int = 2048
@@ -147,6 +180,8 @@ class TrainConfig:
     sft_data: str | None = None
     sft_learning_rate: float = 1e-5
     sft_batch_size: int = 8
+    sft_max_length: int | None = None
+    save_warm_start: bool = False
     lora: bool = False
     lora_r: int = 16
     lora_alpha: int = 32
@@ -166,12 +201,22 @@ class TrainConfig:
 
     @classmethod
     def smoke(cls, **overrides: Any) -> TrainConfig:
-        """A CPU run of the tiny model that finishes in about a minute (tests, CI, notebook smoke mode)."""
+        """A CPU run of the tiny model that finishes in about a minute (tests, CI, notebook smoke mode).
+
+        It trains on easy questions of ``builtin:train`` and evaluates on the held-out databases of
+        ``builtin:eval``, which the tiny model does not solve: the smoke run shows that the
+        pipeline works, not that anything was learned. Whatever dataset it is given, it trains on
+        at most 64 questions and warm-starts on conversations of at most 1,024 tokens.
+        """
         values: dict[str, Any] = {
             "model": "tiny",
             "dataset": "builtin:train?difficulty=easy&limit=16",
-            "eval_dataset": "builtin:train?difficulty=easy&limit=16",
-            "eval_limit": 8,
+            "eval_dataset": "builtin:eval?difficulty=easy",
+            "eval_limit": 6,
+            "eval_steps": 2,
+            "eval_steps_limit": 3,
+            "max_questions": SMOKE_MAX_QUESTIONS,
+            "sft_max_length": SMOKE_SFT_MAX_LENGTH,
             "steps": 4,
             "num_generations": 4,
             "batch_size": 4,
@@ -183,7 +228,8 @@ class TrainConfig:
             "step_budget": 5,
             "sft_steps": 200,
             "sft_learning_rate": 3e-3,
-            "eval_max_new_tokens": 96,
+            # The tiny model's tool calls are a few tokens: a longer reply is a failure already.
+            "eval_max_new_tokens": 48,
             "save_steps": 2,
         }
         values.update(overrides)
@@ -244,7 +290,22 @@ class TrainConfig:
             self.save_total_limit is None or self.save_total_limit >= 1,
             f"save_total_limit must be at least 1, got {self.save_total_limit}",
         )
-        need(self.eval_limit is None or self.eval_limit >= 1, f"eval_limit must be at least 1, got {self.eval_limit}")
+        for name in ("eval_limit", "eval_steps", "eval_steps_limit", "max_questions"):
+            value = getattr(self, name)
+            need(value is None or value >= 1, f"{name} must be at least 1, got {value}")
+        need(
+            self.sft_max_length is None or self.sft_max_length >= 32,
+            f"sft_max_length must be at least 32, got {self.sft_max_length}",
+        )
+        need(
+            self.eval_steps is None or self.eval_dataset is not None,
+            "eval_steps needs an eval_dataset (the held-out questions to evaluate on)",
+        )
+        need(self.loss_type in LOSS_TYPES, f"loss_type must be one of {', '.join(LOSS_TYPES)}, got {self.loss_type!r}")
+        need(
+            self.scale_rewards in SCALE_REWARDS,
+            f"scale_rewards must be one of {', '.join(SCALE_REWARDS)}, got {self.scale_rewards!r}",
+        )
         for name in ("learning_rate", "sft_learning_rate"):
             value = getattr(self, name)
             need(math.isfinite(value) and value > 0, f"{name} must be a positive number, got {value}")
@@ -279,19 +340,7 @@ class TrainConfig:
 
     def _input_problems(self) -> list[str]:
         """Datasets, files, the model folder, the server URL and the installed dependencies."""
-        problems: list[str] = []
-        for name in ("dataset", "eval_dataset"):
-            spec = getattr(self, name)
-            if spec is None:
-                continue
-            try:
-                parsed = parse_spec(spec)
-                if parsed.kind == "builtin":
-                    load(spec, compute_gold=False)  # instant: checks the split and the filters
-                elif not Path(parsed.target).expanduser().exists():
-                    problems.append(f"{name}: no such path {parsed.target!r} in {spec!r}")
-            except DatasetError as exc:
-                problems.append(f"{name}: {exc}")
+        problems = [p for name in ("dataset", "eval_dataset") for p in _spec_problems(name, getattr(self, name))]
         if self.sft_data is not None and not Path(self.sft_data).is_file():
             problems.append(f"sft_data: no file at {self.sft_data}")
         if self.model != "tiny" and _looks_like_path(self.model) and not Path(self.model).expanduser().exists():
@@ -388,6 +437,22 @@ def _keep_steps_up_to(path: Path, step: int) -> None:
         if entry is not None and int(entry.get("step", 0)) <= step:
             kept.append(line)
     path.write_text("".join(k + "\n" for k in kept), encoding="utf-8")
+
+
+def _spec_problems(name: str, spec: str | None) -> list[str]:
+    """What is wrong with a dataset spec, found without loading it (``[]``: nothing)."""
+    if spec is None:
+        return []
+    try:
+        parsed = parse_spec(spec)
+        if parsed.kind == "builtin":
+            load(spec, compute_gold=False)  # instant: checks the split and the filters
+        elif parsed.kind != "procgen" and not Path(parsed.target).expanduser().exists():
+            # (procgen: parse_spec checked the split and every option; databases are made on load)
+            return [f"{name}: no such path {parsed.target!r} in {spec!r}"]
+    except DatasetError as exc:
+        return [f"{name}: {exc}"]
+    return []
 
 
 def _raise_if(problems: list[str]) -> None:
@@ -500,15 +565,41 @@ def resolve_model(model: str) -> str:
 
 
 def _evaluate_model(
-    model: Any, tokenizer: Any, config: TrainConfig, dataset: Dataset | None, out: Path, label: str
+    model: Any,
+    tokenizer: Any,
+    config: TrainConfig,
+    dataset: Dataset | None,
+    out: Path,
+    label: str,
+    *,
+    limit: int | None = None,
+    step: int | None = None,
+    held_out: bool = True,
 ) -> float | None:
+    report = _evaluation(model, tokenizer, config, dataset, out, label, limit=limit, step=step, held_out=held_out)
+    return None if report is None else report.solve_rate
+
+
+def _evaluation(
+    model: Any,
+    tokenizer: Any,
+    config: TrainConfig,
+    dataset: Dataset | None,
+    out: Path,
+    label: str,
+    *,
+    limit: int | None = None,
+    step: int | None = None,
+    held_out: bool = True,
+) -> EvalReport | None:
+    """Evaluate greedily (as configured) on the held-out dataset; the report names dataset, split and stage."""
     if dataset is None:
         return None
     from sqlenv_client import SQLEnvClient
     from sqlenv_train.evaluate import evaluate
     from sqlenv_train.hf import HFPolicy
 
-    ids = [q.id for q in dataset][: config.eval_limit]
+    ids = [q.id for q in dataset][: limit if limit is not None else config.eval_limit]
     policy = HFPolicy(
         model,
         tokenizer,
@@ -527,12 +618,159 @@ def _evaluate_model(
             ids,
             dataset=dataset,
             show_progress=config.show_progress,
-            metadata={"model": config.model, "dataset": config.eval_dataset, "seed": config.seed, "stage": label},
+            metadata={
+                "model": config.model,
+                "dataset": config.eval_dataset,
+                "held_out": held_out,
+                "trained_on": config.dataset,
+                "seed": config.seed,
+                "stage": label,
+                **({"grpo_step": step} if step is not None else {}),
+            },
         )
     if was_training:
         model.train()
     report.save(out)
-    return report.solve_rate
+    low, high = report.solve_rate_ci95
+    logger.info(
+        "%s: solved %d/%d of %s (%.1f%%, 95%% CI %.1f-%.1f%%)",
+        label,
+        sum(e.solved for e in report.episodes),
+        len(report.episodes),
+        config.eval_dataset,
+        100 * report.solve_rate,
+        100 * low,
+        100 * high,
+    )
+    return report
+
+
+def _heldout_callback(
+    config: TrainConfig, model_tokenizer: tuple[Any, Any], dataset: Dataset, out: Path, holder: dict[str, Any]
+) -> Any:
+    """Evaluates on the held-out split every ``eval_steps`` GRPO steps and logs it as ``heldout/*``.
+
+    The figures go into the trainer's metrics of that step, so ``train_log.jsonl`` (and wandb or
+    tensorboard with ``report_to``) show them beside the reward. The last step is left to the
+    ``after`` evaluation.
+    """
+    transformers = require("transformers")
+    _, tokenizer = model_tokenizer
+
+    class HeldOutEval(transformers.TrainerCallback):  # pyright: ignore[reportUntypedBaseClass]
+        def on_step_end(self, args: Any, state: Any, control: Any, model: Any = None, **kwargs: Any) -> None:
+            step = int(state.global_step)
+            if not config.eval_steps or step % config.eval_steps or step >= int(state.max_steps):
+                return
+            report = _evaluation(
+                model if model is not None else model_tokenizer[0],
+                tokenizer,
+                config,
+                dataset,
+                out / f"eval_step_{step}.json",
+                f"GRPO step {step}",
+                limit=config.eval_steps_limit or config.eval_limit,
+                step=step,
+                held_out=holder.get("held_out", True),
+            )
+            if report is None:
+                return
+            low, high = report.solve_rate_ci95
+            metrics = {
+                "heldout/solve_rate": report.solve_rate,
+                "heldout/ci95_low": low,
+                "heldout/ci95_high": high,
+                "heldout/episodes": float(len(report.episodes)),
+                "heldout/mean_return": report.mean_return,
+            }
+            trainer = holder.get("trainer")
+            store: Any = getattr(trainer, "_metrics", None)
+            if isinstance(store, dict) and "train" in store:
+                for key, value in metrics.items():
+                    store["train"][key].append(value)  # logged with this step's metrics
+            else:  # a TRL without per-step metrics: write the line ourselves
+                with (out / "train_log.jsonl").open("a", encoding="utf-8") as handle:
+                    handle.write(json.dumps({"step": step, **metrics}) + "\n")
+
+    return HeldOutEval()
+
+
+def _eval_label(config: TrainConfig, dataset: Dataset | None) -> str:
+    if dataset is None:
+        return ""
+    limit = config.eval_limit if config.eval_limit is not None else len(dataset)
+    return f"{config.eval_dataset} ({min(limit, len(dataset))} questions)"
+
+
+def _load_training_data(config: TrainConfig) -> Dataset:
+    """The training dataset, cut to ``max_questions`` (before any gold answer is computed)."""
+    if config.max_questions is None:
+        data = load(config.dataset)
+    else:
+        data = load(config.dataset, compute_gold=False)
+        if len(data) > config.max_questions:
+            logger.warning(
+                "training on the first %d of the %d questions of %r (max_questions; the smoke configuration "
+                "sets it to keep the run small)",
+                config.max_questions,
+                len(data),
+                config.dataset,
+            )
+            data = first_questions(data, config.max_questions)
+        data.compute_gold()
+    if len(data) == 0:
+        raise ConfigError(f"dataset {config.dataset!r} has no usable questions")
+    return data
+
+
+def _load_eval_data(config: TrainConfig, train_data: Dataset) -> tuple[Dataset | None, bool]:
+    """The held-out dataset, and whether it is held out; a warning when it shares questions with the training data."""
+    if config.eval_dataset is None:
+        return None, False
+    eval_data = load(config.eval_dataset)
+    seen = {q.id for q in train_data}
+    overlap = sum(q.id in seen for q in eval_data)
+    if config.eval_dataset == config.dataset or overlap:
+        logger.warning(
+            "eval_dataset %r shares %d of its %d questions with the training dataset %r: its solve rate "
+            "measures memorisation, not learning; evaluate on a held-out split",
+            config.eval_dataset,
+            overlap,
+            len(eval_data),
+            config.dataset,
+        )
+        return eval_data, False
+    return eval_data, True
+
+
+def first_questions(data: Dataset, n: int) -> Dataset:
+    """The first ``n`` questions of ``data`` as a dataset of their own (only the databases they use)."""
+    kept = data.questions[:n]
+    used = {q.db_id for q in kept}
+    return Dataset(
+        data.name,
+        kept,
+        {db_id: path for db_id, path in data.databases.items() if db_id in used},
+        skipped=data.skipped,
+        limits=data.limits,
+        gold_cache=data.gold_cache,
+    )
+
+
+def _curriculum(rows: list[dict[str, Any]], needed: int, seed: int) -> list[dict[str, Any]]:
+    """The ``needed`` rows the run will use (a seeded draw keeping the dataset's mix), easiest first."""
+    import random
+
+    order = {"easy": 0, "medium": 1, "hard": 2, "extra": 3}
+
+    def rank(row: dict[str, Any]) -> tuple[int, str]:
+        difficulty = str(row.get("difficulty", ""))
+        digits = "".join(ch for ch in difficulty if ch.isdigit())
+        return (int(digits) if digits else order.get(difficulty, 9), difficulty)
+
+    drawn = list(rows)
+    random.Random(seed).shuffle(drawn)
+    return sorted(drawn[: max(needed, 1)], key=rank)  # stable: the draw's order within a level
 
 
 #: Keys of the trainer's one end-of-run log (totals, not a step): kept for summary.json.
@@ -577,6 +815,52 @@ def _log_callback(path: Path, totals: dict[str, float]) -> Any:
     return JsonlLog()
 
 
+def _prepare_output(config: TrainConfig, out: Path) -> Path | None:
+    """Ready ``out`` for the run: the checkpoint a resumed run continues from (``None`` for a new run).
+
+    A resumed run keeps its logs up to the checkpoint's step; a new run removes what an earlier run
+    left (logs, held-out evaluations and checkpoints), so that a later ``--resume`` cannot continue
+    the wrong run.
+    """
+    checkpoint = last_checkpoint(out) if config.resume else None
+    if checkpoint is not None:  # the logs go on: only what came after the checkpoint is dropped
+        for log in ("train_log.jsonl", "rollouts.jsonl"):
+            _keep_steps_up_to(out / log, checkpoint_step(checkpoint))
+        logger.info("resuming from %s (step %d)", checkpoint, checkpoint_step(checkpoint))
+        return checkpoint
+    for stale in ("train_log.jsonl", "rollouts.jsonl", *(p.name for p in out.glob("eval_step_*.json"))):
+        (out / stale).unlink(missing_ok=True)
+    stale_checkpoints = sorted(p for p in out.glob("checkpoint-*") if p.is_dir())
+    if stale_checkpoints:
+        import shutil
+
+        logger.warning(
+            "a new run in %s: removing the earlier run's %s (pass resume=True / --resume to continue it)",
+            out,
+            ", ".join(p.name for p in stale_checkpoints),
+        )
+        for folder in stale_checkpoints:
+            shutil.rmtree(folder)
+    return None
+
+
+def _make_factory(config: TrainConfig, train_data: Dataset) -> SQLEnvFactory:
+    """The rollout environments of the run (drawing their own questions with ``draw_questions``)."""
+    env_reward = typing.cast(EnvReward, config.env_reward) if config.reward_source != "functions" else None
+    factory_options: dict[str, Any] = {
+        "base_url": config.base_url,
+        "step_budget": config.step_budget,
+        "reward": config.reward_profile,
+        "max_chars": config.max_chars,
+        "env_reward": env_reward,
+    }
+    if config.draw_questions:
+        return SQLEnvFactory.dataset_free(
+            train_data, num_generations=config.num_generations, seed=config.seed, **factory_options
+        )
+    return SQLEnvFactory(train_data, **factory_options)
+
+
 def train(config: TrainConfig) -> TrainResult:
     """Run a GRPO training as ``config`` says (see the module docstring for what it writes).
 
@@ -593,48 +877,15 @@ def train(config: TrainConfig) -> TrainResult:
 
     out = Path(config.output_dir)
     out.mkdir(parents=True, exist_ok=True)
-    checkpoint = last_checkpoint(out) if config.resume else None
-    if checkpoint is not None:  # the logs go on: only what came after the checkpoint is dropped
-        for log in ("train_log.jsonl", "rollouts.jsonl"):
-            _keep_steps_up_to(out / log, checkpoint_step(checkpoint))
-        logger.info("resuming from %s (step %d)", checkpoint, checkpoint_step(checkpoint))
-    else:  # a new run: what an earlier run left here is not continued, and must not be resumed later
-        for stale in ("train_log.jsonl", "rollouts.jsonl"):
-            (out / stale).unlink(missing_ok=True)
-        stale_checkpoints = sorted(p for p in out.glob("checkpoint-*") if p.is_dir())
-        if stale_checkpoints:
-            import shutil
-
-            logger.warning(
-                "a new run in %s: removing the earlier run's %s (pass resume=True / --resume to continue it)",
-                out,
-                ", ".join(p.name for p in stale_checkpoints),
-            )
-            for folder in stale_checkpoints:
-                shutil.rmtree(folder)
+    checkpoint = _prepare_output(config, out)
     (out / "config.json").write_text(json.dumps(asdict(config), indent=2), encoding="utf-8")
     # TRL warns at every trainer start that environment_factory is experimental; said once in the docs.
     os.environ.setdefault("TRL_EXPERIMENTAL_SILENCE", "1")
 
-    train_data = load(config.dataset)
-    if len(train_data) == 0:
-        raise ConfigError(f"dataset {config.dataset!r} has no usable questions")
+    train_data = _load_training_data(config)
     # Loaded once (gold answers included), before the model: evaluated before, after the warm start and after.
-    eval_data = load(config.eval_dataset) if config.eval_dataset is not None else None
-    env_reward = typing.cast(EnvReward, config.env_reward) if config.reward_source != "functions" else None
-    factory_options: dict[str, Any] = {
-        "base_url": config.base_url,
-        "step_budget": config.step_budget,
-        "reward": config.reward_profile,
-        "max_chars": config.max_chars,
-        "env_reward": env_reward,
-    }
-    if config.draw_questions:
-        factory = SQLEnvFactory.dataset_free(
-            train_data, num_generations=config.num_generations, seed=config.seed, **factory_options
-        )
-    else:
-        factory = SQLEnvFactory(train_data, **factory_options)
+    eval_data, held_out = _load_eval_data(config, train_data)
+    factory = _make_factory(config, train_data)
     factory.check_capacity(config.batch_size * config.gradient_accumulation_steps)
 
     transformers.set_seed(config.seed)
@@ -657,21 +908,37 @@ def train(config: TrainConfig) -> TrainResult:
         sft_file = out / "sft.json"
         sft_stats = json.loads(sft_file.read_text(encoding="utf-8")) if sft_file.is_file() else None
     else:
-        solve_before = _evaluate_model(model, tokenizer, config, eval_data, out / "eval_before.json", "before")
+        solve_before = _evaluate_model(
+            model, tokenizer, config, eval_data, out / "eval_before.json", "before", held_out=held_out
+        )
+        (out / "sft_log.jsonl").unlink(missing_ok=True)
     if config.sft_steps > 0 and checkpoint is None:
         rows = read_sft_data(config.sft_data) if config.sft_data else sft_rows(oracle_conversations(train_data))
-        sft_stats = run_sft(
-            model,
-            tokenizer,
-            rows,
-            max_steps=config.sft_steps,
-            learning_rate=config.sft_learning_rate,
-            batch_size=config.sft_batch_size,
-            seed=config.seed,
-            show_progress=config.show_progress,
-        )
+        with (out / "sft_log.jsonl").open("w", encoding="utf-8") as sft_log:
+
+            def log_sft(step: int, loss: float) -> None:
+                sft_log.write(json.dumps({"sft_step": step, "loss": loss}) + "\n")
+                sft_log.flush()
+
+            sft_stats = run_sft(
+                model,
+                tokenizer,
+                rows,
+                max_steps=config.sft_steps,
+                learning_rate=config.sft_learning_rate,
+                batch_size=config.sft_batch_size,
+                seed=config.seed,
+                show_progress=config.show_progress,
+                max_length=config.sft_max_length,
+                on_step=log_sft,
+            )
         (out / "sft.json").write_text(json.dumps(sft_stats, indent=2), encoding="utf-8")
-        solve_warm = _evaluate_model(model, tokenizer, config, eval_data, out / "eval_warm_start.json", "warm start")
+        if config.save_warm_start:
+            model.save_pretrained(out / "sft")
+            tokenizer.save_pretrained(out / "sft")
+        solve_warm = _evaluate_model(
+            model, tokenizer, config, eval_data, out / "eval_warm_start.json", "warm start", held_out=held_out
+        )
 
     rewards = SQLEnvRewards(out / "rollouts.jsonl", max_completion_length=config.max_completion_length)
     totals: dict[str, float] = {}
@@ -695,6 +962,9 @@ def train(config: TrainConfig) -> TrainResult:
         # With reward_source="environment" the three functions still run (they log every rollout
         # and its flags) but weigh nothing: the environment's get_reward() is the training reward.
         reward_weights=[0.0] * 3 if config.reward_source == "environment" else list(config.reward_weights),
+        loss_type=config.loss_type,
+        scale_rewards=config.scale_rewards,
+        shuffle_dataset=not config.curriculum,
         chat_template_kwargs={"enable_thinking": False},
         logging_steps=config.logging_steps,
         save_strategy="steps" if config.save_steps else "no",
@@ -715,6 +985,14 @@ def train(config: TrainConfig) -> TrainResult:
     train_rows = prompt_rows(
         train_data, repeat=max(1, math.ceil(config.steps * config.batch_size / max(len(train_data), 1)))
     )
+    if config.curriculum:
+        # Unique prompts the run uses: each step samples batch x accumulation / group size of them.
+        prompts = config.steps * config.batch_size * config.gradient_accumulation_steps // config.num_generations
+        train_rows = _curriculum(train_rows, prompts, config.seed)
+    holder: dict[str, Any] = {"held_out": held_out}
+    callbacks = [_log_callback(out / "train_log.jsonl", totals)]
+    if config.eval_steps and eval_data is not None:
+        callbacks.append(_heldout_callback(config, (model, tokenizer), eval_data, out, holder))
     trainer = trl.GRPOTrainer(
         model=model,
         reward_funcs=rewards.functions,
@@ -724,8 +1002,9 @@ def train(config: TrainConfig) -> TrainResult:
         processing_class=tokenizer,
         environment_factory=factory,
         peft_config=peft_config,
-        callbacks=[_log_callback(out / "train_log.jsonl", totals)],
+        callbacks=callbacks,
     )
+    holder["trainer"] = trainer
     started = time.perf_counter()
     try:
         trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint is not None else None)
@@ -741,7 +1020,9 @@ def train(config: TrainConfig) -> TrainResult:
     trained.save_pretrained(final)
     tokenizer.save_pretrained(final)
 
-    solve_after = _evaluate_model(trained, tokenizer, config, eval_data, out / "eval_after.json", "after")
+    solve_after = _evaluate_model(
+        trained, tokenizer, config, eval_data, out / "eval_after.json", "after", held_out=held_out
+    )
     history = [json.loads(line) for line in (out / "train_log.jsonl").read_text(encoding="utf-8").splitlines() if line]
     rewards_logged = [float(h["reward"]) for h in history if "reward" in h]
     if not rewards_logged:
@@ -750,7 +1031,18 @@ def train(config: TrainConfig) -> TrainResult:
         try:
             from sqlenv_train.report import plot_learning_curve
 
-            plot_learning_curve(out / "train_log.jsonl", out / "learning_curve.png")
+            plot_learning_curve(
+                out / "train_log.jsonl",
+                out / "learning_curve.png",
+                sft_log=out / "sft_log.jsonl" if config.sft_steps > 0 else None,
+                stages={
+                    "before": solve_before,
+                    "warm start": solve_warm,
+                    "after": solve_after,
+                },
+                final_step=int(trainer.state.global_step),
+                eval_label=_eval_label(config, eval_data),
+            )
         except MissingDependencyError:
             pass
     steps_done = int(trainer.state.global_step)

@@ -44,6 +44,8 @@ def test_the_smoke_run_writes_every_artifact(smoke: TrainResult) -> None:
         "learning_curve.png",
         "summary.json",
         "sft.json",
+        "sft_log.jsonl",
+        "eval_step_2.json",
     ):
         assert (out / name).is_file(), name
     assert (Path(smoke.model_dir) / "config.json").is_file()
@@ -79,9 +81,17 @@ def test_evaluations_before_and_after_are_reports(smoke: TrainResult, tmp_path: 
     out = Path(smoke.output_dir)
     before = json.loads((out / "eval_before.json").read_text())
     after = json.loads((out / "eval_after.json").read_text())
-    assert before["summary"]["episodes"] == after["summary"]["episodes"] == 8
+    assert before["summary"]["episodes"] == after["summary"]["episodes"] == 6
     assert after["usage"]["model_calls"] > 0 and after["usage"]["completion_tokens"] > 0
     assert after["metadata"]["stage"] == "after" and after["metadata"]["versions"]["trl"]
+    # The smoke run trains on builtin:train and evaluates on the held-out databases of builtin:eval.
+    for report in (before, after):
+        assert report["metadata"]["dataset"] == "builtin:eval?difficulty=easy"
+        assert report["metadata"]["split"] == "eval" and report["metadata"]["held_out"] is True
+        assert report["metadata"]["trained_on"] == "builtin:train?difficulty=easy&limit=16"
+    log = [json.loads(line) for line in (out / "train_log.jsonl").read_text().splitlines()]
+    held = [entry for entry in log if "heldout/solve_rate" in entry]
+    assert [entry["step"] for entry in held] == [2] and held[0]["heldout/episodes"] == 3
     table, files = write_comparison(
         [out / "eval_before.json", out / "eval_warm_start.json", out / "eval_after.json"],
         tmp_path,
@@ -185,7 +195,14 @@ def test_hf_policy_renders_exactly_the_prompt_grpo_trains_on(smoke: TrainResult)
 def test_lora_run_with_checkpoints_saves_a_merged_model(tmp_path: Path, tiny_model_path: Path) -> None:
     pytest.importorskip("peft", reason="needs peft (the lora extra): run `uv run nox -s train`")
     config = TrainConfig.smoke(
-        output_dir=str(tmp_path), lora=True, sft_steps=0, steps=2, save_steps=1, eval_dataset=None, show_progress=False
+        output_dir=str(tmp_path),
+        lora=True,
+        sft_steps=0,
+        steps=2,
+        save_steps=1,
+        eval_dataset=None,
+        eval_steps=None,
+        show_progress=False,
     )
     result = train(config)
     assert result.steps == 2 and result.solve_rate_before is None and result.solve_rate_after is None

@@ -1,0 +1,324 @@
+"""Does training on SQLEnv transfer to databases the model never saw? A from-scratch CPU experiment.
+
+:func:`run_transfer` builds a small causal LM from nothing (its own tokenizer, trained on oracle
+conversations of the *training* tasks only; a randomly initialised ``Qwen3ForCausalLM``),
+warm-starts it on oracle episodes of one set of training tasks, then runs GRPO through TRL's
+``GRPOTrainer`` and :class:`~sqlenv_train.adapter.SQLEnvFactory` on *fresh* training tasks, and
+evaluates it greedily on held-out tasks (for ``procgen``: other domains, so other schemas, table
+names and vocabulary) untrained, after the warm start and after GRPO, with 95% Wilson intervals
+and rates per level. Nothing is downloaded.
+
+It writes into ``out_dir`` what :func:`~sqlenv_train.training.train` writes (train log, rollouts,
+evaluation reports, ``learning_curve.png``), plus:
+
+* ``untrained/``, ``sft/`` and ``final/``: the model and tokenizer before training, after the warm
+  start and after GRPO (each loads with ``from_pretrained`` and scores with
+  ``sqlenv-train eval --policy hf --model DIR/final --dataset ...``);
+* ``sft_data.jsonl``: the warm-start conversations;
+* ``transfer.json``: ``{"untrained"|"sft"|"grpo": {"solve_rate", "ci95", "n", "by_level", ...}}``
+  with the datasets, the configuration, the time taken and the machine.
+
+``bench/bench_transfer.py`` runs the full configuration (about 25 minutes on 2 CPU cores); the ``train`` tests run a
+smoke-sized one. Needs the ``train`` extra.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import random
+import re
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sqlenv_core.datasets import Dataset, Question, load
+from sqlenv_train._deps import require
+from sqlenv_train._json import as_object
+from sqlenv_train.evaluate import wilson_interval
+from sqlenv_train.tiny import TinyModelSpec
+
+__all__ = ["STAGES", "TRANSFER_MODEL", "TransferConfig", "invent_names", "level_of", "run_transfer", "stage_summary"]
+
+#: The default model: word-level tokens (names tokenize alike everywhere, so they can be copied),
+#: 4 layers of 4 heads (room for induction heads, which copy), width 128: about 1M parameters.
+TRANSFER_MODEL = TinyModelSpec(
+    vocab_size=1536,
+    hidden_size=128,
+    intermediate_size=384,
+    num_hidden_layers=4,
+    num_attention_heads=4,
+    num_key_value_heads=2,
+    word_tokens=True,
+)
+
+#: transfer.json's stages and the evaluation report each comes from.
+STAGES = {"untrained": "eval_before.json", "sft": "eval_warm_start.json", "grpo": "eval_after.json"}
+
+
+@dataclass
+class TransferConfig:
+    """One transfer experiment: three datasets (warm start, GRPO, held-out evaluation), a model, two phases.
+
+    Attributes:
+        out_dir: where everything is written.
+        sft_dataset: the warm start's tasks (oracle episodes); the tokenizer is trained on them too.
+        grpo_dataset: GRPO's tasks (fresh: not the warm start's).
+        eval_dataset: held-out tasks (other domains), evaluated untrained, after the warm start
+            and after GRPO.
+        model: the model's size (:class:`~sqlenv_train.tiny.TinyModelSpec`).
+        sft_steps: warm-start steps (keep it short of saturation: GRPO needs reward spread).
+        sft_learning_rate: warm-start learning rate.
+        sft_batch_size: conversations per warm-start step.
+        describe_first: the warm start's oracle DESCRIBEs the table it queries first.
+        invented_names: add this share of the warm-start conversations again with the database's
+            words replaced by invented ones (:func:`invent_names`), so that copying names, not
+            memorising them, is what the warm start teaches.
+        train: any other :class:`~sqlenv_train.training.TrainConfig` settings of the GRPO phase
+            (``steps``, ``num_generations``, ``temperature``, ``loss_type``, ``eval_steps``, ...).
+    """
+
+    out_dir: str
+    sft_dataset: str = "procgen:train?seed=1&n=1200&level=1-5"
+    grpo_dataset: str = "procgen:train?seed=2&n=1200&level=1-5"
+    eval_dataset: str = "procgen:eval?seed=3&n=200&level=1-5"
+    model: TinyModelSpec = field(default_factory=lambda: TRANSFER_MODEL)
+    sft_steps: int = 600
+    sft_learning_rate: float = 2e-3
+    sft_batch_size: int = 16
+    describe_first: bool = True
+    invented_names: float = 0.0
+    train: dict[str, Any] = field(default_factory=dict[str, Any])
+
+
+#: Words an identifier may contain that are kept as they are when names are invented.
+_KEPT_WORDS = frozenset(
+    "id ids name names date count type table tables column columns rows row in on at of by to is the and or "
+    "for with from per no num avg max min sum total year years day days month months".split()
+)
+_PART = re.compile(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])")
+_CONSONANTS = "bdfgklmnprstvz"
+_VOWELS = "aeiou"
+
+
+def _database_words(messages: list[dict[str, Any]]) -> set[str]:
+    """The lower-cased parts of the table names (``Tables:`` line) and column names (DESCRIBE results)."""
+    words: set[str] = set()
+    for message in messages:
+        for line in str(message.get("content") or "").splitlines():
+            if line.startswith("Tables: "):
+                for name in line[len("Tables: ") :].split(", "):
+                    words.update(part.lower() for part in _PART.findall(name))
+            elif " | " in line and not line.startswith("column"):
+                words.update(part.lower() for part in _PART.findall(line.split(" | ", 1)[0]))
+    return words
+
+
+def invent_names(row: dict[str, Any], rng: random.Random) -> dict[str, Any]:
+    """The warm-start row with the database's words (table and column name parts) replaced by invented ones.
+
+    The same word becomes the same invented word everywhere in the conversation (the question,
+    the table list, tool calls, SQL, tool results), plurals stay plurals and capitals stay
+    capitals, so the conversation is still right: its answer and its queries' results do not
+    change. A model that learns from such rows cannot memorise the training domains' names; it
+    has to copy names from what it reads, which is what it needs on databases it never saw.
+    """
+    messages: list[dict[str, Any]] = row["messages"]
+    words = _database_words(messages)
+    stems = {w[:-1] if w.endswith("s") and len(w) > 3 else w for w in words}
+    stems = {w for w in stems if len(w) >= 3 and w not in _KEPT_WORDS}
+    invented: dict[str, str] = {}
+    for stem in sorted(stems):
+        while True:
+            word = "".join(rng.choice(_CONSONANTS) + rng.choice(_VOWELS) for _ in range(rng.randint(2, 3)))
+            if word not in invented.values() and word not in _KEPT_WORDS:
+                invented[stem] = word
+                break
+
+    def swap(match: re.Match[str]) -> str:
+        part = match.group(0)
+        low = part.lower()
+        plural = low.endswith("s") and low[:-1] in invented
+        new = invented.get(low[:-1] if plural else low)
+        if new is None:
+            return part
+        new = new + "s" if plural else new
+        if part.isupper() and len(part) > 1:
+            return new.upper()
+        return new.capitalize() if part[0].isupper() else new
+
+    def rewrite(text: str) -> str:
+        return _PART.sub(swap, text)
+
+    out: list[dict[str, Any]] = []
+    for message in messages:
+        copy = dict(message)
+        if message["role"] != "system" and isinstance(message.get("content"), str):
+            copy["content"] = rewrite(message["content"])
+        if message.get("tool_calls"):
+            copy["tool_calls"] = [
+                {**call, "function": {**call["function"], "arguments": rewrite(call["function"]["arguments"])}}
+                for call in message["tool_calls"]
+            ]
+        out.append(copy)
+    return {**row, "messages": out, "invented_names": True}
+
+
+def level_of(question: Question) -> str:
+    """A question's level: its difficulty (procgen's ``level-1`` to ``level-5``; ``easy``... elsewhere)."""
+    return question.difficulty
+
+
+def stage_summary(report: dict[str, Any], levels: dict[str, str]) -> dict[str, Any]:
+    """``solve_rate``, ``ci95``, ``n`` and ``by_level`` (each with its own interval) of an evaluation report."""
+    episodes: list[dict[str, Any]] = list(report.get("episodes") or [])
+    solved = sum(bool(e.get("solved")) for e in episodes)
+    groups: dict[str, list[bool]] = {}
+    for e in episodes:
+        groups.setdefault(levels.get(str(e.get("question_id")), "?"), []).append(bool(e.get("solved")))
+    by_level: dict[str, Any] = {}
+    order = {"easy": 0, "medium": 1, "hard": 2, "extra": 3}
+    for level in sorted(groups, key=lambda name: (order.get(name, 9), name)):
+        outcomes = groups[level]
+        by_level[level] = {
+            "solve_rate": sum(outcomes) / len(outcomes),
+            "ci95": list(wilson_interval(sum(outcomes), len(outcomes))),
+            "n": len(outcomes),
+        }
+    meta: dict[str, Any] = dict(report.get("metadata") or {})
+    summary: dict[str, Any] = dict(report.get("summary") or {})
+    return {
+        "solve_rate": solved / len(episodes) if episodes else 0.0,
+        "ci95": list(wilson_interval(solved, len(episodes))),
+        "n": len(episodes),
+        "by_level": by_level,
+        "dataset": meta.get("dataset"),
+        "split": meta.get("split"),
+        "mean_return": summary.get("mean_return"),
+        "answered_rate": summary.get("answered_rate"),
+        "invalid_action_rate": summary.get("invalid_action_rate"),
+    }
+
+
+def run_transfer(config: TransferConfig, *, show_progress: bool = True) -> dict[str, Any]:
+    """Build, warm-start, GRPO-train and evaluate a model from scratch; returns what ``transfer.json`` holds."""
+    from sqlenv_train.sft import ScriptedOraclePolicy, episode_conversations, sft_rows
+    from sqlenv_train.tiny import build_tiny_model
+    from sqlenv_train.training import TrainConfig, train
+
+    out = Path(config.out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    started = time.perf_counter()
+    timings: dict[str, float] = {}
+
+    sft_data = load(config.sft_dataset)
+    # The warm start sees the budget line GRPO and the evaluations will show ("[5 steps left]").
+    step_budget = int(config.train.get("step_budget", TrainConfig.step_budget))
+    conversations = episode_conversations(
+        ScriptedOraclePolicy(sft_data, describe_first=config.describe_first), sft_data, step_budget=step_budget
+    )
+    rows = sft_rows(conversations)
+    rng = random.Random(0)
+    rows += [invent_names(row, rng) for row in rows if rng.random() < config.invented_names]
+    rng.shuffle(rows)
+    sft_path = out / "sft_data.jsonl"
+    with sft_path.open("w", encoding="utf-8") as handle:
+        for row in rows:
+            handle.write(json.dumps(row, ensure_ascii=False) + "\n")
+    timings["sft_data_s"] = time.perf_counter() - started
+
+    mark = time.perf_counter()
+    model_dir = build_tiny_model(out / "untrained", config.model, dataset_spec=config.sft_dataset, force=True)
+    timings["build_model_s"] = time.perf_counter() - mark
+    info = json.loads((model_dir / "sqlenv_tiny.json").read_text(encoding="utf-8"))
+
+    settings: dict[str, Any] = {
+        "model": str(model_dir),
+        "dataset": config.grpo_dataset,
+        "eval_dataset": config.eval_dataset,
+        "output_dir": str(out),
+        "sft_steps": config.sft_steps,
+        "sft_data": str(sft_path),
+        "sft_learning_rate": config.sft_learning_rate,
+        "sft_batch_size": config.sft_batch_size,
+        "save_warm_start": True,
+        "show_progress": show_progress,
+        **config.train,
+    }
+    train_config = TrainConfig(**settings)
+    mark = time.perf_counter()
+    result = train(train_config)
+    timings["train_s"] = time.perf_counter() - mark
+
+    eval_data = load(config.eval_dataset, compute_gold=False)
+    levels = {q.id: level_of(q) for q in eval_data}
+    stages: dict[str, Any] = {}
+    for stage, name in STAGES.items():
+        path = out / name
+        if path.is_file():
+            stages[stage] = stage_summary(json.loads(path.read_text(encoding="utf-8")), levels)
+    timings["total_s"] = time.perf_counter() - started
+    torch = require("torch")
+
+    summary: dict[str, Any] = {
+        **stages,
+        "gain": {
+            "sft_over_untrained": _diff(stages, "sft", "untrained"),
+            "grpo_over_sft": _diff(stages, "grpo", "sft"),
+        },
+        "datasets": {"sft": config.sft_dataset, "grpo": config.grpo_dataset, "eval": config.eval_dataset},
+        "warm_start_conversations": len(rows),
+        "warm_start_with_invented_names": len(rows) - len(conversations),
+        "model": info,
+        "warm_start": result.sft,
+        "grpo_run": {
+            "steps": result.steps,
+            "seconds_per_step": result.seconds_per_step,
+            "reward_first": result.reward_first,
+            "reward_last": result.reward_last,
+            "env_share_of_train": result.env_share_of_train,
+        },
+        "heldout_during_grpo": _heldout_points(out / "train_log.jsonl"),
+        "config": {**asdict(config), "train": asdict(train_config)},
+        "seconds": {k: round(v, 1) for k, v in timings.items()},
+        "machine": {
+            "cpus": os.cpu_count(),
+            "torch_threads": torch.get_num_threads(),
+            "platform": platform.platform(),
+            "python": platform.python_version(),
+            "torch": torch.__version__,
+        },
+    }
+    (out / "transfer.json").write_text(json.dumps(summary, indent=2, default=str), encoding="utf-8")
+    return summary
+
+
+def _diff(stages: dict[str, Any], a: str, b: str) -> float | None:
+    if a in stages and b in stages:
+        return float(stages[a]["solve_rate"]) - float(stages[b]["solve_rate"])
+    return None
+
+
+def _heldout_points(train_log: Path) -> list[dict[str, Any]]:
+    points: list[dict[str, Any]] = []
+    if not train_log.is_file():
+        return points
+    for line in train_log.read_text(encoding="utf-8").splitlines():
+        entry = as_object(json.loads(line)) if line.strip() else None
+        if entry is not None and "heldout/solve_rate" in entry:
+            points.append(
+                {
+                    "step": entry.get("step"),
+                    "solve_rate": entry["heldout/solve_rate"],
+                    "ci95": [entry.get("heldout/ci95_low"), entry.get("heldout/ci95_high")],
+                    "n": entry.get("heldout/episodes"),
+                }
+            )
+    return points
+
+
+def levels_of(dataset: Dataset) -> dict[str, str]:
+    """``question_id`` → level, for :func:`stage_summary`."""
+    return {q.id: level_of(q) for q in dataset}
