@@ -233,7 +233,7 @@ def test_every_train_config_field_is_a_flag_that_sets_it() -> None:
         elif isinstance(default, int):
             argv += [flag, str(default + 3)]
             expected[f.name] = default + 3
-        elif default is None and f.name in ("eval_limit", "save_steps", "save_total_limit"):
+        elif default is None and int in typing.get_args(hints[f.name]):
             argv += [flag, "7"]
             expected[f.name] = 7
         else:

@@ -233,6 +233,8 @@ class TrainConfig:
             "save_steps": 2,
         }
         values.update(overrides)
+        if values["eval_dataset"] is None and "eval_steps" not in overrides:
+            values["eval_steps"] = None  # no held-out split asked for: nothing to evaluate during GRPO
         return cls(**values)
 
     def validate(self) -> None:
