@@ -20,7 +20,7 @@ from collections import Counter
 from collections.abc import Sequence
 from typing import Any, TextIO
 
-from sqlenv_core.datasets.base import DatasetError
+from sqlenv_core.datasets.base import DIFFICULTIES, LEVEL_DIFFICULTIES, DatasetError
 from sqlenv_core.datasets.download import DownloadError, download_dataset, load_manifest
 from sqlenv_core.datasets.importer import import_files
 from sqlenv_core.datasets.spec import SPEC_HELP, load, no_usable_questions
@@ -93,7 +93,9 @@ def _say(text: str = "") -> None:
 
 
 def _cmd_list(args: argparse.Namespace) -> int:
-    ds = load(args.spec, progress=Progress("computing gold answers"))
+    ds = load(
+        args.spec, progress=Progress("computing gold answers"), generate_progress=Progress("generating databases")
+    )
     counts = ds.counts()
     _say(f"{ds.name}: {len(ds)} questions on {len(ds.databases)} databases")
     _say()
@@ -103,7 +105,7 @@ def _cmd_list(args: argparse.Namespace) -> int:
         _say(f"  {db_id:<{width}}  {counts['db_id'].get(db_id, 0):>5} questions  {path}")
     _say()
     _say("by split:       " + ", ".join(f"{k} {v}" for k, v in sorted(counts["split"].items())))
-    order = {"easy": 0, "medium": 1, "hard": 2, "extra": 3}
+    order = {name: i for i, name in enumerate(DIFFICULTIES + LEVEL_DIFFICULTIES)}
     by_diff = sorted(counts["difficulty"].items(), key=lambda kv: order.get(kv[0], 9))
     _say("by difficulty:  " + ", ".join(f"{k} {v}" for k, v in by_diff))
     _say()
@@ -178,7 +180,9 @@ def _cmd_import(args: argparse.Namespace) -> int:
 
 
 def _cmd_validate(args: argparse.Namespace) -> int:
-    ds = load(args.spec, progress=Progress("computing gold answers"))
+    ds = load(
+        args.spec, progress=Progress("computing gold answers"), generate_progress=Progress("generating databases")
+    )
     report = validate_dataset(ds, oracle=not args.no_oracle, step_budget=args.budget, progress=Progress("validating"))
     if args.json:
         _say(json.dumps(report.to_dict(), indent=2, ensure_ascii=False))
@@ -368,7 +372,7 @@ class _Player:
 
 def _cmd_play(args: argparse.Namespace) -> int:
     # Load without gold answers first, so that a mistyped --question-id is reported at once.
-    ds = load(args.spec, compute_gold=False)
+    ds = load(args.spec, compute_gold=False, generate_progress=Progress("generating databases"))
     if args.question_id is not None and args.question_id not in {q.id for q in ds.questions}:
         ids = [q.id for q in ds.questions]
         close = [i for i in ids if args.question_id.lower() in i.lower()][:5]

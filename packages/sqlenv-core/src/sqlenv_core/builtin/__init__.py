@@ -1,7 +1,8 @@
-"""The built-in pack's package data and the script that builds its databases.
+"""The built-in pack's package data: what :func:`sqlenv_core.datasets.builtin` reads at run time.
 
-``sources/<db_id>/`` holds each database's recipe (``schema.sql``, ``generate.py``), its
-``meta.json`` (split, domain, description) and ``questions.jsonl``; ``databases/<db_id>.sqlite`` is
-generated from the recipe by ``python -m sqlenv_core.builtin.build`` and shipped as is. Load the
-pack with :func:`sqlenv_core.datasets.builtin` (or ``load("builtin")``).
+``pack.json`` lists each database's split, domain and description; ``databases/<db_id>.sqlite``
+and ``questions/<db_id>.jsonl`` are its database and questions. All three are built from the
+sources in the repository's ``data/builtin/`` by ``python data/builtin/build.py`` (and checked
+against them by ``python data/builtin/build.py --check``). Load the pack with
+:func:`sqlenv_core.datasets.builtin` (or ``load("builtin")``).
 """

@@ -1,11 +1,16 @@
-"""The built-in pack: original databases and questions shipped inside sqlenv-core."""
+"""The built-in pack: original databases and questions shipped inside sqlenv-core.
+
+The package holds what the pack needs at run time (``builtin/pack.json``, ``databases/<db_id>.sqlite``,
+``questions/<db_id>.jsonl``); their sources and the script that builds them live in the
+repository's ``data/builtin/``.
+"""
 
 from __future__ import annotations
 
 import json
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from sqlenv_core.datasets.base import Dataset, DatasetError, Question
 from sqlenv_core.datasets.directory import jsonl_records
@@ -30,19 +35,22 @@ def builtin(split: str | None = None, *, gold_cache: GoldCache | None = None) ->
     if split is not None and split not in BUILTIN_SPLITS:
         raise DatasetError(f"unknown built-in split {split!r}; use one of {', '.join(BUILTIN_SPLITS)}")
     root = builtin_root()
-    sources = sorted(p for p in (root / "sources").glob("*/meta.json")) if (root / "sources").is_dir() else []
-    if not sources:
+    try:
+        pack: Any = json.loads((root / "pack.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        pack = None
+    entries: Any = cast(dict[str, Any], pack).get("databases") if isinstance(pack, dict) else None
+    if not isinstance(entries, dict) or not entries:
         raise DatasetError(f"built-in pack not found under {root}; reinstall sqlenv-core")
     questions: list[Question] = []
     databases: dict[str, Path] = {}
-    for meta_path in sources:
-        db_id = meta_path.parent.name
-        info: dict[str, Any] = json.loads(meta_path.read_text(encoding="utf-8"))
-        db_split = str(info["split"])
+    for db_id, raw in sorted(cast(dict[str, Any], entries).items()):
+        info: dict[str, Any] = cast(dict[str, Any], raw) if isinstance(raw, dict) else {}
+        db_split = str(info.get("split", ""))
         if split is not None and db_split != split:
             continue
         databases[db_id] = root / "databases" / f"{db_id}.sqlite"
-        qfile = meta_path.parent / "questions.jsonl"
+        qfile = root / "questions" / f"{db_id}.jsonl"
         for _, record in jsonl_records(qfile, qfile.read_text(encoding="utf-8")):
             questions.append(
                 Question(

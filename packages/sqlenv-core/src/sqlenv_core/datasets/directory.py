@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, cast
 
-from sqlenv_core.datasets.base import DIFFICULTIES, Dataset, DatasetError, Question
+from sqlenv_core.datasets.base import DIFFICULTIES, LEVEL_DIFFICULTIES, Dataset, DatasetError, Question
 from sqlenv_core.datasets.gold_cache import GoldCache
 
 __all__ = ["DB_SUFFIXES", "QUESTION_FILES", "find_databases", "jsonl_records", "load_dir"]
@@ -140,8 +140,11 @@ def _question(where: str, record: dict[str, Any], index: int, databases: dict[st
         raise DatasetError(f"{where}: unknown db_id {db_id!r}; databases in this folder: {known}")
     raw_difficulty = str(record.get("difficulty") or "medium").strip().lower()
     difficulty = DIFFICULTY_ALIASES.get(raw_difficulty, raw_difficulty)
-    if difficulty not in DIFFICULTIES:
-        raise DatasetError(f"{where}: unknown difficulty {raw_difficulty!r}; use {', '.join(DIFFICULTIES)}")
+    if difficulty not in DIFFICULTIES and difficulty not in LEVEL_DIFFICULTIES:
+        raise DatasetError(
+            f"{where}: unknown difficulty {raw_difficulty!r}; use {', '.join(DIFFICULTIES)} "
+            f"(or a procgen level, {LEVEL_DIFFICULTIES[0]} to {LEVEL_DIFFICULTIES[-1]})"
+        )
     extra = {k: v for k, v in record.items() if k not in REQUIRED_FIELDS + OPTIONAL_FIELDS}
     return Question(
         id=str(record.get("id") or "").strip() or f"q{index:05d}",

@@ -139,6 +139,7 @@ def load(
     compute_gold: bool = True,
     progress: Callable[[int, int], None] | None = None,
     gold_cache: GoldCache | None = None,
+    generate_progress: Callable[[int, int], None] | None = None,
 ) -> Dataset:
     """Load the dataset a spec string names, filtered as its options say.
 
@@ -153,6 +154,8 @@ def load(
         gold_cache: where gold answers persist between runs (default: :meth:`GoldCache.default`,
             ``$SQLENV_CACHE_DIR`` or the user's cache folder); a second load of the same
             databases reads them instead of running every gold query again.
+        generate_progress: ``generate_progress(done, total)`` per database while ``procgen``
+            databases are generated (other kinds generate nothing).
 
     Raises:
         DatasetError: the spec is malformed or names something that is not there, its filters
@@ -167,7 +170,8 @@ def load(
     elif parsed.kind == "bird":
         dataset = load_bird(Path(parsed.target), parsed.split or "dev", compute_gold=False, gold_cache=gold_cache)
     elif parsed.kind == "procgen":
-        dataset = load_procgen(procgen_options(parsed.target, dict(parsed.params)), gold_cache=gold_cache)
+        options = procgen_options(parsed.target, dict(parsed.params))
+        dataset = load_procgen(options, gold_cache=gold_cache, progress=generate_progress)
     else:
         dataset = load_dir(Path(parsed.target), compute_gold=False, gold_cache=gold_cache)
     dataset = _apply_filters(dataset, parsed, spec)

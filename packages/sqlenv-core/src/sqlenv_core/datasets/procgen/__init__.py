@@ -27,6 +27,7 @@ them down by level.
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import random
 import sqlite3
@@ -36,36 +37,40 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from sqlenv_core.datasets.base import Dataset, DatasetError, Question
-from sqlenv_core.datasets.gold_cache import GoldCache, default_cache_dir
+from sqlenv_core.datasets.gold_cache import CACHE_ENV, GoldCache, default_cache_dir
 from sqlenv_core.datasets.procgen.domains import DOMAINS, EVAL_DOMAINS, TRAIN_DOMAINS, domains_of
 from sqlenv_core.datasets.procgen.questions import LEVELS, Candidate, draw_questions
-from sqlenv_core.datasets.procgen.world import World, build_world
+from sqlenv_core.datasets.procgen.world import NAMING_STYLES, World, build_world
 
 __all__ = [
     "DOMAINS",
     "EVAL_DOMAINS",
     "GENERATOR_VERSION",
     "LEVEL_NAMES",
+    "MAX_PER_DB",
     "PROCGEN_OPTIONS",
     "PROCGEN_SPLITS",
     "TRAIN_DOMAINS",
     "ProcgenOptions",
     "generate_database",
     "level_name",
+    "parse_styles",
     "load_procgen",
     "parse_levels",
     "procgen_options",
     "procgen_stream",
 ]
 
+logger = logging.getLogger("sqlenv_core.procgen")
+
 #: Part of every seed and of the cache path: bump it when generation changes what a seed gives.
 GENERATOR_VERSION = "v1"
 PROCGEN_SPLITS = ("train", "eval")
 #: The options a ``procgen:`` spec takes besides the common filters.
-PROCGEN_OPTIONS = ("seed", "n", "level", "offset", "per_db")
+PROCGEN_OPTIONS = ("seed", "n", "level", "offset", "per_db", "style")
 LEVEL_NAMES = tuple(f"level-{level}" for level in LEVELS)
 MAX_QUESTIONS = 100_000
-MAX_PER_DB = 20
+MAX_PER_DB = 10
 DEFAULT_N = 100
 DEFAULT_PER_DB = 5
 #: The SQLite version written into every generated file's header (bytes 96-99), whatever wrote it.
@@ -89,6 +94,9 @@ class ProcgenOptions:
         offset: skip this many questions of the sequence first (``n=200&offset=200`` continues
             ``n=200``).
         per_db: questions per database.
+        styles: the naming styles databases may use (default: all four). A database whose drawn
+            style is not allowed takes an allowed one instead; its rows stay the same and its
+            ``db_id`` ends with the style (``clinic_s0_0003_snake``).
     """
 
     split: str = "train"
@@ -97,6 +105,7 @@ class ProcgenOptions:
     levels: tuple[int, ...] = LEVELS
     offset: int = 0
     per_db: int = DEFAULT_PER_DB
+    styles: tuple[str, ...] = NAMING_STYLES
 
     def spec(self) -> str:
         """The canonical spec string of these options."""
@@ -104,6 +113,7 @@ class ProcgenOptions:
             f"procgen:{self.split}?seed={self.seed}&n={self.n}&level={_levels_text(self.levels)}"
             + (f"&offset={self.offset}" if self.offset else "")
             + (f"&per_db={self.per_db}" if self.per_db != DEFAULT_PER_DB else "")
+            + (f"&style={','.join(self.styles)}" if self.styles != NAMING_STYLES else "")
         )
 
 
@@ -135,6 +145,19 @@ def parse_levels(text: str) -> tuple[int, ...]:
     return tuple(sorted(levels))
 
 
+def parse_styles(text: str) -> tuple[str, ...]:
+    """``"snake,camel"`` → ("snake", "camel") in the canonical order.
+
+    Raises:
+        DatasetError: a name that is not a naming style.
+    """
+    wanted = {part.strip().lower() for part in text.split(",") if part.strip()}
+    bad = sorted(wanted - set(NAMING_STYLES))
+    if bad or not wanted:
+        raise DatasetError(f"bad style {text!r}: expected one or more of {', '.join(NAMING_STYLES)}, comma-separated")
+    return tuple(style for style in NAMING_STYLES if style in wanted)
+
+
 def _whole(name: str, value: str, low: int, high: int) -> int:
     try:
         number = int(value)
@@ -146,7 +169,7 @@ def _whole(name: str, value: str, low: int, high: int) -> int:
 
 
 def procgen_options(split: str, options: dict[str, str]) -> ProcgenOptions:
-    """Check a ``procgen:`` spec's split and options (``seed``, ``n``, ``level``, ``offset``, ``per_db``).
+    """Check a ``procgen:`` spec's split and options (``seed``, ``n``, ``level``, ``offset``, ``per_db``, ``style``).
 
     Raises:
         DatasetError: an unknown split, or an option out of range; the message says what is allowed.
@@ -164,19 +187,51 @@ def procgen_options(split: str, options: dict[str, str]) -> ProcgenOptions:
         levels=parse_levels(options["level"]) if "level" in options else LEVELS,
         offset=_whole("offset", options["offset"], 0, 10**12) if "offset" in options else 0,
         per_db=_whole("per_db", options["per_db"], 1, MAX_PER_DB) if "per_db" in options else DEFAULT_PER_DB,
+        styles=parse_styles(options["style"]) if "style" in options else NAMING_STYLES,
     )
 
 
 # -- generation ----------------------------------------------------------------------------------
 
 
+def _private_temp_root() -> Path:
+    uid = os.getuid() if hasattr(os, "getuid") else os.getpid()
+    return Path(tempfile.gettempdir()) / f"sqlenv-cache-{uid}"
+
+
 def procgen_dir(cache_dir: Path | None = None) -> Path:
     """Where generated databases live: ``<cache>/procgen/<version>/`` (a private temp folder when caching is off)."""
     root = cache_dir if cache_dir is not None else default_cache_dir()
-    if root is None:
-        uid = os.getuid() if hasattr(os, "getuid") else os.getpid()
-        root = Path(tempfile.gettempdir()) / f"sqlenv-cache-{uid}"
-    return root / "procgen" / GENERATOR_VERSION
+    return (root if root is not None else _private_temp_root()) / "procgen" / GENERATOR_VERSION
+
+
+def _usable_folder(folder: Path, split: str) -> Path:
+    """``folder`` when it can be written, else a private folder in the system's temporary directory.
+
+    Raises:
+        DatasetError: neither can be written (the message names both).
+    """
+    fallback = _private_temp_root() / "procgen" / GENERATOR_VERSION / split
+    for candidate in (folder, fallback):
+        try:
+            candidate.mkdir(parents=True, exist_ok=True, mode=0o700)
+            if candidate is fallback and hasattr(os, "getuid"):
+                # A shared temporary directory: use the folder only if it is really ours.
+                info = os.lstat(_private_temp_root())
+                if info.st_uid != os.getuid() or os.path.islink(_private_temp_root()):
+                    raise PermissionError(f"{_private_temp_root()} belongs to someone else")
+            probe = candidate / f".probe-{os.getpid()}"
+            probe.write_bytes(b"")
+            probe.unlink()
+        except OSError as exc:
+            logger.warning("sqlenv: cannot write generated databases in %s (%s)", candidate, exc)
+            continue
+        if candidate is fallback:
+            logger.warning("sqlenv: writing generated databases in %s instead", candidate)
+        return candidate
+    raise DatasetError(
+        f"cannot write generated databases in {folder} or {fallback}; set {CACHE_ENV} to a writable folder"
+    )
 
 
 def _rng(split: str, seed: int, index: int) -> random.Random:
@@ -202,9 +257,12 @@ class GeneratedDatabase:
 
 
 def generate_database(
-    split: str, seed: int, index: int, *, per_level: int = DEFAULT_PER_DB
+    split: str, seed: int, index: int, *, per_level: int = DEFAULT_PER_DB, styles: tuple[str, ...] = NAMING_STYLES
 ) -> tuple[GeneratedDatabase, sqlite3.Connection]:
     """Draw database ``index`` of ``split`` and ``seed`` in memory, with its questions.
+
+    ``styles`` limits the naming styles: a database whose drawn style is not among them takes
+    one that is (same rows, other names) and its ``db_id`` says which.
 
     Returns:
         The database's description and an open in-memory connection holding its rows (the
@@ -213,7 +271,15 @@ def generate_database(
     domain = domains_of(split)[_domain(split, seed, index)]
     rng = _rng(split, seed, index)
     db_id = f"{domain.key}_s{seed}_{index:04d}"
-    world = build_world(domain, db_id, rng)
+    # The style build_world is about to draw, read from a copy of the generator so that the rest
+    # of the world is the same whichever style it ends up with.
+    peek = random.Random()
+    peek.setstate(rng.getstate())
+    style = peek.choice(NAMING_STYLES)
+    if style not in styles:
+        style = styles[index % len(styles)]
+        db_id = f"{db_id}_{style}"
+    world = build_world(domain, db_id, rng, style)
     conn = sqlite3.connect(":memory:", isolation_level=None)
     conn.execute("PRAGMA page_size=4096")
     conn.execute("BEGIN")
@@ -282,7 +348,7 @@ def load_procgen(
         ``domain`` and ``style``.
     """
     options = options or ProcgenOptions()
-    folder = procgen_dir(cache_dir) / options.split
+    folder = _usable_folder(procgen_dir(cache_dir) / options.split, options.split)
     wanted: dict[int, list[tuple[int, int]]] = {}
     for index, level, rank in _slots(options):
         wanted.setdefault(index, []).append((level, rank))
@@ -290,7 +356,9 @@ def load_procgen(
     databases: dict[str, Path] = {}
     per_level = max(1, options.per_db)
     for done, (index, slots) in enumerate(sorted(wanted.items()), 1):
-        generated, conn = generate_database(options.split, options.seed, index, per_level=per_level)
+        generated, conn = generate_database(
+            options.split, options.seed, index, per_level=per_level, styles=options.styles
+        )
         try:
             # The file is named by its content too: a file written by another generator version
             # (or a damaged one's namesake) is never mistaken for this database.
@@ -304,6 +372,8 @@ def load_procgen(
         for level, rank in slots:
             pool = generated.questions.get(level, [])
             if rank >= len(pool):
+                # Not seen in tests (every level fills 10 slots per database); said, not hidden.
+                logger.warning("sqlenv: %s has too few level-%d questions; one fewer question", generated.db_id, level)
                 continue
             cand = pool[rank]
             questions.append(
@@ -335,6 +405,7 @@ def procgen_stream(
     levels: str | tuple[int, ...] = LEVELS,
     chunk: int = 200,
     per_db: int = DEFAULT_PER_DB,
+    styles: str | tuple[str, ...] = NAMING_STYLES,
     start: int = 0,
     cache_dir: Path | None = None,
     gold_cache: GoldCache | None = None,
@@ -361,6 +432,7 @@ def procgen_stream(
                 "offset": str(offset),
                 "per_db": str(per_db),
                 "level": _levels_text(wanted),
+                "style": styles if isinstance(styles, str) else ",".join(styles),
             },
         )
         yield load_procgen(options, cache_dir=cache_dir, gold_cache=gold_cache)

@@ -229,7 +229,7 @@ TRAIN_DOMAINS: tuple[Domain, ...] = (
             "hotel",
             "hotels",
             "L:Grand|Bellevue|Excelsior|Astoria|Continental|Savoy|Metropole|Imperial|Regent",
-            "stars:i:1:5",
+            "stars:n:1:5",
         ),
         (
             "suite",
@@ -327,7 +327,7 @@ TRAIN_DOMAINS: tuple[Domain, ...] = (
             "workout_date:d:2020:2024=workout date",
             "attendees:n:1:30",
             "intensity:c:low|medium|high",
-            "calories:r:100:900",
+            "calories:n:100:900",
         ),
     ),
     _d(
@@ -465,7 +465,7 @@ TRAIN_DOMAINS: tuple[Domain, ...] = (
             "vineyard",
             "vineyards",
             "L:Chateau Blanc|Hillview|Stonewall|Valleyfield|Sunridge|Old Vine|Redgate|Moonvale|Clearwater",
-            "hectares_planted:r:2:300=hectares planted",
+            "hectares_planted:r:2:300=area planted in hectares",
         ),
         (
             "wine",
@@ -865,7 +865,7 @@ TRAIN_DOMAINS: tuple[Domain, ...] = (
             "tank",
             "tanks",
             "L:Coral Cove|Deep Blue|Kelp Forest|Shark Reef|Lagoon|Rockpool|Mangrove|Open Ocean|Twilight Zone",
-            "litres:i:500:900000",
+            "litres:n:500:900000",
         ),
         (
             "fish",
@@ -1088,7 +1088,7 @@ EVAL_DOMAINS: tuple[Domain, ...] = (
             "P",
             "specialism:c:pilot|engineer|scientist|medic",
             "spacewalks:n:0:12",
-            "days_in_space:r:1:900=days in space",
+            "days_in_space:n:1:900=days in space",
         ),
         (
             "mission",
@@ -1387,7 +1387,7 @@ EVAL_DOMAINS: tuple[Domain, ...] = (
             "extractions",
             "",
             "extracted_on:d:2015:2024=extraction date",
-            "ore_tonnes:r:10:50000=ore in tonnes",
+            "ore_tonnes:r:10:50000=tonnes of ore",
             "method_used:c:open pit|underground|solution=method",
             "miners_on_shift:n:3:120=miners on shift",
         ),

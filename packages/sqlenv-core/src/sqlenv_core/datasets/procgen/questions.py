@@ -37,6 +37,8 @@ __all__ = ["LEVELS", "Candidate", "draw_questions"]
 LEVELS = (1, 2, 3, 4, 5)
 #: Answers with more rows than this are too long to be a fair question.
 MAX_ANSWER_ROWS = 12
+#: Draws of one family in its turn before the next family's turn.
+_TRIES_PER_TURN = 6
 _MONTHS = ("January February March April May June July August September October November December").split()
 
 
@@ -69,8 +71,11 @@ Family = Callable[[World, random.Random], Candidate | None]
 
 
 def _an(words: str) -> str:
-    """``words`` with its indefinite article: "an annual budget", "a salary"."""
-    return ("an " if words[:1].lower() in "aeiou" else "a ") + words
+    """``words`` with its article: "an annual budget", "a salary", "an hourly rate", "expenses"."""
+    first = words.split()[0].lower()
+    if first.endswith("s") and not first.endswith("ss"):
+        return words  # a plural takes none: "expenses above 500", "hours above 2"
+    return ("an " if first[:1] in "aeiou" or first.startswith("hour") else "a ") + words
 
 
 def _noun(attr: Attr) -> str:
@@ -446,6 +451,77 @@ def distinct_count(world: World, rng: random.Random) -> Candidate | None:
     return Candidate(2, "group_by", text, f"SELECT count(DISTINCT {col}) FROM {table.name}")
 
 
+def count_between(world: World, rng: random.Random) -> Candidate | None:
+    table = rng.choice(world.tables)
+    nums = table.attrs("int", "real")
+    if not nums:
+        return None
+    attr = rng.choice(nums)
+    first, second = _threshold(table, attr, rng), _threshold(table, attr, rng)
+    if first is None or second is None or float(first) == float(second):
+        return None
+    low, high = sorted((first, second), key=float)
+    pl, a, col = table.entity.plural, _noun(attr), table.cols[attr.name]
+    text = _pick(
+        rng,
+        [
+            f"How many {pl} have {_an(a)} between {low} and {high}?",
+            f"Count the {pl} whose {a} is from {low} to {high}, inclusive.",
+            f"How many {pl} have {_an(a)} of at least {low} and at most {high}?",
+        ],
+    )
+    return Candidate(2, "range_filter", text, f"SELECT count(*) FROM {table.name} WHERE {col} BETWEEN {low} AND {high}")
+
+
+def average_where(world: World, rng: random.Random) -> Candidate | None:
+    table = rng.choice(world.tables)
+    nums = table.attrs("int", "real")
+    if len(nums) < 2:
+        return None
+    target, cond = rng.sample(nums, 2)
+    x = _threshold(table, cond, rng)
+    if x is None:
+        return None
+    pl = table.entity.plural
+    func, word = rng.choice([("avg", "average"), ("max", "highest"), ("min", "lowest"), ("sum", "total")])
+    text = _pick(
+        rng,
+        [
+            f"What is the {word} {_noun(target)} of the {pl} with {_above(cond, x, rng)}?",
+            f"Among the {pl} with {_above(cond, x, rng)}, what is the {word} {_noun(target)}?",
+            f"Considering only {pl} with {_above(cond, x, rng)}, give the {word} {_noun(target)}.",
+        ],
+    )
+    sql = f"SELECT {func}({table.cols[target.name]}) FROM {table.name} WHERE {table.cols[cond.name]} > {x}"
+    return Candidate(2, "aggregate_filter", text, sql)
+
+
+def value_of_top(world: World, rng: random.Random) -> Candidate | None:
+    tables = [t for t in _named_tables(world) if _clean(world, t, ("int", "real")) and len(t.attrs()) > 1]
+    if not tables:
+        return None
+    table = rng.choice(tables)
+    key = rng.choice(_clean(world, table, ("int", "real")))
+    shown = [a for a in _clean(world, table, ("cat", "int", "real", "date")) if a is not key]
+    if not shown:
+        return None
+    attr = rng.choice(shown)
+    sg, col = table.entity.singular, table.cols[key.name]
+    most = "the most" if key.counted else "the highest"
+    phrase = f"{most} {key.words}"
+    text = _pick(
+        rng,
+        [
+            f"What is the {_noun(attr)} of the {sg} with {phrase}?",
+            f"The {sg} with {phrase}: what is its {_noun(attr)}?",
+            f"Give the {_noun(attr)} of the {sg} that has {phrase}.",
+        ],
+    )
+    sql = f"SELECT {table.cols[attr.name]} FROM {table.name} ORDER BY {col} DESC LIMIT 1"
+    tie = f"SELECT {col} FROM {table.name} ORDER BY {col} DESC LIMIT 2"
+    return Candidate(2, "superlative", text, sql, tie, 1)
+
+
 def average_filtered(world: World, rng: random.Random) -> Candidate | None:
     table = rng.choice([world.item, world.event])
     cats, nums = _clean(world, table, ("cat",)), table.attrs("int", "real")
@@ -567,6 +643,7 @@ def item_event_total(world: World, rng: random.Random) -> Candidate | None:
         [
             f"What is the {word} {_noun(num)} of the {event.entity.plural} of {item.entity.singular} {name}?",
             f"For the {item.entity.singular} {name}, what is the {word} {_noun(num)} over its {event.entity.plural}?",
+            f"Over all {event.entity.plural} of {item.entity.singular} {name}, what is the {word} {_noun(num)}?",
         ],
     )
     sql = (
@@ -630,6 +707,8 @@ def group_top_total(world: World, rng: random.Random) -> Candidate | None:
             f"{event.entity.plural} of its {item.entity.plural}?",
             f"Adding up the {_noun(num)} of the {event.entity.plural} of its {item.entity.plural}, "
             f"which {group.entity.singular} has the largest total?",
+            f"Name the {group.entity.singular} whose {item.entity.plural} have the largest total {_noun(num)} "
+            f"across their {event.entity.plural}.",
         ],
     )
     gname = f"{group.name}.{group.name_col}"
@@ -655,6 +734,7 @@ def item_events_between(world: World, rng: random.Random) -> Candidate | None:
         [
             f"How many {event.entity.plural} did the {item.entity.singular} {name} have between {first} and {last}?",
             f"Count the {event.entity.plural} of {item.entity.singular} {name} from {first} to {last} inclusive.",
+            f"Between {first} and {last}, how many {event.entity.plural} did {item.entity.singular} {name} have?",
         ],
     )
     sql = (
@@ -826,6 +906,8 @@ def shared_categories(world: World, rng: random.Random) -> Candidate | None:
             f"{first} and the {group.entity.singular} {second}?",
             f"Find the {a} values shared by {item.entity.plural} of {group.entity.singular} {first} "
             f"and of {group.entity.singular} {second}.",
+            f"List every {a} that both the {group.entity.singular} {first} and the {group.entity.singular} "
+            f"{second} have among their {item.entity.plural}.",
         ],
     )
     column = f"{item.name}.{item.cols[attr.name]}"
@@ -847,6 +929,7 @@ def groups_without(world: World, rng: random.Random) -> Candidate | None:
         [
             f"Which {group.entity.plural} have no {item.entity.plural} with {attr.words} {value}?",
             f"List the {group.entity.plural} none of whose {item.entity.plural} has {attr.words} {value}.",
+            f"Name the {group.entity.plural} without a single {item.entity.singular} whose {attr.words} is {value}.",
         ],
     )
     sql = (
@@ -870,6 +953,7 @@ def top_item_in_year(world: World, rng: random.Random) -> Candidate | None:
         [
             f"Which {item.entity.singular} had the most {event.entity.plural} in {year}?",
             f"In {year}, which {item.entity.singular} had more {event.entity.plural} than any other?",
+            f"Name the {item.entity.singular} with the largest number of {event.entity.plural} in {year}.",
         ],
     )
     iname = f"{item.name}.{item.name_col}"
@@ -880,9 +964,78 @@ def top_item_in_year(world: World, rng: random.Random) -> Candidate | None:
     return Candidate(5, "nested", text, f"SELECT {iname} {base} LIMIT 1", f"SELECT count(*) {base} LIMIT 2", 1)
 
 
+def items_with_many_events(world: World, rng: random.Random) -> Candidate | None:
+    item, event = world.item, world.event
+    counts: dict[object, int] = {}
+    for row in event.rows:
+        counts[row[event.fk or ""]] = counts.get(row[event.fk or ""], 0) + 1
+    if not counts:
+        return None
+    k = rng.choice(sorted(set(counts.values())))
+    inner = f"SELECT {event.fk} FROM {event.name} GROUP BY {event.fk} HAVING count(*) > {k}"
+    if item.name_col is not None and rng.random() < 0.5:
+        text = _pick(
+            rng,
+            [
+                f"Which {item.entity.plural} have more than {k} {event.entity.plural}? Give their names.",
+                f"List the names of the {item.entity.plural} with over {k} {event.entity.plural}.",
+            ],
+        )
+        return Candidate(5, "nested", text, f"SELECT {item.name_col} FROM {item.name} WHERE {item.pk} IN ({inner})")
+    text = _pick(
+        rng,
+        [
+            f"How many {item.entity.plural} have more than {k} {event.entity.plural}?",
+            f"Count the {item.entity.plural} with over {k} {event.entity.plural} each.",
+        ],
+    )
+    return Candidate(5, "nested", text, f"SELECT count(*) FROM ({inner})")
+
+
+def items_with_event_value(world: World, rng: random.Random) -> Candidate | None:
+    item, event = world.item, world.event
+    cats = event.attrs("cat")
+    if not cats:
+        return None
+    attr = rng.choice(cats)
+    value = rng.choice(attr.values)
+    cond = _eq(world, event, attr, value)
+    inner = f"SELECT {event.fk} FROM {event.name} WHERE {cond}"
+    without = rng.random() < 0.4
+    if without:
+        text = _pick(
+            rng,
+            [
+                f"How many {item.entity.plural} have no {event.entity.singular} with {attr.words} {value}?",
+                f"Count the {item.entity.plural} that never had {_an(event.entity.singular)} "
+                f"with {attr.words} {value}.",
+            ],
+        )
+        return Candidate(5, "nested", text, f"SELECT count(*) FROM {item.name} WHERE {item.pk} NOT IN ({inner})")
+    text = _pick(
+        rng,
+        [
+            f"How many {item.entity.plural} have at least one {event.entity.singular} with {attr.words} {value}?",
+            f"Count the {item.entity.plural} with some {event.entity.singular} whose {attr.words} is {value}.",
+        ],
+    )
+    return Candidate(5, "nested", text, f"SELECT count(*) FROM {item.name} WHERE {item.pk} IN ({inner})")
+
+
 FAMILIES: dict[int, tuple[Family, ...]] = {
     1: (count_all, count_category, count_compare, aggregate, names_matching, lookup),
-    2: (superlative, top_three, two_filters, count_per_category, commonest_category, distinct_count, average_filtered),
+    2: (
+        superlative,
+        top_three,
+        value_of_top,
+        two_filters,
+        count_between,
+        count_per_category,
+        commonest_category,
+        distinct_count,
+        average_filtered,
+        average_where,
+    ),
     3: (events_of_item, group_of_item, items_in_group, group_with_most_items, item_event_total, events_in_year),
     4: (
         events_in_group,
@@ -895,6 +1048,8 @@ FAMILIES: dict[int, tuple[Family, ...]] = {
     ),
     5: (
         above_average,
+        items_with_many_events,
+        items_with_event_value,
         items_without_events,
         groups_with_more_than,
         shared_categories,
@@ -939,17 +1094,20 @@ def draw_questions(
     drawn: dict[int, list[Candidate]] = {}
     seen: set[str] = set()
     for level in LEVELS:
-        families = FAMILIES[level]
+        # Families take turns in a shuffled order, each tried a few times before the next, so a
+        # level's questions spread over its families instead of piling on the easiest to satisfy.
+        order = list(FAMILIES[level])
+        rng.shuffle(order)
         kept: list[Candidate] = []
-        for _ in range(per_level * 30):
-            if len(kept) == per_level:
-                break
-            # Cycle through the families so a level's questions are not all one kind.
-            family = families[(len(kept) + rng.randrange(len(families))) % len(families)]
-            cand = family(world, rng)
-            if cand is None or cand.sql in seen or not _usable(conn, cand):
-                continue
-            seen.add(cand.sql)
-            kept.append(cand)
+        turn = 0
+        while len(kept) < per_level and turn < per_level * len(order) * 2:
+            family = order[turn % len(order)]
+            turn += 1
+            for _ in range(_TRIES_PER_TURN):
+                cand = family(world, rng)
+                if cand is not None and cand.sql not in seen and _usable(conn, cand):
+                    seen.add(cand.sql)
+                    kept.append(cand)
+                    break
         drawn[level] = kept
     return drawn

@@ -279,9 +279,10 @@ def _variant(value: str, rng: random.Random) -> str:
     return rng.choice(forms)
 
 
-def build_world(domain: Domain, db_id: str, rng: random.Random) -> World:
-    """Draw one database of ``domain``: naming style, row counts, rows, then dirt."""
-    style = rng.choice(NAMING_STYLES)
+def build_world(domain: Domain, db_id: str, rng: random.Random, style: str | None = None) -> World:
+    """Draw one database of ``domain``: naming style (unless given), row counts, rows, then dirt."""
+    drawn = rng.choice(NAMING_STYLES)
+    style = style or drawn
     group = _table("group", domain.group, style, None)
     item = _table("item", domain.item, style, group)
     event = _table("event", domain.event, style, item)

@@ -1,19 +1,27 @@
-"""Build the built-in pack's SQLite files from their sources, or check the shipped ones.
+"""Build the built-in pack that sqlenv-core ships from its sources here, or check the shipped copy.
 
-Usage::
+Usage (from anywhere in the repository; needs only the standard library)::
 
-    python -m sqlenv_core.builtin.build [--check] [db_id ...]
+    python data/builtin/build.py [--check] [db_id ...]
 
-Each ``sources/<db_id>/`` is turned into ``databases/<db_id>.sqlite``: ``schema.sql`` runs in a
-fresh file, then ``generate.py``'s ``populate(conn, rng)`` inserts the rows with
-``random.Random("sqlenv-builtin:" + db_id)``, foreign keys are checked and the file is vacuumed.
-The result is deterministic, so ``--check`` can rebuild everything into a temporary folder and
-compare the logical content (schema and every table's rows) with the shipped files.
+Each ``data/builtin/<db_id>/`` is turned into what the package ships, under
+``packages/sqlenv-core/src/sqlenv_core/builtin/``:
+
+- ``databases/<db_id>.sqlite``: ``schema.sql`` runs in a fresh file, then ``generate.py``'s
+  ``populate(conn, rng)`` inserts the rows with ``random.Random("sqlenv-builtin:" + db_id)``,
+  foreign keys are checked and the file is vacuumed;
+- ``questions/<db_id>.jsonl``: a copy of the folder's ``questions.jsonl``;
+- ``pack.json``: every database's ``meta.json`` (split, domain, description), by ``db_id``.
+
+The result is deterministic, so ``--check`` rebuilds everything into a temporary folder and
+compares the logical content (schema and every table's rows) with the shipped files, and the
+shipped questions and ``pack.json`` with the sources.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import random
 import sqlite3
@@ -27,18 +35,25 @@ from typing import Any, cast
 __all__ = [
     "BuildError",
     "DATABASES_DIR",
+    "PACK_DIR",
     "SOURCES_DIR",
     "build_database",
     "check_databases",
+    "check_pack",
     "database_content",
+    "install",
     "main",
+    "pack_meta",
     "source_ids",
 ]
 
-PACK_DIR = Path(__file__).resolve().parent
-SOURCES_DIR = PACK_DIR / "sources"
+#: The sources: one folder per database, next to this script.
+SOURCES_DIR = Path(__file__).resolve().parent
+#: What sqlenv-core ships: databases, question files and pack.json.
+PACK_DIR = SOURCES_DIR.parents[1] / "packages" / "sqlenv-core" / "src" / "sqlenv_core" / "builtin"
 DATABASES_DIR = PACK_DIR / "databases"
 SEED_PREFIX = "sqlenv-builtin:"
+PACK_FORMAT = 1
 
 Populate = Callable[[sqlite3.Connection, random.Random], None]
 
@@ -197,6 +212,59 @@ def check_databases(
     return problems
 
 
+def pack_meta(db_ids: Sequence[str], *, sources_dir: Path = SOURCES_DIR) -> str:
+    """The text of ``pack.json``: each database's ``meta.json``, by ``db_id`` (sorted, stable)."""
+    databases: dict[str, Any] = {}
+    for db_id in sorted(db_ids):
+        databases[db_id] = json.loads((sources_dir / db_id / "meta.json").read_text(encoding="utf-8"))
+    payload = {"format": PACK_FORMAT, "databases": databases}
+    return json.dumps(payload, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+
+
+def install(
+    db_ids: Sequence[str], *, sources_dir: Path = SOURCES_DIR, pack_dir: Path = PACK_DIR
+) -> dict[str, dict[str, int]]:
+    """Build the databases, copy the question files and write ``pack.json`` into ``pack_dir``.
+
+    ``pack.json`` always lists every source folder, whichever databases were rebuilt.
+
+    Returns:
+        Row counts per table, per database built.
+    """
+    for sub in ("databases", "questions"):
+        (pack_dir / sub).mkdir(parents=True, exist_ok=True)
+    counts: dict[str, dict[str, int]] = {}
+    for db_id in db_ids:
+        counts[db_id] = build_database(db_id, pack_dir / "databases" / f"{db_id}.sqlite", sources_dir=sources_dir)
+        text = (sources_dir / db_id / "questions.jsonl").read_bytes()
+        (pack_dir / "questions" / f"{db_id}.jsonl").write_bytes(text)
+    (pack_dir / "pack.json").write_text(pack_meta(source_ids(sources_dir), sources_dir=sources_dir), encoding="utf-8")
+    return counts
+
+
+def check_pack(
+    db_ids: Sequence[str] | None = None, *, sources_dir: Path = SOURCES_DIR, pack_dir: Path = PACK_DIR
+) -> list[str]:
+    """Compare everything shipped in ``pack_dir`` with what the sources give.
+
+    Returns:
+        One line per difference (a database, a question file, ``pack.json``); empty when all match.
+    """
+    ids = list(db_ids) if db_ids is not None else source_ids(sources_dir)
+    problems = check_databases(ids, sources_dir=sources_dir, databases_dir=pack_dir / "databases")
+    for db_id in ids:
+        shipped = pack_dir / "questions" / f"{db_id}.jsonl"
+        if not shipped.is_file():
+            problems.append(f"{db_id}: {shipped} is missing")
+        elif shipped.read_bytes() != (sources_dir / db_id / "questions.jsonl").read_bytes():
+            problems.append(f"{db_id}: {shipped} differs from its source questions.jsonl")
+    meta = pack_dir / "pack.json"
+    expected = pack_meta(source_ids(sources_dir), sources_dir=sources_dir)
+    if not meta.is_file() or meta.read_text(encoding="utf-8") != expected:
+        problems.append(f"{meta} differs from the sources' meta.json files")
+    return problems
+
+
 def _say(line: str) -> None:
     sys.stdout.write(line + "\n")
     sys.stdout.flush()
@@ -205,8 +273,8 @@ def _say(line: str) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     """Command-line entry point; returns the exit status."""
     parser = argparse.ArgumentParser(
-        prog="python -m sqlenv_core.builtin.build",
-        description="Build the built-in pack's databases from sources/ (or --check the shipped ones).",
+        prog="python data/builtin/build.py",
+        description="Build the built-in pack that sqlenv-core ships from its sources (or --check the shipped copy).",
     )
     parser.add_argument("db_ids", nargs="*", metavar="db_id", help="databases to build (default: all)")
     parser.add_argument(
@@ -223,18 +291,16 @@ def main(argv: Sequence[str] | None = None) -> int:
             problems: list[str] = []
             for db_id in wanted:
                 _say(f"checking {db_id} ...")
-                problems += check_databases([db_id])
-            for problem in problems:
+                problems += check_pack([db_id])
+            for problem in dict.fromkeys(problems):
                 _say(f"DIFFERS {problem}")
             if problems:
-                _say("rebuild with: python -m sqlenv_core.builtin.build")
+                _say("rebuild with: python data/builtin/build.py")
                 return 1
             _say(f"ok: {len(wanted)} databases match their sources")
             return 0
-        DATABASES_DIR.mkdir(parents=True, exist_ok=True)
-        for db_id in wanted:
+        for db_id, counts in install(wanted).items():
             out = DATABASES_DIR / f"{db_id}.sqlite"
-            counts = build_database(db_id, out)
             size_kb = out.stat().st_size / 1024
             _say(f"built {db_id}: {len(counts)} tables, {sum(counts.values())} rows, {size_kb:.0f} KiB")
     except BuildError as exc:
