@@ -109,7 +109,8 @@ def test_evaluations_before_and_after_are_reports(smoke: TrainResult, tmp_path: 
     assert all(f.stat().st_size > 1000 for f in files if f.suffix == ".png")
     # train() wrote its own report.html: the three evaluations side by side, the curves of every step.
     page = (out / "report.html").read_text()
-    assert page.count('<section class="episode"') == 8 and page.count('<div class="side"') == 8 * 3
+    episodes = before["summary"]["episodes"]
+    assert page.count('<section class="episode"') == episodes and page.count('<div class="side"') == episodes * 3
     assert page.count('<svg class="chart"') >= 2 and "Reward per GRPO step" in page
 
 
