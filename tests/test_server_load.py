@@ -75,7 +75,8 @@ def test_requests_queued_on_one_session_are_bounded(serve: Callable[..., Abstrac
 
         async def attack() -> list[int | str]:
             limits = httpx.Limits(max_connections=64)
-            async with httpx.AsyncClient(base_url=url, timeout=15.0, limits=limits) as attacker:
+            # Generous timeouts: on a loaded machine the close that frees the session can take seconds.
+            async with httpx.AsyncClient(base_url=url, timeout=60.0, limits=limits) as attacker:
                 first = asyncio.create_task(attacker.post("/step", json={**_bomb(), "session_id": session_id}))
                 await asyncio.sleep(0.5)  # the bomb runs
                 body = {**_bomb(**junk), "session_id": session_id}
@@ -83,8 +84,8 @@ def test_requests_queued_on_one_session_are_bounded(serve: Callable[..., Abstrac
                 await asyncio.sleep(2.0)
                 # Free the session: the bomb and whatever waits behind it end now.
                 await attacker.post("/close", json={"session_id": session_id})
-                await asyncio.wait_for(first, 15)
-                return await asyncio.wait_for(queued, 15)
+                await asyncio.wait_for(first, 60)
+                return await asyncio.wait_for(queued, 60)
 
         statuses = asyncio.run(attack())
         assert statuses.count(429) == 20 - 4, statuses  # 4 waited (and then found the session closed)
