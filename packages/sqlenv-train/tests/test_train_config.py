@@ -83,7 +83,7 @@ def test_validate_reports_wrong_types_instead_of_crashing() -> None:
     [
         ({"base_url": "ftp://host"}, "base_url must start with http://, https://, ws:// or wss://"),
         ({"steps": 2, "logging_steps": 5}, r"logging_steps \(5\) must be at most steps \(2\)"),
-        ({"eval_dataset": None}, "eval_steps needs an eval_dataset"),
+        ({"eval_dataset": None, "eval_steps": 2}, "eval_steps needs an eval_dataset"),
         ({"eval_steps": 0}, "eval_steps must be at least 1, got 0"),
         ({"max_questions": 0}, "max_questions must be at least 1, got 0"),
         ({"sft_max_length": 8}, "sft_max_length must be at least 32, got 8"),
@@ -116,3 +116,8 @@ def test_default_reward_weights_are_the_reward_functions_defaults() -> None:
     from sqlenv_train.rewards import SQLEnvRewards
 
     assert TrainConfig().reward_weights == list(SQLEnvRewards.default_weights)
+
+
+def test_smoke_without_a_held_out_split_evaluates_nothing_during_grpo() -> None:
+    assert TrainConfig.smoke().eval_steps == 2
+    assert TrainConfig.smoke(eval_dataset=None).eval_steps is None  # nothing to evaluate on: no error either
