@@ -566,19 +566,7 @@ def resolve_model(model: str) -> str:
     return model
 
 
-def _evaluate_model(
-    model: Any,
-    tokenizer: Any,
-    config: TrainConfig,
-    dataset: Dataset | None,
-    out: Path,
-    label: str,
-    *,
-    limit: int | None = None,
-    step: int | None = None,
-    held_out: bool = True,
-) -> float | None:
-    report = _evaluation(model, tokenizer, config, dataset, out, label, limit=limit, step=step, held_out=held_out)
+def _solve_rate(report: EvalReport | None) -> float | None:
     return None if report is None else report.solve_rate
 
 
@@ -910,8 +898,8 @@ def train(config: TrainConfig) -> TrainResult:
         sft_file = out / "sft.json"
         sft_stats = json.loads(sft_file.read_text(encoding="utf-8")) if sft_file.is_file() else None
     else:
-        solve_before = _evaluate_model(
-            model, tokenizer, config, eval_data, out / "eval_before.json", "before", held_out=held_out
+        solve_before = _solve_rate(
+            _evaluation(model, tokenizer, config, eval_data, out / "eval_before.json", "before", held_out=held_out)
         )
         (out / "sft_log.jsonl").unlink(missing_ok=True)
     if config.sft_steps > 0 and checkpoint is None:
@@ -938,8 +926,10 @@ def train(config: TrainConfig) -> TrainResult:
         if config.save_warm_start:
             model.save_pretrained(out / "sft")
             tokenizer.save_pretrained(out / "sft")
-        solve_warm = _evaluate_model(
-            model, tokenizer, config, eval_data, out / "eval_warm_start.json", "warm start", held_out=held_out
+        solve_warm = _solve_rate(
+            _evaluation(
+                model, tokenizer, config, eval_data, out / "eval_warm_start.json", "warm start", held_out=held_out
+            )
         )
 
     rewards = SQLEnvRewards(out / "rollouts.jsonl", max_completion_length=config.max_completion_length)
@@ -1022,8 +1012,8 @@ def train(config: TrainConfig) -> TrainResult:
     trained.save_pretrained(final)
     tokenizer.save_pretrained(final)
 
-    solve_after = _evaluate_model(
-        trained, tokenizer, config, eval_data, out / "eval_after.json", "after", held_out=held_out
+    solve_after = _solve_rate(
+        _evaluation(trained, tokenizer, config, eval_data, out / "eval_after.json", "after", held_out=held_out)
     )
     history = [json.loads(line) for line in (out / "train_log.jsonl").read_text(encoding="utf-8").splitlines() if line]
     rewards_logged = [float(h["reward"]) for h in history if "reward" in h]
