@@ -292,6 +292,7 @@ class SessionManager:
     ) -> SQLObservation | SQLState:
         if isinstance(request, StateRequest):
             async with session.lock:
+                self._check_open(session)
                 session.touch()
                 return session.env.state
 
@@ -302,6 +303,7 @@ class SessionManager:
 
         key = None
         async with session.lock:
+            self._check_open(session)
             session.touch()
             # A step to a finished (or never started) episode returns at once whatever it says:
             # what it cost says nothing about what it costs in a live one, so it is not recorded.
@@ -336,6 +338,16 @@ class SessionManager:
         if isinstance(request, StepRequest):
             self.metrics.step_done(request.action.action_type, elapsed, inline=inline)
         return result
+
+    @staticmethod
+    def _check_open(session: Session) -> None:
+        """Refuse a request that waited on the lock of a session closed meanwhile.
+
+        Without this, every request queued behind a slow step would run once the step was
+        interrupted, and ``close`` (which waits for the lock) would wait for all of them.
+        """
+        if session.closed:
+            raise SessionNotFoundError(session.id)
 
     async def reset(
         self, session: Session, *, seed: int | None = None, question_id: str | None = None
