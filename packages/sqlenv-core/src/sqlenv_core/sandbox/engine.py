@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import re
 import sqlite3
 import threading
@@ -393,6 +394,9 @@ def _measure(chunk: list[tuple[object, ...]], cell_cap: int) -> int:
     Column by column, with C-level passes: a result's columns each hold one type, so most
     columns are all numbers (8 bytes a cell) or all text (their lengths, checked against the cap).
     """
+    cells = len(chunk) * len(chunk[0]) if chunk else 0
+    if set(map(type, itertools.chain.from_iterable(chunk))) <= _SCALAR_TYPES:
+        return 8 * cells + 8 * len(chunk)  # all numbers and NULLs: one C-level pass, however wide
     size = 0
     for column in zip(*chunk, strict=True):
         kinds = set(map(type, column))
