@@ -16,6 +16,7 @@ from sqlenv_core.protocol import Cell
 from sqlenv_core.verifier.cells import (
     DEFAULT_FLOAT_TOLERANCE,
     Canon,
+    canonical_cell,
     canonical_column,
     canonical_columns,
     common_width,
@@ -48,6 +49,8 @@ _SIMILARITY_CEILING = 0.99
 # C-level folding of a float column (see _keyed_column) keeps them exact, as similarity_key does.
 _EXACT_FOLD_BELOW = 1e7
 _FOLD = "{:.7g}".format
+_INT_OR_NULL = frozenset({int, type(None)})
+_NUMBER_OR_NULL = frozenset({int, float, type(None)})
 
 
 def result_similarity(
@@ -128,19 +131,35 @@ def _same_shape(
 
 
 def _keyed_column(values: Sequence[Cell]) -> tuple[Sequence[Canon], bool]:
-    """One column's similarity keys (see :func:`similarity_key`), and whether it holds a non-integral float.
+    """One column's similarity keys (see :func:`similarity_key`), and whether it may hold a non-integral float.
 
-    A column of plain floats (the costly kind: one Python call per cell otherwise) is folded with
-    C-level ``map`` calls; the keys equal, and hash like, those of the canonical cells.
+    Columns of numbers and NULLs (the costly kind: two Python calls per cell otherwise) are keyed
+    with C-level ``map`` calls or one small function per cell; their keys equal, and hash like,
+    those of the canonical cells.
     """
-    if set(map(type, values)) == {float}:
-        floats = cast("Sequence[float]", values)
-        if not any(map(math.isnan, floats)) and max(map(abs, floats)) < _EXACT_FOLD_BELOW:
-            return list(map(float, map(_FOLD, floats))), not all(map(float.is_integer, floats))
+    kinds = set(map(type, values))
+    if kinds <= _INT_OR_NULL:
+        return values, False  # pyright: ignore[reportReturnType]  (canonical already)
+    if float in kinds and kinds <= _NUMBER_OR_NULL:
+        if len(kinds) == 1:
+            floats = cast("Sequence[float]", values)
+            if not any(map(math.isnan, floats)) and max(map(abs, floats)) < _EXACT_FOLD_BELOW:
+                return list(map(float, map(_FOLD, floats))), not all(map(float.is_integer, floats))
+        return list(map(_number_key, values)), True
     canonical = canonical_column(values)
     if float in set(map(type, canonical)):
         return list(map(similarity_key, canonical)), True
     return canonical, False
+
+
+def _number_key(value: Cell) -> Canon:
+    """The similarity key of an int, float or NULL cell (that of its canonical cell)."""
+    if value.__class__ is not float:
+        return value  # an int or NULL: canonical already, and its own key
+    number = cast("float", value)
+    if -_EXACT_FOLD_BELOW < number < _EXACT_FOLD_BELOW:  # NaN fails both tests
+        return float(_FOLD(number))
+    return similarity_key(canonical_cell(number))
 
 
 def _could_match(columns: list[Sequence[Canon]], counts: list[Counter[Canon]], view: GoldView) -> bool:
