@@ -7,7 +7,9 @@ import re
 import sqlite3
 import threading
 import time
+from collections.abc import Iterable
 from pathlib import Path
+from typing import cast
 
 from sqlenv_core.protocol import Cell
 from sqlenv_core.sandbox.authorizer import Authorizer, statement_name, unreadable_table
@@ -400,7 +402,8 @@ def _measure(chunk: list[tuple[object, ...]], cell_cap: int) -> int:
         return 8 * len(cells) + 8 * len(chunk)  # all numbers and NULLs
     if bytes in kinds:
         return -1  # shown as "<blob N bytes>"
-    lengths = list(map(len, itertools.compress(cells, map(isinstance, cells, itertools.repeat(str)))))
+    texts = cast("Iterable[str]", itertools.compress(cells, map(isinstance, cells, itertools.repeat(str))))
+    lengths = list(map(len, texts))
     if max(lengths) > cell_cap:
         return -1  # cut and ended with an ellipsis
     return sum(lengths) + 8 * (len(cells) - len(lengths)) + 8 * len(chunk)
