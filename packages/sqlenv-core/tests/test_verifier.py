@@ -10,6 +10,7 @@ import pytest
 
 from sqlenv_core.verifier import (
     MAX_ANSWER_CHARS,
+    MAX_ANSWER_VALUES,
     GoldResult,
     Verdict,
     canonical_cell,
@@ -304,7 +305,34 @@ def test_huge_answers_are_refused_without_being_read() -> None:
     huge = "1, " * (MAX_ANSWER_CHARS // 3 + 1)
     verdict = verify(huge, SCALAR)
     assert not verdict.correct and verdict.reason.startswith("answer too long")
-    assert verify("42", SCALAR, max_answer_chars=1).reason.startswith("answer too long")
+    assert "the limit is 100,000)" in verdict.reason
+    assert verify(" " * 1_000 + "42", SCALAR, max_answer_chars=100).reason.startswith("answer too long")
+
+
+def test_answers_with_too_many_values_are_refused_before_parsing_with_a_clear_reason() -> None:
+    gold = GoldResult(["n"], [(i,) for i in range(10)])
+    many = json.dumps([7] * (MAX_ANSWER_VALUES + 1))  # 20,001 values in 60 kB: under the length limit
+    assert len(many) < MAX_ANSWER_CHARS
+    verdict = verify(many, gold)
+    assert not verdict.correct
+    assert verdict.reason.startswith("answer too long (20,001 values")
+    assert "the limit is 20,000" in verdict.reason and "larger" not in verdict.reason
+    one_per_line = "\n".join(["7"] * (MAX_ANSWER_VALUES + 1))
+    assert verify(one_per_line, gold).reason.startswith("answer too long (20,001 values")
+    assert verify(json.dumps([7] * MAX_ANSWER_VALUES), gold).reason == "expected 10 rows, got 20000"
+    assert correct(json.dumps(list(range(10))), gold)  # a right answer is judged as ever
+
+
+def test_a_gold_larger_than_the_answer_limits_can_still_be_answered() -> None:
+    # 30,000 cells: past MAX_ANSWER_VALUES, so the limits grow with the gold (zero false verdicts).
+    gold = GoldResult(["name", "n", "m"], [(f"name {i}", i, i * 2) for i in range(10_000)])
+    answer = json.dumps([[f"name {i}", i, i * 2] for i in range(10_000)], indent=2)
+    assert len(answer) > MAX_ANSWER_CHARS
+    assert correct(answer, gold)
+    table = "| name | n | m |\n|---|---|---|\n" + "\n".join(f"| name {i} | {i} | {i * 2} |" for i in range(10_000))
+    assert correct(table, gold)
+    verdict = verify(json.dumps(list(range(500_000))), gold)
+    assert verdict.reason.startswith("answer too long") and "or more for a larger expected result" in verdict.reason
 
 
 def test_a_long_but_acceptable_answer_is_judged() -> None:
@@ -355,11 +383,63 @@ def test_similarity_stays_in_range_on_odd_input() -> None:
         assert 0.0 <= score < 1.0
 
 
-def test_similarity_reads_a_bounded_head_of_huge_results() -> None:
+def test_similarity_reads_a_bounded_sample_of_huge_results() -> None:
     gold = GoldResult(["n"], [(i,) for i in range(10)])
     huge = [(i,) for i in range(200_000)]
     score = result_similarity(huge, gold)
     assert 0.0 < score < 0.01
+
+
+class _CountingRow(tuple[object, ...]):
+    """A row that counts how often it is read (iterated), as the similarity reads each sampled row."""
+
+    reads = 0
+
+    def __iter__(self):  # type: ignore[override]
+        _CountingRow.reads += 1
+        return super().__iter__()
+
+
+def test_similarity_of_a_wide_result_reads_a_bounded_number_of_cells_and_still_ranks_near_misses_first(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from sqlenv_core.rewards import similarity
+
+    # The gold: 1,000 rows x 20 columns of floats, as a wide analytic query returns.
+    gold = GoldResult([f"c{j}" for j in range(20)], [tuple(i * (j + 1.25) for j in range(20)) for i in range(1_000)])
+    near_miss = [(*row, "extra") for row in gold.rows]  # every gold row, one column too many
+    half = [row[:10] + tuple(-1.5 for _ in range(10)) + ("extra",) for row in gold.rows]  # half the columns wrong
+    miss = [tuple(-i - 0.5 for _ in range(21)) for i in range(1_000)]  # nothing in common
+
+    _CountingRow.reads = 0
+    counted = [_CountingRow(row) for row in near_miss]
+    score = result_similarity(counted, gold)
+    assert _CountingRow.reads * 21 <= similarity.SIMILARITY_MAX_CELLS + 21  # not the 21,000 cells
+    assert result_similarity(near_miss, gold) > result_similarity(half, gold) > result_similarity(miss, gold) == 0.0
+    # The sample's overlaps are scaled to the whole result: about the score of reading it all.
+    monkeypatch.setattr(similarity, "SIMILARITY_MAX_CELLS", 10**9)
+    assert score == pytest.approx(result_similarity(near_miss, gold), abs=0.02)
+    assert score > 0.8
+
+
+def test_similarity_of_a_result_the_size_of_the_gold_is_read_whole_so_a_match_scores_one() -> None:
+    rows = [(f"name {i}", *(i * j for j in range(1, 20))) for i in range(1_000)]
+    gold = GoldResult([f"c{j}" for j in range(20)], rows)
+    reordered = [(*row[1:], row[0]) for row in reversed(gold.rows)]  # 20,000 cells: past the cap
+    assert results_match(reordered, gold.rows)
+    assert result_similarity(reordered, gold) == 1.0
+    assert 0.9 < result_similarity([*reordered[:-1], (-1,) * 20], gold) < 1.0
+
+
+def test_similarity_folds_plain_float_columns_like_canonical_cells() -> None:
+    gold = GoldResult(["x", "big"], [(1.25, 12_345_678), (2.5, 7), (0.1, 8)])
+    exact = [(1.25, 12_345_678.0), (2.5, 7.0), (0.1, 8.0), (9.75, 9.0)]  # one extra row: partial credit
+    within_seven_digits = [(1.2500000001, 12_345_678.0), (2.4999999999, 7.0), (0.1000000001, 8.0), (9.75, 9.0)]
+    assert result_similarity(within_seven_digits, gold) == result_similarity(exact, gold) > 0.8
+    big_off_by_one = [(1.25, 12_345_679.0), (2.5, 7.0), (0.1, 8.0), (9.75, 9.0)]  # integers stay exact
+    assert result_similarity(big_off_by_one, gold) < result_similarity(exact, gold)
+    with_nan = [(math.nan, 1.0), (2.5, 7.0), (0.1, 8.0), (9.75, 9.0)]
+    assert 0.0 < result_similarity(with_nan, gold) < result_similarity(exact, gold)
 
 
 def test_gold_normalisation_is_kept_with_the_gold_and_released_with_it() -> None:

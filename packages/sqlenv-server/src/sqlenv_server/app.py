@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import gc
 import logging
 from collections.abc import AsyncGenerator
 from contextlib import asynccontextmanager
@@ -171,6 +172,10 @@ async def _warm_then_inline_resets(manager: SessionManager, dataset: Dataset) ->
         manager.inline_resets = await anyio.to_thread.run_sync(warm, dataset, abandon_on_cancel=True)
     except Exception:  # resets then keep going to worker threads, where they always worked
         logger.exception("warming the dataset failed; resets run in worker threads")
+    # The dataset, its gold answers and the code live as long as the process: out of the cyclic
+    # garbage collector's sight, whose full passes would otherwise walk all of them again and
+    # again, in the middle of some step (a latency spike on whatever the loop serves then).
+    gc.freeze()
 
 
 async def _reap_forever(manager: SessionManager, every_s: float, dataset: Dataset) -> None:

@@ -5,7 +5,8 @@ The event loop must never wait for one, and one client's slow steps must not hol
 else's quick ones. So :class:`StepRunner` gives each step a worker thread and
 
 * lets at most ``fresh_slots`` steps run Python at once, but a step still running after
-  ``slow_after_s`` *inside SQLite* gives its slot back: 32 sessions each running a query bomb
+  ``slow_after_s`` *inside SQLite* gives its slot back (one sweep every ``slow_after_s / 2``
+  looks, so after 1 to 1.5 times ``slow_after_s``): 32 sessions each running a query bomb
   leave the slots free for a cheap query elsewhere, which starts at once instead of waiting for
   a bomb to reach its deadline. A step that is slow in Python (a reward over a wide result, the
   verdict on a long answer) keeps its slot until it is done: such work holds the GIL, and every
@@ -51,6 +52,16 @@ def in_sqlite(frame: FrameType | None) -> bool:
     return frame is not None and _SANDBOX_DIR in frame.f_code.co_filename
 
 
+class _Step:
+    """A step in a worker thread that still holds its slot (see :meth:`StepRunner._sweep`)."""
+
+    __slots__ = ("ident", "started")
+
+    def __init__(self, started: float) -> None:
+        self.started = started
+        self.ident = 0  # the worker thread's, once it runs
+
+
 class StepRunner:
     """Runs blocking environment calls in threads without letting slow ones starve quick ones.
 
@@ -69,6 +80,10 @@ class StepRunner:
         # Since Python 3.10 an asyncio primitive binds to the loop where it is first awaited, not
         # where it is made: creating it here, outside any loop, is safe.
         self._slots = asyncio.Semaphore(fresh_slots)
+        # Steps holding a slot, checked by one sweep every slow_after_s / 2 while there are any
+        # (one timer for all of them, not one per step: a step costs a dict entry, no timer).
+        self._holding: dict[asyncio.Future[None], _Step] = {}
+        self._sweeping: asyncio.AbstractEventLoop | None = None  # the loop a sweep is scheduled on
         self.running = 0
         """Steps in a worker thread now (slow ones included)."""
 
@@ -81,36 +96,19 @@ class StepRunner:
                 it should make ``call`` return soon (``SQLEnvironment.interrupt``).
         """
         loop = asyncio.get_running_loop()
-        slots = self._slots
-        await slots.acquire()
-        holding = True
-
-        def give_back() -> None:
-            nonlocal holding
-            if holding:
-                holding = False
-                slots.release()
-
+        await self._slots.acquire()
         finished: asyncio.Future[None] = loop.create_future()
-        ident: list[int] = []
-
-        def check() -> None:
-            # Slow in SQLite: the slot goes to others. Slow in Python: keep it, look again later.
-            nonlocal timer
-            if finished.done() or not holding:
-                return
-            if ident and in_sqlite(sys._current_frames().get(ident[0])):  # pyright: ignore[reportPrivateUsage]
-                give_back()
-            else:
-                timer = loop.call_later(self.slow_after_s, check)
-
-        timer = loop.call_later(self.slow_after_s, check)
+        step = _Step(loop.time())
+        self._holding[finished] = step
+        if self._sweeping is not loop:
+            self._sweeping = loop
+            loop.call_later(self.slow_after_s / 2, self._sweep, loop)
 
         def wake(_: object) -> None:  # in the worker thread
             loop.call_soon_threadsafe(_settle, finished)
 
         def tracked() -> T:
-            ident.append(threading.get_ident())
+            step.ident = threading.get_ident()
             return call()
 
         self.running += 1
@@ -118,18 +116,41 @@ class StepRunner:
             future = self._executor.submit(tracked)
             future.add_done_callback(wake)
             try:
-                await asyncio.shield(finished)
+                await finished
             except BaseException:  # cancelled: stop the work, and wait until the thread is done with it
                 if cancel is not None:
                     cancel()
-                with anyio.CancelScope(shield=True):
-                    await asyncio.shield(finished)
+                if not future.done():
+                    back: asyncio.Future[None] = loop.create_future()
+                    future.add_done_callback(lambda _: loop.call_soon_threadsafe(_settle, back))
+                    with anyio.CancelScope(shield=True):
+                        await asyncio.shield(back)
                 raise
             return future.result()
         finally:
             self.running -= 1
-            timer.cancel()
-            give_back()
+            if self._holding.pop(finished, None) is not None:
+                self._slots.release()
+
+    def _sweep(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Give back the slots of steps running for ``slow_after_s`` inside SQLite (on the loop).
+
+        Slow in SQLite: the slot goes to others. Slow in Python: kept, looked at again next sweep.
+        """
+        holding = self._holding
+        if not holding or self._sweeping is not loop:
+            if self._sweeping is loop:
+                self._sweeping = None
+            return
+        oldest = loop.time() - self.slow_after_s
+        slow = [(finished, step) for finished, step in holding.items() if step.started <= oldest and step.ident]
+        if slow:
+            frames = sys._current_frames()  # pyright: ignore[reportPrivateUsage]
+            for finished, step in slow:
+                if in_sqlite(frames.get(step.ident)):
+                    del holding[finished]
+                    self._slots.release()
+        loop.call_later(self.slow_after_s / 2, self._sweep, loop)
 
     def shutdown(self) -> None:
         """Stop accepting work; threads finish what they run."""

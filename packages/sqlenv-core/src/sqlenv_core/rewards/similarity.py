@@ -10,32 +10,47 @@ import itertools
 import math
 from collections import Counter
 from collections.abc import Sequence
+from typing import TypeVar, cast
 
 from sqlenv_core.protocol import Cell
 from sqlenv_core.verifier.cells import (
     DEFAULT_FLOAT_TOLERANCE,
     Canon,
+    canonical_cell,
+    canonical_column,
     canonical_columns,
     common_width,
     similarity_columns,
+    similarity_key,
 )
 from sqlenv_core.verifier.compare import (
     DEFAULT_COMPARISON_BUDGET,
     Budget,
     assign_columns,
-    column_overlaps,
     compare_canonical,
     f1,
     multiset_overlap,
 )
 from sqlenv_core.verifier.gold import GoldResult, GoldView
 
-__all__ = ["result_similarity"]
+__all__ = ["SIMILARITY_MAX_CELLS", "result_similarity", "scaled_overlap"]
 
-# result_similarity looks at this many predicted rows at most (it runs on every QUERY).
+_K = TypeVar("_K")
+
+#: Cells of a predicted result that :func:`result_similarity` reads at most (it runs on every
+#: QUERY). A larger result that cannot match the gold (a different row count or width) is read
+#: through an evenly spaced sample of its rows, and its overlaps with the gold are scaled up.
+SIMILARITY_MAX_CELLS = 10_000
+# ... and at most this many rows, however narrow.
 _SIMILARITY_MAX_ROWS = 5_000
 # A wrong result never gets full credit, so that the progress term still rewards the last fix.
 _SIMILARITY_CEILING = 0.99
+# Integral floats below this keep every digit when printed with seven significant digits, so the
+# C-level folding of a float column (see _keyed_column) keeps them exact, as similarity_key does.
+_EXACT_FOLD_BELOW = 1e7
+_FOLD = "{:.7g}".format
+_INT_OR_NULL = frozenset({int, type(None)})
+_NUMBER_OR_NULL = frozenset({int, float, type(None)})
 
 
 def result_similarity(
@@ -51,7 +66,12 @@ def result_similarity(
     partial credit below 1: half for the values of each gold column found in some predicted
     column, half for whole gold rows found (projected on those columns), scaled down for extra
     columns and, when the gold is ordered, for rows out of place. Gold is normalised once per
-    ``GoldResult`` object; at most a few thousand predicted rows are read.
+    ``GoldResult`` object.
+
+    The work is bounded by design: a result of the gold's size and width (the only kind that can
+    match) is read whole, since its size is the gold's; any other is read through at most
+    :data:`SIMILARITY_MAX_CELLS` cells (an evenly spaced sample of its rows, every k-th row
+    from the first), and the overlaps found in the sample are scaled to the whole result.
 
     Args:
         predicted_rows: the rows a query returned.
@@ -66,24 +86,80 @@ def result_similarity(
     total_pred = len(predicted_rows)
     if total_pred == 0 or not view.rows:
         return 1.0 if total_pred == 0 and not view.rows else 0.0
-    head = predicted_rows[:_SIMILARITY_MAX_ROWS]
-    width = common_width(head)
+    first_width = len(predicted_rows[0])
+    if total_pred == len(view.rows) and first_width == view.width:
+        return _same_shape(predicted_rows, gold, view, float_tolerance, max_comparisons)
+    most_rows = max(1, min(_SIMILARITY_MAX_ROWS, SIMILARITY_MAX_CELLS // max(first_width, 1)))
+    stride = -(-total_pred // most_rows)
+    sample = predicted_rows[::stride] if stride > 1 else predicted_rows
+    width = common_width(sample)
     if width is None or width == 0:
         return 0.0
-    columns = canonical_columns(head)
+    keyed: list[Sequence[Canon]] = []
+    exact = not view.has_float
+    for column in zip(*sample, strict=True):
+        keys, has_float = _keyed_column(column)
+        keyed.append(keys)
+        exact = exact and not has_float
+    if exact and view.cell_counts.keys().isdisjoint(itertools.chain.from_iterable(keyed)):
+        return 0.0  # no value in common: no column overlaps, no row matches
+    counts = [Counter(column) for column in keyed]
+    return _partial_credit(keyed, counts, stride, total_pred, view, ordered=gold.ordered)
+
+
+def _same_shape(
+    predicted_rows: Sequence[Sequence[Cell]], gold: GoldResult, view: GoldView, tolerance: float, max_comparisons: int
+) -> float:
+    """The similarity of a result with the gold's row count and width: the one case that may match."""
+    width = common_width(predicted_rows)
+    if width is None or width == 0:
+        return 0.0
+    columns = canonical_columns(predicted_rows)
     exact = not view.has_float and not any(float in set(map(type, column)) for column in columns)
     if exact and view.cell_counts.keys().isdisjoint(itertools.chain.from_iterable(columns)):
         return 0.0  # no value in common: no column overlaps, no row matches
     keyed = similarity_columns(columns) if not exact else columns
     counts = [Counter(column) for column in keyed]
-    if total_pred == len(view.rows) and width == view.width and (not exact or _could_match(columns, counts, view)):
+    if not exact or _could_match(columns, counts, view):
         pred = list(zip(*columns, strict=True))
         comparison = compare_canonical(
-            pred, view.rows, ordered=gold.ordered, tolerance=float_tolerance, budget=Budget(max_comparisons)
+            pred, view.rows, ordered=gold.ordered, tolerance=tolerance, budget=Budget(max_comparisons)
         )
         if comparison.match:
             return 1.0
-    return _partial_credit(keyed, counts, len(head), total_pred, view, ordered=gold.ordered)
+    return _partial_credit(keyed, counts, 1, len(predicted_rows), view, ordered=gold.ordered)
+
+
+def _keyed_column(values: Sequence[Cell]) -> tuple[Sequence[Canon], bool]:
+    """One column's similarity keys (see :func:`similarity_key`), and whether it may hold a non-integral float.
+
+    Columns of numbers and NULLs (the costly kind: two Python calls per cell otherwise) are keyed
+    with C-level ``map`` calls or one small function per cell; their keys equal, and hash like,
+    those of the canonical cells.
+    """
+    kinds = set(map(type, values))
+    if kinds <= _INT_OR_NULL:
+        return values, False  # pyright: ignore[reportReturnType]  (canonical already)
+    if float in kinds and kinds <= _NUMBER_OR_NULL:
+        if len(kinds) == 1:
+            floats = cast("Sequence[float]", values)
+            if not any(map(math.isnan, floats)) and max(map(abs, floats)) < _EXACT_FOLD_BELOW:
+                return list(map(float, map(_FOLD, floats))), not all(map(float.is_integer, floats))
+        return list(map(_number_key, values)), True
+    canonical = canonical_column(values)
+    if float in set(map(type, canonical)):
+        return list(map(similarity_key, canonical)), True
+    return canonical, False
+
+
+def _number_key(value: Cell) -> Canon:
+    """The similarity key of an int, float or NULL cell (that of its canonical cell)."""
+    if value.__class__ is not float:
+        return value  # an int or NULL: canonical already, and its own key
+    number = cast("float", value)
+    if -_EXACT_FOLD_BELOW < number < _EXACT_FOLD_BELOW:  # NaN fails both tests
+        return float(_FOLD(number))
+    return similarity_key(canonical_cell(number))
 
 
 def _could_match(columns: list[Sequence[Canon]], counts: list[Counter[Canon]], view: GoldView) -> bool:
@@ -100,30 +176,52 @@ def _could_match(columns: list[Sequence[Canon]], counts: list[Counter[Canon]], v
 def _partial_credit(
     keyed: list[Sequence[Canon]],
     counts: list[Counter[Canon]],
-    rows_read: int,
+    stride: int,
     total_pred: int,
     view: GoldView,
     *,
     ordered: bool,
 ) -> float:
+    """The partial credit of a result read through every ``stride``-th row (``keyed``, ``counts``).
+
+    Each sampled row stands for ``total_pred / len(sample)`` rows of the whole result (see
+    :func:`scaled_overlap`; exactly the counts when the sample is the whole result).
+    """
     width = len(keyed)
-    scores = column_overlaps(counts, rows_read, view)
-    # Overlaps were computed on the rows read; the rest of the result only dilutes precision.
-    dilution = rows_read / total_pred
+    scale = total_pred / len(keyed[0])
+    gold_rows = len(view.rows)
+    most = min(total_pred, gold_rows)
+    scores = [
+        [f1(scaled_overlap(gold_keys, keys, scale, most), total_pred, gold_rows) for keys in counts]
+        for gold_keys in view.column_keys
+    ]
     assignment = assign_columns(scores, view.width, width)
     pairs = [(j, i) for j, i in enumerate(assignment) if i >= 0]
     if not pairs:
         return 0.0
-    column_credit = sum(scores[j][i] for j, i in pairs) / view.width * dilution
+    column_credit = sum(scores[j][i] for j, i in pairs) / view.width
     gold_sequence, gold_counts = view.projection(tuple(j for j, _ in pairs))
     pred_projected = list(zip(*[keyed[i] for _, i in pairs], strict=True))
-    overlap = multiset_overlap(gold_counts, Counter(pred_projected))
+    overlap = scaled_overlap(gold_counts, Counter(pred_projected), scale, most)
     coverage = len(pairs) / view.width
-    row_credit = f1(overlap, total_pred, len(view.rows)) * coverage
+    row_credit = f1(overlap, total_pred, gold_rows) * coverage
     score = 0.5 * column_credit + 0.5 * row_credit
     if width > view.width:
         score *= math.sqrt(view.width / width)
-    if ordered and len(view.rows) > 1:
-        in_place = sum(1 for p, g in zip(pred_projected, gold_sequence, strict=False) if p == g)
-        score *= 0.75 + 0.25 * in_place / len(view.rows)
+    if ordered and gold_rows > 1:
+        # Sample row k is row k * stride of the result: compared with the gold row at that place.
+        in_place = sum(1 for p, g in zip(pred_projected, gold_sequence[::stride], strict=False) if p == g)
+        score *= 0.75 + 0.25 * min(in_place * scale, gold_rows) / gold_rows
     return max(0.0, min(score, _SIMILARITY_CEILING))
+
+
+def scaled_overlap(gold: Counter[_K], sample: Counter[_K], scale: float, most: int) -> float:
+    """The multiset overlap of ``gold`` with a whole result estimated from a sample of its rows.
+
+    Each sampled row stands for ``scale`` rows of the result (a Horvitz-Thompson estimate: right
+    for the distinct values results mostly hold, high for values repeated in the result, hence
+    the cap ``most``, the least of the two sizes). With ``scale == 1`` it is
+    :func:`multiset_overlap`, exactly.
+    """
+    overlap = multiset_overlap(gold, sample)
+    return overlap if scale == 1 else min(overlap * scale, most)

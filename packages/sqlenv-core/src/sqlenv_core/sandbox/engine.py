@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import itertools
 import re
 import sqlite3
 import threading
 import time
+from collections.abc import Iterable
 from pathlib import Path
+from typing import cast
 
 from sqlenv_core.protocol import Cell
 from sqlenv_core.sandbox.authorizer import Authorizer, statement_name, unreadable_table
@@ -390,22 +393,20 @@ _SCALAR_TYPES = frozenset({int, float, type(None)})
 def _measure(chunk: list[tuple[object, ...]], cell_cap: int) -> int:
     """The size of a batch (text length, 8 bytes a number), or -1 when a cell needs rewriting.
 
-    Column by column, with C-level passes: a result's columns each hold one type, so most
-    columns are all numbers (8 bytes a cell) or all text (their lengths, checked against the cap).
+    C-level passes over all its cells (batches of wide rows are a few rows: a pass per column
+    cost more than the cells): their types, then the lengths of the text cells.
     """
-    size = 0
-    for column in zip(*chunk, strict=True):
-        kinds = set(map(type, column))
-        if kinds <= _SCALAR_TYPES:
-            size += 8 * len(column)
-            continue
-        if bytes in kinds:
-            return -1  # shown as "<blob N bytes>"
-        lengths = list(map(len, column)) if len(kinds) == 1 else [len(c) if type(c) is str else 8 for c in column]
-        if max(lengths) > cell_cap:
-            return -1  # cut and ended with an ellipsis
-        size += sum(lengths)
-    return size + 8 * len(chunk)
+    cells = list(itertools.chain.from_iterable(chunk))
+    kinds = set(map(type, cells))
+    if kinds <= _SCALAR_TYPES:
+        return 8 * len(cells) + 8 * len(chunk)  # all numbers and NULLs
+    if bytes in kinds:
+        return -1  # shown as "<blob N bytes>"
+    texts = cast("Iterable[str]", itertools.compress(cells, map(isinstance, cells, itertools.repeat(str))))
+    lengths = list(map(len, texts))
+    if max(lengths) > cell_cap:
+        return -1  # cut and ended with an ellipsis
+    return sum(lengths) + 8 * (len(cells) - len(lengths)) + 8 * len(chunk)
 
 
 def _cell(value: object, cap: int) -> Cell:

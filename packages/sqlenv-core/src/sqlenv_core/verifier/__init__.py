@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 from sqlenv_core.verifier.cells import DEFAULT_FLOAT_TOLERANCE, Canon, canonical_cell
 from sqlenv_core.verifier.compare import results_match
 from sqlenv_core.verifier.gold import GoldResult
-from sqlenv_core.verifier.verdict import MAX_ANSWER_CHARS, Verdict, verify
+from sqlenv_core.verifier.verdict import MAX_ANSWER_CHARS, MAX_ANSWER_VALUES, Verdict, verify
 
 if TYPE_CHECKING:
     from sqlenv_core.rewards.similarity import result_similarity
@@ -29,6 +29,7 @@ if TYPE_CHECKING:
 __all__ = [
     "DEFAULT_FLOAT_TOLERANCE",
     "MAX_ANSWER_CHARS",
+    "MAX_ANSWER_VALUES",
     "Canon",
     "GoldResult",
     "Verdict",

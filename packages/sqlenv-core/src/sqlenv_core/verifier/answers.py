@@ -76,6 +76,7 @@ def _parse_structured(text: str) -> tuple[bool, object]:
 
 
 _SCALARS = (str, int, float, bool, type(None))
+_SCALAR_TYPES = frozenset(_SCALARS)
 
 
 def _elements(value: object) -> list[object] | None:
@@ -121,7 +122,7 @@ def _structured_candidates(value: object, view: GoldView, depth: int = 0) -> lis
         return [[(value,)]]
     if not elements:
         return [[]]
-    if all(isinstance(e, _SCALARS) for e in elements):
+    if set(map(type, elements)) <= _SCALAR_TYPES:  # one C-level pass (JSON and literals make exact types)
         as_column: Rows = [(e,) for e in elements]
         as_row: Rows = [tuple(elements)]
         return [as_row, as_column] if len(view.rows) == 1 and view.width > 1 else [as_column, as_row]

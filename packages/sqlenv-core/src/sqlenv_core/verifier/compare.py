@@ -444,7 +444,7 @@ def results_match(
 # -- explaining a mismatch, and partial credit: which predicted column stands for which gold one --
 
 
-def f1(overlap: int, predicted: int, expected: int) -> float:
+def f1(overlap: float, predicted: int, expected: int) -> float:
     """The F1 score of ``overlap`` shared items between ``predicted`` and ``expected`` items."""
     total = predicted + expected
     return 2.0 * overlap / total if total else 0.0

@@ -66,6 +66,18 @@ class GoldView:
     width: int
 
     @cached_property
+    def answer_room(self) -> tuple[int, int]:
+        """(characters, values) that a correct answer may need at most, written generously.
+
+        Every value quoted and spaced out over lines (pretty-printed JSON, a pipe table with a
+        header): four times the cells' text plus eight characters a cell, and four separators a
+        cell. :func:`~sqlenv_core.verifier.verify` allows at least this much, whatever its limits.
+        """
+        cells = len(self.rows) * (self.width + 1) + self.width
+        chars = sum(len(str(cell)) for row in self.rows for cell in row)
+        return 4 * (chars + 8 * cells), 4 * cells
+
+    @cached_property
     def comma_trie(self) -> CommaTrie:
         """Text values holding a comma, split at their commas (spacing around them dropped), as a trie.
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from sqlenv_core.protocol import MAX_ARGUMENT_CHARS
 from sqlenv_core.verifier.answers import Rows, answer_readings, strip_wrappers
 from sqlenv_core.verifier.cells import DEFAULT_FLOAT_TOLERANCE, canonical_rows, common_width
 from sqlenv_core.verifier.compare import (
@@ -16,10 +17,20 @@ from sqlenv_core.verifier.compare import (
 )
 from sqlenv_core.verifier.gold import GoldResult, GoldView
 
-__all__ = ["MAX_ANSWER_CHARS", "Verdict", "verify"]
+__all__ = ["MAX_ANSWER_CHARS", "MAX_ANSWER_VALUES", "Verdict", "verify"]
 
-#: Longest answer text :func:`verify` reads; longer answers are judged wrong without parsing.
-MAX_ANSWER_CHARS = 1_000_000
+#: Longest answer text :func:`verify` reads; longer answers are judged wrong without being parsed.
+#: The same as an action's argument limit (:data:`~sqlenv_core.protocol.MAX_ARGUMENT_CHARS`):
+#: about 25,000 tokens, more than any model writes as an answer (the largest Spider dev gold is
+#: 28,000 characters of JSON). A question whose gold result is larger allows proportionally more
+#: (see :attr:`GoldView.answer_room`).
+MAX_ANSWER_CHARS = MAX_ARGUMENT_CHARS
+#: Most values an answer may hold, counted before parsing as its separators plus one (commas,
+#: line breaks, tabs and pipes: an overcount for tables, never an undercount); ten times the
+#: largest Spider dev gold (1,860 cells), and more for a question whose gold result is larger.
+#: More are judged wrong without being parsed.
+MAX_ANSWER_VALUES = 20_000
+_SEPARATORS = (",", "\n", "\t", "|")
 
 
 @dataclass(frozen=True)
@@ -72,6 +83,7 @@ def verify(
     *,
     float_tolerance: float = DEFAULT_FLOAT_TOLERANCE,
     max_answer_chars: int = MAX_ANSWER_CHARS,
+    max_answer_values: int = MAX_ANSWER_VALUES,
     max_comparisons: int = DEFAULT_COMPARISON_BUDGET,
 ) -> Verdict:
     """Judge ``answer_text`` against ``gold``.
@@ -88,6 +100,8 @@ def verify(
         gold: the gold result.
         float_tolerance: relative tolerance for non-integral numbers.
         max_answer_chars: answers longer than this are judged wrong without being read.
+        max_answer_values: answers holding more values than this (counted as their separators
+            plus one, before parsing) are judged wrong without being parsed.
         max_comparisons: cells the column-order searches of all readings together may visit
             (see :func:`results_match`); it bounds the time of any verdict.
 
@@ -96,15 +110,25 @@ def verify(
         1"``, ...). Never raises, whatever the text.
     """
     try:
-        return _verify(answer_text, gold, float_tolerance, max_answer_chars, Budget(max_comparisons))
+        limits = (max_answer_chars, max_answer_values)
+        return _verify(answer_text, gold, float_tolerance, limits, Budget(max_comparisons))
     except Exception as exc:  # a verdict must come back for any input, even after a bug
         return Verdict(False, f"the answer could not be judged ({type(exc).__name__})")
 
 
-def _verify(answer_text: str, gold: GoldResult, tolerance: float, max_chars: int, budget: Budget) -> Verdict:
+def _verify(answer_text: str, gold: GoldResult, tolerance: float, limits: tuple[int, int], budget: Budget) -> Verdict:
     text = answer_text if isinstance(answer_text, str) else str(answer_text)  # pyright: ignore[reportUnnecessaryIsInstance]
-    if len(text) > max_chars:
-        return Verdict(False, f"answer too long ({len(text):,} characters; the limit is {max_chars:,})")
+    # A correct answer to a large gold must fit: the limits grow with the gold (its size is the
+    # dataset's, not the agent's), and the reason then names only the fixed part.
+    room_chars, room_values = gold.view.answer_room
+    max_chars, max_values = limits
+    more = ", or more for a larger expected result" if room_chars > max_chars or room_values > max_values else ""
+    if len(text) > max(max_chars, room_chars):
+        return Verdict(False, f"answer too long ({len(text):,} characters; the limit is {max_chars:,}{more})")
+    values = sum(map(text.count, _SEPARATORS)) + 1  # C-level passes: bounded before any parsing
+    if values > max(max_values, room_values):
+        counted = f"{values:,} values, counting its commas, line breaks, tabs and pipes"
+        return Verdict(False, f"answer too long ({counted}; the limit is {max_values:,}{more})")
     text = strip_wrappers(text)
     if not text:
         return Verdict(False, "empty answer: write the value(s), e.g. 42, Paris, or a JSON list of rows")

@@ -49,7 +49,8 @@ async def _send(websocket: WebSocket, text: str, timeout_s: float) -> None:
     then aborted (a close frame could not reach it either), which drops what is buffered for it.
     """
     try:
-        await asyncio.wait_for(websocket.send_text(text), timeout_s)
+        async with asyncio.timeout(timeout_s):  # no task per reply, unlike wait_for
+            await websocket.send_text(text)
     except TimeoutError:
         abort = websocket.scope.get(ABORT_KEY)
         if callable(abort):
