@@ -305,7 +305,7 @@ def test_huge_answers_are_refused_without_being_read() -> None:
     huge = "1, " * (MAX_ANSWER_CHARS // 3 + 1)
     verdict = verify(huge, SCALAR)
     assert not verdict.correct and verdict.reason.startswith("answer too long")
-    assert "the limit is 100,000)" in verdict.reason
+    assert "the limit is 100,000," in verdict.reason
     assert verify(" " * 1_000 + "42", SCALAR, max_answer_chars=100).reason.startswith("answer too long")
 
 
@@ -316,7 +316,7 @@ def test_answers_with_too_many_values_are_refused_before_parsing_with_a_clear_re
     verdict = verify(many, gold)
     assert not verdict.correct
     assert verdict.reason.startswith("answer too long (20,001 values")
-    assert "the limit is 20,000" in verdict.reason and "larger" not in verdict.reason
+    assert "the limit is 20,000," in verdict.reason
     one_per_line = "\n".join(["7"] * (MAX_ANSWER_VALUES + 1))
     assert verify(one_per_line, gold).reason.startswith("answer too long (20,001 values")
     assert verify(json.dumps([7] * MAX_ANSWER_VALUES), gold).reason == "expected 10 rows, got 20000"
@@ -332,7 +332,10 @@ def test_a_gold_larger_than_the_answer_limits_can_still_be_answered() -> None:
     table = "| name | n | m |\n|---|---|---|\n" + "\n".join(f"| name {i} | {i} | {i * 2} |" for i in range(10_000))
     assert correct(table, gold)
     verdict = verify(json.dumps(list(range(500_000))), gold)
-    assert verdict.reason.startswith("answer too long") and "or more for a larger expected result" in verdict.reason
+    assert verdict.reason.startswith("answer too long")
+    # The reason reads the same for a small gold: probing with an oversized answer says nothing of the gold's size.
+    small = verify(json.dumps(list(range(500_000))), GoldResult(["n"], [(1,)]))
+    assert small.reason.split("(", 1)[1].split(";")[1] == verdict.reason.split("(", 1)[1].split(";")[1]
 
 
 def test_a_long_but_acceptable_answer_is_judged() -> None:

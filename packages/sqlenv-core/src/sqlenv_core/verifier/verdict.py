@@ -119,10 +119,11 @@ def verify(
 def _verify(answer_text: str, gold: GoldResult, tolerance: float, limits: tuple[int, int], budget: Budget) -> Verdict:
     text = answer_text if isinstance(answer_text, str) else str(answer_text)  # pyright: ignore[reportUnnecessaryIsInstance]
     # A correct answer to a large gold must fit: the limits grow with the gold (its size is the
-    # dataset's, not the agent's), and the reason then names only the fixed part.
+    # dataset's, not the agent's). The reason is the same text whatever the gold's size: it must
+    # not tell an agent that probes with an oversized answer whether the expected result is large.
     room_chars, room_values = gold.view.answer_room
     max_chars, max_values = limits
-    more = ", or more for a larger expected result" if room_chars > max_chars or room_values > max_values else ""
+    more = ", or more where the expected result is larger"
     if len(text) > max(max_chars, room_chars):
         return Verdict(False, f"answer too long ({len(text):,} characters; the limit is {max_chars:,}{more})")
     values = sum(map(text.count, _SEPARATORS)) + 1  # C-level passes: bounded before any parsing
