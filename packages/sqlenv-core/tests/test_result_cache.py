@@ -42,6 +42,29 @@ def test_nondeterministic_sql_is_never_cached(shop_dataset: Dataset) -> None:
     assert len(shop_dataset.result_cache) == before
 
 
+def test_statements_the_pooled_connection_ran_before_are_still_cached(shop_dataset: Dataset) -> None:
+    """sqlite3 reuses a statement it prepared before without asking the authorizer again; such a run
+    used to count as nondeterministic, so SQL seen before on a pooled connection (the gold SQL run at
+    warm-up, a query every rollout of a group sends) was never cached."""
+    sql = "SELECT count(*) FROM orders WHERE id > 1"
+    env = SQLEnvironment(shop_dataset, cache_results=False, step_budget=50)
+    env.reset(question_id="shop-1")
+    env.step(act("QUERY", sql))  # compiled on the pooled connection, not cached
+    env.step(act("QUERY", sql))  # the prepared statement reused
+    cached = SQLEnvironment(shop_dataset)
+    cached.reset(question_id="shop-1")
+    cache = shop_dataset.result_cache
+    cached.step(act("QUERY", sql))  # reuses the prepared statement too; its result must be kept
+    hits = cache.hits
+    cached.step(act("QUERY", sql))
+    assert cache.hits == hits + 1
+    # What is nondeterministic stays so when its prepared statement is reused.
+    before = len(cache)
+    for _ in range(3):
+        cached.step(act("QUERY", "SELECT random()"))
+    assert len(cache) == before
+
+
 def test_cache_can_be_turned_off(shop_dataset: Dataset) -> None:
     env = SQLEnvironment(shop_dataset, cache_results=False)
     env.reset(question_id="shop-1")

@@ -203,7 +203,7 @@ class Sandbox:
             truncated,
             time.monotonic() - start,
             nbytes=self._fetched_bytes,
-            deterministic=authorizer.compiled and not authorizer.nondeterministic,
+            deterministic=lent.deterministic(statement),
         )
 
     def _run(
@@ -225,7 +225,7 @@ class Sandbox:
         self, conn: sqlite3.Connection, authorizer: Authorizer, sql: str, row_cap: int
     ) -> tuple[list[str], list[tuple[Cell, ...]], bool]:
         # The authorizer runs only when SQLite compiles the statement (not when sqlite3 reuses a
-        # cached one), so determinism is known only for statements compiled in this call.
+        # cached one): what it saw at compile time is remembered by the connection (deterministic()).
         authorizer.start()
         cursor = conn.execute(sql)
         try:

@@ -31,19 +31,49 @@ CACHE_KIB = 512
 PoolKey = tuple[str, SandboxLimits, "tuple[int, int, int, int] | None"]
 
 
+#: Statements whose determinism a connection remembers: twice sqlite3's statement cache (128).
+REMEMBERED_STATEMENTS = 256
+
+
 class PooledConnection:
     """One sandboxed connection: the sqlite3 connection, its authorizer and its linear built-ins.
 
     Used by one caller at a time (a pool lends it to one sandbox call, which gives it back).
     """
 
-    __slots__ = ("authorizer", "conn", "functions", "key")
+    __slots__ = ("authorizer", "conn", "functions", "key", "statements")
 
     def __init__(self, key: PoolKey, conn: sqlite3.Connection, authorizer: Authorizer, functions: SafeFunctions):
         self.key = key
         self.conn = conn
         self.authorizer = authorizer
         self.functions = functions
+        self.statements: dict[str, bool] = {}
+        """Whether each statement compiled here is deterministic (see :meth:`deterministic`)."""
+
+    def deterministic(self, sql: str) -> bool:
+        """Whether the statement ``sql`` that just ran here is deterministic (its result may be cached).
+
+        The authorizer sees a statement only when SQLite compiles it; sqlite3 reuses the prepared
+        statement when the same text runs again on this connection, and the authorizer then sees
+        nothing. What it saw at compile time is kept here for those runs (at most
+        :data:`REMEMBERED_STATEMENTS`, the newest; one forgotten counts as not deterministic).
+        Without this, every statement that ran before on a pooled connection (the gold SQL
+        computed at warm-up, a GRPO group's shared query) was never cached again.
+        """
+        authorizer = self.authorizer
+        if authorizer.compiled:
+            verdict = not authorizer.nondeterministic
+            self.statements.pop(sql, None)
+            self.statements[sql] = verdict
+            if len(self.statements) > REMEMBERED_STATEMENTS:
+                del self.statements[next(iter(self.statements))]
+            return verdict
+        verdict = self.statements.pop(sql, None)
+        if verdict is None:
+            return False
+        self.statements[sql] = verdict  # the newest again: kept while sqlite3 keeps reusing it
+        return verdict
 
     def close(self) -> None:
         """Close the connection and the private one the built-ins use."""
