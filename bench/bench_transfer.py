@@ -35,7 +35,7 @@ def specs(args: argparse.Namespace) -> tuple[str, str, str]:
     if args.family == "builtin":  # the hand-written pack: 6 training databases, 2 held-out ones
         return "builtin:train", "builtin:train", "builtin:eval"
     return (
-        f"procgen:train?seed={args.seed}&n={args.sft_questions}&level={args.levels}",
+        f"procgen:train?seed={args.seed}&n={args.sft_questions}&level={args.sft_levels or args.levels}",
         f"procgen:train?seed={args.seed + 1}&n={args.grpo_questions}&level={args.grpo_levels}",
         f"procgen:eval?seed={args.seed + 2}&n={args.eval_questions}&level={args.levels}",
     )
@@ -71,7 +71,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out-dir", required=True, help="where models, reports and transfer.json go")
     parser.add_argument("--family", choices=("procgen", "builtin"), default="procgen")
-    parser.add_argument("--levels", default="1-5", help="procgen levels of the warm start and the evaluation")
+    parser.add_argument("--levels", default="1-5", help="procgen levels of the evaluation")
+    parser.add_argument("--sft-levels", default="1-3", help="procgen levels of the warm start ('': as --levels)")
     parser.add_argument("--grpo-levels", default="1-3", help="procgen levels GRPO trains on (easiest first)")
     parser.add_argument("--seed", type=int, default=1, help="procgen seed of the warm start (GRPO +1, eval +2)")
     parser.add_argument("--sft-questions", type=int, default=800)
@@ -84,6 +85,24 @@ def main() -> None:
     parser.add_argument("--sft-steps", type=int, default=300)
     parser.add_argument(
         "--invented-names", type=float, default=1.0, help="share of warm-start episodes added with invented names"
+    )
+    parser.add_argument(
+        "--letters",
+        action=argparse.BooleanOptionalAction,
+        default=False,
+        help="one token per letter inside words (TinyModelSpec.letter_tokens)",
+    )
+    parser.add_argument(
+        "--sft-all-tokens",
+        action=argparse.BooleanOptionalAction,
+        default=False,
+        help="the warm start learns every token of a conversation, not only the assistant's",
+    )
+    parser.add_argument(
+        "--sft-lr-decay",
+        action=argparse.BooleanOptionalAction,
+        default=False,
+        help="cosine decay of the warm start's learning rate to a tenth",
     )
     parser.add_argument("--sft-lr", type=float, default=2e-3)
     parser.add_argument("--sft-batch", type=int, default=12)
@@ -99,6 +118,8 @@ def main() -> None:
     parser.add_argument("--no-curriculum", action="store_true", help="shuffle GRPO's tasks instead of easiest first")
     parser.add_argument("--eval-steps", type=int, default=12, help="held-out evaluation every N GRPO steps")
     parser.add_argument("--eval-steps-limit", type=int, default=40, help="questions per evaluation during GRPO")
+    parser.add_argument("--max-completion-length", type=int, default=1024, help="tokens per GRPO rollout")
+    parser.add_argument("--threads", type=int, default=2, help="torch threads (0: torch's default)")
     parser.add_argument("--quick", action="store_true", help="a few minutes: small data, few steps (checks the setup)")
     args = parser.parse_args()
     if args.quick:
@@ -109,6 +130,8 @@ def main() -> None:
     os.environ.setdefault("TRL_EXPERIMENTAL_SILENCE", "1")
     import torch
 
+    if args.threads:
+        torch.set_num_threads(args.threads)
     from sqlenv_train.tiny import TinyModelSpec
     from sqlenv_train.transfer import TransferConfig, run_transfer
 
@@ -126,10 +149,13 @@ def main() -> None:
             num_attention_heads=args.heads,
             num_key_value_heads=max(1, args.heads // 2),
             word_tokens=True,
+            letter_tokens=args.letters,
         ),
         sft_steps=args.sft_steps,
         sft_learning_rate=args.sft_lr,
         sft_batch_size=args.sft_batch,
+        sft_all_tokens=args.sft_all_tokens,
+        sft_lr_decay=args.sft_lr_decay,
         invented_names=args.invented_names,
         train={
             "steps": args.grpo_steps,
@@ -143,7 +169,7 @@ def main() -> None:
             "reward_weights": [float(w) for w in args.reward_weights.split(",")],
             "curriculum": not args.no_curriculum,
             "max_turns": 4,
-            "max_completion_length": 512,
+            "max_completion_length": args.max_completion_length,
             "step_budget": 5,
             "eval_max_new_tokens": args.eval_max_new_tokens,
             "eval_steps": args.eval_steps,

@@ -121,9 +121,9 @@ def teacher_forced(model: Any, examples: list[tuple[list[int], list[str | None]]
     total = [0.0, 0.0, 0.0]
     for cat in CATEGORIES:
         if cat in stats:
-            a, l, n = stats[cat]
-            out[cat] = {"acc": a / n, "loss": l / n, "n": int(n)}
-            total = [total[0] + a, total[1] + l, total[2] + n]
+            a, lo, n = stats[cat]
+            out[cat] = {"acc": a / n, "loss": lo / n, "n": int(n)}
+            total = [total[0] + a, total[1] + lo, total[2] + n]
     out["all"] = {"acc": total[0] / total[2], "loss": total[1] / total[2], "n": int(total[2])}
     return out
 
@@ -154,6 +154,9 @@ def main() -> None:
     parser.add_argument("--layers", type=int, default=4)
     parser.add_argument("--heads", type=int, default=4)
     parser.add_argument("--vocab", type=int, default=1536)
+    parser.add_argument("--letters", action="store_true", help="one token per letter (TinyModelSpec.letter_tokens)")
+    parser.add_argument("--decay", action="store_true", help="cosine learning-rate decay")
+    parser.add_argument("--all-tokens", action="store_true", help="warm-start loss on every token")
     parser.add_argument("--threads", type=int, default=0, help="torch threads (0: leave as is)")
     parser.add_argument("--probe", type=int, default=48, help="conversations per teacher-forced set")
     parser.add_argument("--rollouts", type=int, default=8, help="greedy eval episodes to print")
@@ -183,12 +186,15 @@ def main() -> None:
         num_attention_heads=args.heads,
         num_key_value_heads=max(1, args.heads // 2),
         word_tokens=True,
+        letter_tokens=args.letters,
     )
     path = build_tiny_model(os.path.join(args.out_dir, "untrained"), spec, dataset_spec=sft_spec, force=True)
     tokenizer = AutoTokenizer.from_pretrained(path)
     model = AutoModelForCausalLM.from_pretrained(path)
-    print(f"{len(rows)} warm-start rows, {sum(p.numel() for p in model.parameters()) / 1e6:.2f}M params, "
-          f"torch threads {torch.get_num_threads()}, setup {time.perf_counter() - started:.0f}s")
+    print(
+        f"{len(rows)} warm-start rows, {sum(p.numel() for p in model.parameters()) / 1e6:.2f}M params, "
+        f"torch threads {torch.get_num_threads()}, setup {time.perf_counter() - started:.0f}s"
+    )
 
     sets = {
         "train(seen)": labelled_examples(tokenizer, [r for r in rows if not r.get("invented_names")][: args.probe]),
@@ -207,12 +213,22 @@ def main() -> None:
     def on_step(step: int, loss: float) -> None:
         log.append((step, loss))
         if step % 25 == 0:
-            recent = [l for _, l in log[-25:]]
-            print(f"  step {step}: loss {sum(recent) / len(recent):.3f} ({(time.perf_counter() - mark) / step:.2f} s/step)",
-                  flush=True)
+            recent = [v for _, v in log[-25:]]
+            pace = (time.perf_counter() - mark) / step
+            print(f"  step {step}: loss {sum(recent) / len(recent):.3f} ({pace:.2f} s/step)", flush=True)
 
-    run_sft(model, tokenizer, rows, max_steps=args.sft_steps, learning_rate=args.sft_lr,
-            batch_size=args.sft_batch, show_progress=False, on_step=on_step)
+    run_sft(
+        model,
+        tokenizer,
+        rows,
+        max_steps=args.sft_steps,
+        learning_rate=args.sft_lr,
+        batch_size=args.sft_batch,
+        show_progress=False,
+        on_step=on_step,
+        all_tokens=args.all_tokens,
+        lr_decay=args.decay,
+    )
     print(f"SFT {args.sft_steps} steps in {time.perf_counter() - mark:.0f}s")
     results = {name: teacher_forced(model, examples) for name, examples in sets.items()}
     print(f"\n{'category':<10}" + "".join(f"{name:>24}" for name in results))
@@ -238,7 +254,8 @@ def main() -> None:
         print(f"\ngreedy on eval: {sum(e.solved for e in report.episodes)}/{len(report.episodes)} solved")
         for e in report.episodes:
             q = data.question(e.question_id)
-            print(f"\n[{q.difficulty}] {e.question}\n  gold: {q.gold_sql}\n  -> {e.reason}; usage {json.dumps(e.usage)}")
+            print(f"\n[{q.difficulty}] {e.question}\n  gold: {q.gold_sql}")
+            print(f"  -> {e.reason}; usage {json.dumps(e.usage)}")
             for t in e.transcript:
                 result = (t["error"] or t["result"]).replace("\n", " / ")[:110]
                 print(f"  {t['action']} {t['argument'][:150]!r} => {result}")

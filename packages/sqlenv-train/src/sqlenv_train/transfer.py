@@ -72,6 +72,10 @@ class TransferConfig:
         sft_steps: warm-start steps (keep it short of saturation: GRPO needs reward spread).
         sft_learning_rate: warm-start learning rate.
         sft_batch_size: conversations per warm-start step.
+        sft_all_tokens: the warm start learns every token of its conversations, not only the
+            assistant's (names repeated between the question, the tool results and the calls
+            teach copying).
+        sft_lr_decay: the warm start's learning rate falls along a cosine to a tenth by its last step.
         describe_first: the warm start's oracle DESCRIBEs the table it queries first.
         invented_names: add this share of the warm-start conversations again with the database's
             words replaced by invented ones (:func:`invent_names`), so that copying names, not
@@ -88,6 +92,8 @@ class TransferConfig:
     sft_steps: int = 600
     sft_learning_rate: float = 2e-3
     sft_batch_size: int = 16
+    sft_all_tokens: bool = False
+    sft_lr_decay: bool = False
     describe_first: bool = True
     invented_names: float = 0.0
     train: dict[str, Any] = field(default_factory=dict[str, Any])
@@ -243,6 +249,8 @@ def run_transfer(config: TransferConfig, *, show_progress: bool = True) -> dict[
         "sft_data": str(sft_path),
         "sft_learning_rate": config.sft_learning_rate,
         "sft_batch_size": config.sft_batch_size,
+        "sft_all_tokens": config.sft_all_tokens,
+        "sft_lr_decay": config.sft_lr_decay,
         "save_warm_start": True,
         "show_progress": show_progress,
         **config.train,
