@@ -73,40 +73,40 @@ def main() -> None:
     parser.add_argument("--family", choices=("procgen", "builtin"), default="procgen")
     parser.add_argument("--levels", default="1-5", help="procgen levels of the evaluation")
     parser.add_argument("--sft-levels", default="1-3", help="procgen levels of the warm start ('': as --levels)")
-    parser.add_argument("--grpo-levels", default="1-3", help="procgen levels GRPO trains on (easiest first)")
+    parser.add_argument("--grpo-levels", default="1-2", help="procgen levels GRPO trains on (easiest first)")
     parser.add_argument("--seed", type=int, default=1, help="procgen seed of the warm start (GRPO +1, eval +2)")
-    parser.add_argument("--sft-questions", type=int, default=800)
+    parser.add_argument("--sft-questions", type=int, default=900)
     parser.add_argument("--grpo-questions", type=int, default=600)
     parser.add_argument("--eval-questions", type=int, default=200)
     parser.add_argument("--hidden", type=int, default=128, help="model width")
     parser.add_argument("--layers", type=int, default=4)
     parser.add_argument("--heads", type=int, default=4)
     parser.add_argument("--vocab", type=int, default=1536)
-    parser.add_argument("--sft-steps", type=int, default=300)
+    parser.add_argument("--sft-steps", type=int, default=550)
     parser.add_argument(
         "--invented-names", type=float, default=1.0, help="share of warm-start episodes added with invented names"
     )
     parser.add_argument(
         "--letters",
         action=argparse.BooleanOptionalAction,
-        default=False,
+        default=True,
         help="one token per letter inside words (TinyModelSpec.letter_tokens)",
     )
     parser.add_argument(
         "--sft-all-tokens",
         action=argparse.BooleanOptionalAction,
-        default=False,
+        default=True,
         help="the warm start learns every token of a conversation, not only the assistant's",
     )
     parser.add_argument(
         "--sft-lr-decay",
         action=argparse.BooleanOptionalAction,
-        default=False,
+        default=True,
         help="cosine decay of the warm start's learning rate to a tenth",
     )
     parser.add_argument("--sft-lr", type=float, default=2e-3)
     parser.add_argument("--sft-batch", type=int, default=12)
-    parser.add_argument("--grpo-steps", type=int, default=24)
+    parser.add_argument("--grpo-steps", type=int, default=16)
     parser.add_argument("--generations", type=int, default=8, help="GRPO group size")
     parser.add_argument("--batch", type=int, default=16, help="completions per GRPO step")
     parser.add_argument("--lr", type=float, default=1e-4, help="GRPO learning rate")
@@ -114,9 +114,9 @@ def main() -> None:
     parser.add_argument("--loss-type", default="dapo")
     parser.add_argument("--scale-rewards", default="group")
     parser.add_argument("--reward-weights", default="1.0,0.0,0.2", help="correctness, shaped return, format")
-    parser.add_argument("--eval-max-new-tokens", type=int, default=96, help="longest reply per turn when evaluating")
+    parser.add_argument("--eval-max-new-tokens", type=int, default=200, help="longest reply per turn when evaluating")
     parser.add_argument("--no-curriculum", action="store_true", help="shuffle GRPO's tasks instead of easiest first")
-    parser.add_argument("--eval-steps", type=int, default=12, help="held-out evaluation every N GRPO steps")
+    parser.add_argument("--eval-steps", type=int, default=8, help="held-out evaluation every N GRPO steps")
     parser.add_argument("--eval-steps-limit", type=int, default=40, help="questions per evaluation during GRPO")
     parser.add_argument("--max-completion-length", type=int, default=1024, help="tokens per GRPO rollout")
     parser.add_argument("--threads", type=int, default=2, help="torch threads (0: torch's default)")

@@ -167,7 +167,7 @@ def main() -> None:
 
     from sqlenv_train.sft import run_sft
     from sqlenv_train.tiny import TinyModelSpec, build_tiny_model
-    from sqlenv_train.transfer import invent_names
+    from sqlenv_train.transfer import invented_copies
 
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -176,7 +176,7 @@ def main() -> None:
     sft_spec = f"procgen:train?seed=1&n={args.sft_questions}&level={args.levels}"
     rows = rows_for(sft_spec, 5, describe)
     rng = random.Random(0)
-    rows += [invent_names(r, rng) for r in rows if rng.random() < args.invented_names]
+    rows += invented_copies(rows, args.invented_names, rng)
     rng.shuffle(rows)
     spec = TinyModelSpec(
         vocab_size=args.vocab,
