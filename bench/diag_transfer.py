@@ -155,6 +155,9 @@ def main() -> None:
     parser.add_argument("--heads", type=int, default=4)
     parser.add_argument("--vocab", type=int, default=1536)
     parser.add_argument("--letters", action="store_true", help="one token per letter (TinyModelSpec.letter_tokens)")
+    parser.add_argument(
+        "--first-turns", action="store_true", help="train only on each conversation up to its first call (copy drill)"
+    )
     parser.add_argument("--decay", action="store_true", help="cosine learning-rate decay")
     parser.add_argument("--all-tokens", action="store_true", help="warm-start loss on every token")
     parser.add_argument("--threads", type=int, default=0, help="torch threads (0: leave as is)")
@@ -217,10 +220,13 @@ def main() -> None:
             pace = (time.perf_counter() - mark) / step
             print(f"  step {step}: loss {sum(recent) / len(recent):.3f} ({pace:.2f} s/step)", flush=True)
 
+    train_rows = rows
+    if args.first_turns:
+        train_rows = [{**r, "messages": r["messages"][:3]} for r in rows]
     run_sft(
         model,
         tokenizer,
-        rows,
+        train_rows,
         max_steps=args.sft_steps,
         learning_rate=args.sft_lr,
         batch_size=args.sft_batch,
