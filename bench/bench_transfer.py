@@ -1,7 +1,9 @@
 """Does GRPO on SQLEnv transfer to unseen databases? A from-scratch model on 2 CPU cores, nothing downloaded.
 
-Builds a small ``Qwen3ForCausalLM`` and its own byte-level BPE tokenizer from oracle conversations of
-``procgen:train`` tasks, warm-starts it on those episodes, runs GRPO through TRL's ``GRPOTrainer``
+Builds a small ``Qwen3ForCausalLM`` and its own tokenizer (one token per letter inside words, each
+fixed line of the prompt one token) from oracle conversations of ``procgen:train`` tasks,
+warm-starts it on those episodes (levels 1-3; loss on every token; half of them with invented
+names), runs GRPO through TRL's ``GRPOTrainer``
 and ``SQLEnvFactory`` on *fresh* ``procgen:train`` tasks, and evaluates it greedily on
 ``procgen:eval`` (other domains: schemas, table names and vocabulary never seen in training)
 untrained, after the warm start and after GRPO, with 95% Wilson intervals and rates per level.
@@ -14,9 +16,10 @@ model on any other seed with::
     sqlenv-train eval --policy hf --model DIR/final --dataset "procgen:eval?seed=9&n=200"
 
 Run: ``uv run nox -s bench_transfer -- --out-dir DIR`` (or ``python bench/bench_transfer.py --out-dir
-DIR`` in the train session's environment). The default configuration took 24 minutes on 2 CPU
-cores shared with other jobs; ``--quick`` takes a few minutes. Larger runs: ``--sft-steps``,
-``--grpo-steps``, ``--hidden``, ``--layers``. It prints figures; it never fails on them.
+DIR`` in the train session's environment). The default configuration takes about 20 minutes on 2
+CPU cores shared with other jobs; ``--quick`` takes a few minutes. Larger runs: ``--sft-steps``,
+``--grpo-steps``, ``--hidden``, ``--layers``. It prints figures; it never fails on them. Why a
+configuration does or does not transfer: ``bench/diag_transfer.py`` (a few minutes).
 """
 
 from __future__ import annotations

@@ -18,7 +18,7 @@ evaluation reports, ``learning_curve.png``), plus:
 * ``transfer.json``: ``{"untrained"|"sft"|"grpo": {"solve_rate", "ci95", "n", "by_level", ...}}``
   with the datasets, the configuration, the time taken and the machine.
 
-``bench/bench_transfer.py`` runs the full configuration (about 25 minutes on 2 CPU cores); the ``train`` tests run a
+``bench/bench_transfer.py`` runs the full configuration (about 20 minutes on 2 CPU cores); the ``train`` tests run a
 smoke-sized one. Needs the ``train`` extra.
 """
 
