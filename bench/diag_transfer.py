@@ -204,6 +204,14 @@ def main() -> None:
         "train(fresh)": labelled_examples(
             tokenizer, rows_for(f"procgen:train?seed=9&n=200&level={args.levels}", 5, describe, args.probe)
         ),
+        "fresh(invented)": labelled_examples(
+            tokenizer,
+            invented_copies(
+                rows_for(f"procgen:train?seed=9&n=200&level={args.levels}", 5, describe, args.probe),
+                1.0,
+                random.Random(7),
+            ),
+        ),
         "eval": labelled_examples(
             tokenizer, rows_for(f"procgen:eval?seed=3&n=200&level={args.levels}", 5, describe, args.probe)
         ),
