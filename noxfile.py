@@ -368,7 +368,7 @@ def skyrl(session: nox.Session) -> None:
 def bench_transfer(session: nox.Session) -> None:
     """A model built from scratch, warm-started and GRPO-trained on procgen:train, evaluated on unseen domains.
 
-    About 25 minutes on 2 CPU cores (``-- --quick``: a few minutes). Pass ``-- --out-dir DIR`` to
+    About 20 minutes on 2 CPU cores (``-- --quick``: a few minutes). Pass ``-- --out-dir DIR`` to
     choose where the models, reports and ``transfer.json`` go (default ``bench/results/transfer``).
     """
     install_train_stack(session)

@@ -1,7 +1,9 @@
 """Does GRPO on SQLEnv transfer to unseen databases? A from-scratch model on 2 CPU cores, nothing downloaded.
 
-Builds a small ``Qwen3ForCausalLM`` and its own byte-level BPE tokenizer from oracle conversations of
-``procgen:train`` tasks, warm-starts it on those episodes, runs GRPO through TRL's ``GRPOTrainer``
+Builds a small ``Qwen3ForCausalLM`` and its own tokenizer (one token per letter inside words, each
+fixed line of the prompt one token) from oracle conversations of ``procgen:train`` tasks,
+warm-starts it on those episodes (levels 1-3; loss on every token; half of them with invented
+names), runs GRPO through TRL's ``GRPOTrainer``
 and ``SQLEnvFactory`` on *fresh* ``procgen:train`` tasks, and evaluates it greedily on
 ``procgen:eval`` (other domains: schemas, table names and vocabulary never seen in training)
 untrained, after the warm start and after GRPO, with 95% Wilson intervals and rates per level.
@@ -14,9 +16,10 @@ model on any other seed with::
     sqlenv-train eval --policy hf --model DIR/final --dataset "procgen:eval?seed=9&n=200"
 
 Run: ``uv run nox -s bench_transfer -- --out-dir DIR`` (or ``python bench/bench_transfer.py --out-dir
-DIR`` in the train session's environment). The default configuration took 24 minutes on 2 CPU
-cores shared with other jobs; ``--quick`` takes a few minutes. Larger runs: ``--sft-steps``,
-``--grpo-steps``, ``--hidden``, ``--layers``. It prints figures; it never fails on them.
+DIR`` in the train session's environment). The default configuration takes about 20 minutes on 2
+CPU cores shared with other jobs; ``--quick`` takes a few minutes. Larger runs: ``--sft-steps``,
+``--grpo-steps``, ``--hidden``, ``--layers``. It prints figures; it never fails on them. Why a
+configuration does or does not transfer: ``bench/diag_transfer.py`` (a few minutes).
 """
 
 from __future__ import annotations
@@ -35,7 +38,7 @@ def specs(args: argparse.Namespace) -> tuple[str, str, str]:
     if args.family == "builtin":  # the hand-written pack: 6 training databases, 2 held-out ones
         return "builtin:train", "builtin:train", "builtin:eval"
     return (
-        f"procgen:train?seed={args.seed}&n={args.sft_questions}&level={args.levels}",
+        f"procgen:train?seed={args.seed}&n={args.sft_questions}&level={args.sft_levels or args.levels}",
         f"procgen:train?seed={args.seed + 1}&n={args.grpo_questions}&level={args.grpo_levels}",
         f"procgen:eval?seed={args.seed + 2}&n={args.eval_questions}&level={args.levels}",
     )
@@ -71,23 +74,42 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out-dir", required=True, help="where models, reports and transfer.json go")
     parser.add_argument("--family", choices=("procgen", "builtin"), default="procgen")
-    parser.add_argument("--levels", default="1-5", help="procgen levels of the warm start and the evaluation")
-    parser.add_argument("--grpo-levels", default="1-3", help="procgen levels GRPO trains on (easiest first)")
+    parser.add_argument("--levels", default="1-5", help="procgen levels of the evaluation")
+    parser.add_argument("--sft-levels", default="1-3", help="procgen levels of the warm start ('': as --levels)")
+    parser.add_argument("--grpo-levels", default="1-2", help="procgen levels GRPO trains on (easiest first)")
     parser.add_argument("--seed", type=int, default=1, help="procgen seed of the warm start (GRPO +1, eval +2)")
-    parser.add_argument("--sft-questions", type=int, default=800)
+    parser.add_argument("--sft-questions", type=int, default=900)
     parser.add_argument("--grpo-questions", type=int, default=600)
     parser.add_argument("--eval-questions", type=int, default=200)
     parser.add_argument("--hidden", type=int, default=128, help="model width")
     parser.add_argument("--layers", type=int, default=4)
     parser.add_argument("--heads", type=int, default=4)
     parser.add_argument("--vocab", type=int, default=1536)
-    parser.add_argument("--sft-steps", type=int, default=300)
+    parser.add_argument("--sft-steps", type=int, default=550)
     parser.add_argument(
         "--invented-names", type=float, default=1.0, help="share of warm-start episodes added with invented names"
     )
+    parser.add_argument(
+        "--letters",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="one token per letter inside words (TinyModelSpec.letter_tokens)",
+    )
+    parser.add_argument(
+        "--sft-all-tokens",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="the warm start learns every token of a conversation, not only the assistant's",
+    )
+    parser.add_argument(
+        "--sft-lr-decay",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="cosine decay of the warm start's learning rate to a tenth",
+    )
     parser.add_argument("--sft-lr", type=float, default=2e-3)
     parser.add_argument("--sft-batch", type=int, default=12)
-    parser.add_argument("--grpo-steps", type=int, default=24)
+    parser.add_argument("--grpo-steps", type=int, default=16)
     parser.add_argument("--generations", type=int, default=8, help="GRPO group size")
     parser.add_argument("--batch", type=int, default=16, help="completions per GRPO step")
     parser.add_argument("--lr", type=float, default=1e-4, help="GRPO learning rate")
@@ -95,10 +117,12 @@ def main() -> None:
     parser.add_argument("--loss-type", default="dapo")
     parser.add_argument("--scale-rewards", default="group")
     parser.add_argument("--reward-weights", default="1.0,0.0,0.2", help="correctness, shaped return, format")
-    parser.add_argument("--eval-max-new-tokens", type=int, default=96, help="longest reply per turn when evaluating")
+    parser.add_argument("--eval-max-new-tokens", type=int, default=200, help="longest reply per turn when evaluating")
     parser.add_argument("--no-curriculum", action="store_true", help="shuffle GRPO's tasks instead of easiest first")
-    parser.add_argument("--eval-steps", type=int, default=12, help="held-out evaluation every N GRPO steps")
+    parser.add_argument("--eval-steps", type=int, default=8, help="held-out evaluation every N GRPO steps")
     parser.add_argument("--eval-steps-limit", type=int, default=40, help="questions per evaluation during GRPO")
+    parser.add_argument("--max-completion-length", type=int, default=1024, help="tokens per GRPO rollout")
+    parser.add_argument("--threads", type=int, default=2, help="torch threads (0: torch's default)")
     parser.add_argument("--quick", action="store_true", help="a few minutes: small data, few steps (checks the setup)")
     args = parser.parse_args()
     if args.quick:
@@ -109,6 +133,8 @@ def main() -> None:
     os.environ.setdefault("TRL_EXPERIMENTAL_SILENCE", "1")
     import torch
 
+    if args.threads:
+        torch.set_num_threads(args.threads)
     from sqlenv_train.tiny import TinyModelSpec
     from sqlenv_train.transfer import TransferConfig, run_transfer
 
@@ -126,10 +152,13 @@ def main() -> None:
             num_attention_heads=args.heads,
             num_key_value_heads=max(1, args.heads // 2),
             word_tokens=True,
+            letter_tokens=args.letters,
         ),
         sft_steps=args.sft_steps,
         sft_learning_rate=args.sft_lr,
         sft_batch_size=args.sft_batch,
+        sft_all_tokens=args.sft_all_tokens,
+        sft_lr_decay=args.sft_lr_decay,
         invented_names=args.invented_names,
         train={
             "steps": args.grpo_steps,
@@ -143,7 +172,7 @@ def main() -> None:
             "reward_weights": [float(w) for w in args.reward_weights.split(",")],
             "curriculum": not args.no_curriculum,
             "max_turns": 4,
-            "max_completion_length": 512,
+            "max_completion_length": args.max_completion_length,
             "step_budget": 5,
             "eval_max_new_tokens": args.eval_max_new_tokens,
             "eval_steps": args.eval_steps,

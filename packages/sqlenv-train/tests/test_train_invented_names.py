@@ -7,8 +7,10 @@ import random
 import re
 from typing import Any
 
+import pytest
+
 from sqlenv_train.sft import oracle_conversations, sft_rows
-from sqlenv_train.transfer import invent_names
+from sqlenv_train.transfer import invent_names, invented_copies
 
 
 def call(messages: list[dict[str, Any]], tool: str) -> str:
@@ -49,3 +51,18 @@ def test_invented_names_are_seeded() -> None:
     row = sft_rows(oracle_conversations("procgen:train?seed=5&n=1&level=1", describe_first=True))[0]
     assert invent_names(row, random.Random(3)) == invent_names(row, random.Random(3))
     assert invent_names(row, random.Random(3)) != invent_names(row, random.Random(4))
+
+
+def test_invented_copies_give_several_copies_each_with_its_own_names() -> None:
+    rows = sft_rows(oracle_conversations("procgen:train?seed=4&n=10&level=1"))
+    copies = invented_copies(rows, 2.5, random.Random(0))
+    assert 2 * len(rows) <= len(copies) <= 3 * len(rows)
+    assert all(c["invented_names"] for c in copies)
+    by_question: dict[str, set[str]] = {}
+    for c in copies:
+        by_question.setdefault(c["question_id"], set()).add(", ".join(tables_line(c["messages"])))
+    # every copy of a question names its tables differently
+    assert all(len(names) >= 2 for names in by_question.values())
+    assert invented_copies(rows, 0.0, random.Random(0)) == []
+    with pytest.raises(ValueError, match="at least 0"):
+        invented_copies(rows, -1.0, random.Random(0))

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -290,6 +291,8 @@ def run_sft(
     show_progress: bool = True,
     max_length: int | None = None,
     on_step: Callable[[int, float], None] | None = None,
+    all_tokens: bool = False,
+    lr_decay: bool = False,
 ) -> dict[str, float]:
     """Supervised warm start, loss on the assistant turns only; trains ``model`` in place.
 
@@ -313,10 +316,16 @@ def run_sft(
             warning counts them. A batch is padded to its longest conversation, so this bounds
             the step's memory.
         on_step: called with ``(step, loss)`` after every step (1-based), e.g. to log the loss.
+        all_tokens: learn every token of the conversation (the question, the tool results), not
+            only the assistant's: a model trained from scratch then also learns from the names
+            repeated between the question, the table list, the tool results and its calls, which
+            is how it learns to copy a name it never saw (``loss`` then counts all of them).
+        lr_decay: after the warm-up, lower the learning rate along a cosine to a tenth of it by
+            the last step (a fixed budget of steps ends lower this way) instead of keeping it.
 
     Returns:
-        ``first_loss`` and ``last_loss`` (mean of the first and last ten steps), ``steps``, and
-        ``examples`` (conversations trained on) and ``dropped_too_long``.
+        ``first_loss`` and ``last_loss`` (mean of the first and last ten steps), ``steps``,
+        ``examples`` (conversations trained on), ``dropped_too_long`` and ``final_learning_rate``.
     """
     if not rows:
         raise ValueError("no SFT rows: export successful episodes first (sqlenv-train sft-data)")
@@ -353,7 +362,10 @@ def run_sft(
     warmup = max(1, min(10, max_steps // 10))
 
     def warmed_up(step: int) -> float:
-        return min(1.0, (step + 1) / warmup)
+        if step < warmup or not lr_decay:
+            return min(1.0, (step + 1) / warmup)
+        progress = (step - warmup) / max(1, max_steps - warmup)
+        return 0.1 + 0.45 * (1.0 + math.cos(math.pi * min(1.0, progress)))
 
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, warmed_up)
     model.train()
@@ -372,7 +384,9 @@ def run_sft(
             labels = torch.full((len(batch), width), -100, dtype=torch.long)
             for row, (ids, mask) in enumerate(batch):
                 input_ids[row, : len(ids)] = torch.tensor(ids)
-                labels[row, : len(ids)] = torch.tensor([t if m else -100 for t, m in zip(ids, mask, strict=True)])
+                labels[row, : len(ids)] = torch.tensor(
+                    [t if m or all_tokens else -100 for t, m in zip(ids, mask, strict=True)]
+                )
             # Padding is on the right and attention is causal, so no real token ever attends to a pad
             # token: no attention mask is needed, and without one attention takes its fast causal
             # path (with the mask a tiny model's CPU step took three times as long).
@@ -394,6 +408,7 @@ def run_sft(
         "steps": float(len(losses)),
         "examples": float(len(examples)),
         "dropped_too_long": float(too_long),
+        "final_learning_rate": float(scheduler.get_last_lr()[0]),
     }
 
 

@@ -126,6 +126,9 @@ class TrainConfig:
         sft_data: a JSONL file from ``sqlenv-train sft-data`` (default: oracle episodes on ``dataset``).
         sft_learning_rate: warm-start learning rate.
         sft_batch_size: conversations per warm-start step.
+        sft_all_tokens: the warm start learns every token of its conversations (questions and tool
+            results too), not only the assistant's (see :func:`~sqlenv_train.sft.run_sft`).
+        sft_lr_decay: the warm start's learning rate falls along a cosine to a tenth by its last step.
         sft_max_length: drop warm-start conversations longer than this many tokens (``None``: keep
             all); a warning counts them. Bounds the warm start's memory.
         save_warm_start: save the warm-started model and tokenizer to ``output_dir/sft``.
@@ -180,6 +183,8 @@ class TrainConfig:
     sft_data: str | None = None
     sft_learning_rate: float = 1e-5
     sft_batch_size: int = 8
+    sft_all_tokens: bool = False
+    sft_lr_decay: bool = False
     sft_max_length: int | None = None
     save_warm_start: bool = False
     lora: bool = False
@@ -921,6 +926,8 @@ def train(config: TrainConfig) -> TrainResult:
                 show_progress=config.show_progress,
                 max_length=config.sft_max_length,
                 on_step=log_sft,
+                all_tokens=config.sft_all_tokens,
+                lr_decay=config.sft_lr_decay,
             )
         (out / "sft.json").write_text(json.dumps(sft_stats, indent=2), encoding="utf-8")
         if config.save_warm_start:

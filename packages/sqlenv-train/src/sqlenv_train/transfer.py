@@ -18,7 +18,7 @@ evaluation reports, ``learning_curve.png``), plus:
 * ``transfer.json``: ``{"untrained"|"sft"|"grpo": {"solve_rate", "ci95", "n", "by_level", ...}}``
   with the datasets, the configuration, the time taken and the machine.
 
-``bench/bench_transfer.py`` runs the full configuration (about 25 minutes on 2 CPU cores); the ``train`` tests run a
+``bench/bench_transfer.py`` runs the full configuration (about 20 minutes on 2 CPU cores); the ``train`` tests run a
 smoke-sized one. Needs the ``train`` extra.
 """
 
@@ -40,10 +40,20 @@ from sqlenv_train._json import as_object
 from sqlenv_train.evaluate import wilson_interval
 from sqlenv_train.tiny import TinyModelSpec
 
-__all__ = ["STAGES", "TRANSFER_MODEL", "TransferConfig", "invent_names", "level_of", "run_transfer", "stage_summary"]
+__all__ = [
+    "STAGES",
+    "TRANSFER_MODEL",
+    "TransferConfig",
+    "invent_names",
+    "invented_copies",
+    "level_of",
+    "run_transfer",
+    "stage_summary",
+]
 
-#: The default model: word-level tokens (names tokenize alike everywhere, so they can be copied),
-#: 4 layers of 4 heads (room for induction heads, which copy), width 128: about 1M parameters.
+#: The default model: one token per letter inside words (a name the model never saw is made of
+#: tokens it knows, and tokenizes alike everywhere, so it can be copied), 4 layers of 4 heads (room
+#: for induction heads, which copy), width 128: about 0.8M parameters.
 TRANSFER_MODEL = TinyModelSpec(
     vocab_size=1536,
     hidden_size=128,
@@ -52,6 +62,7 @@ TRANSFER_MODEL = TinyModelSpec(
     num_attention_heads=4,
     num_key_value_heads=2,
     word_tokens=True,
+    letter_tokens=True,
 )
 
 #: transfer.json's stages and the evaluation report each comes from.
@@ -72,10 +83,15 @@ class TransferConfig:
         sft_steps: warm-start steps (keep it short of saturation: GRPO needs reward spread).
         sft_learning_rate: warm-start learning rate.
         sft_batch_size: conversations per warm-start step.
+        sft_all_tokens: the warm start learns every token of its conversations, not only the
+            assistant's (names repeated between the question, the tool results and the calls
+            teach copying).
+        sft_lr_decay: the warm start's learning rate falls along a cosine to a tenth by its last step.
         describe_first: the warm start's oracle DESCRIBEs the table it queries first.
         invented_names: add this share of the warm-start conversations again with the database's
-            words replaced by invented ones (:func:`invent_names`), so that copying names, not
-            memorising them, is what the warm start teaches.
+            words replaced by invented ones (:func:`invented_copies`; above 1, several copies of
+            each, each with its own words), so that copying names, not memorising them, is what
+            the warm start teaches.
         train: any other :class:`~sqlenv_train.training.TrainConfig` settings of the GRPO phase
             (``steps``, ``num_generations``, ``temperature``, ``loss_type``, ``eval_steps``, ...).
     """
@@ -88,6 +104,8 @@ class TransferConfig:
     sft_steps: int = 600
     sft_learning_rate: float = 2e-3
     sft_batch_size: int = 16
+    sft_all_tokens: bool = True
+    sft_lr_decay: bool = True
     describe_first: bool = True
     invented_names: float = 0.0
     train: dict[str, Any] = field(default_factory=dict[str, Any])
@@ -166,6 +184,22 @@ def invent_names(row: dict[str, Any], rng: random.Random) -> dict[str, Any]:
     return {**row, "messages": out, "invented_names": True}
 
 
+def invented_copies(rows: list[dict[str, Any]], share: float, rng: random.Random) -> list[dict[str, Any]]:
+    """``share`` times as many rows again, with invented names (:func:`invent_names`).
+
+    Each row gets ``int(share)`` copies, and one more with probability ``share - int(share)``;
+    every copy invents its own words, so no invented name is seen twice.
+    """
+    if share < 0:
+        raise ValueError(f"invented_names must be at least 0, got {share}")
+    whole, extra = int(share), share - int(share)
+    out: list[dict[str, Any]] = []
+    for row in rows:
+        copies = whole + (1 if rng.random() < extra else 0)
+        out += [invent_names(row, rng) for _ in range(copies)]
+    return out
+
+
 def level_of(question: Question) -> str:
     """A question's level: its difficulty (procgen's ``level-1`` to ``level-5``; ``easy``... elsewhere)."""
     return question.difficulty
@@ -211,6 +245,7 @@ def run_transfer(config: TransferConfig, *, show_progress: bool = True) -> dict[
     out = Path(config.out_dir)
     out.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
+    load_start = _load_average()
     timings: dict[str, float] = {}
 
     sft_data = load(config.sft_dataset)
@@ -221,7 +256,7 @@ def run_transfer(config: TransferConfig, *, show_progress: bool = True) -> dict[
     )
     rows = sft_rows(conversations)
     rng = random.Random(0)
-    rows += [invent_names(row, rng) for row in rows if rng.random() < config.invented_names]
+    rows += invented_copies(rows, config.invented_names, rng)
     rng.shuffle(rows)
     sft_path = out / "sft_data.jsonl"
     with sft_path.open("w", encoding="utf-8") as handle:
@@ -243,6 +278,8 @@ def run_transfer(config: TransferConfig, *, show_progress: bool = True) -> dict[
         "sft_data": str(sft_path),
         "sft_learning_rate": config.sft_learning_rate,
         "sft_batch_size": config.sft_batch_size,
+        "sft_all_tokens": config.sft_all_tokens,
+        "sft_lr_decay": config.sft_lr_decay,
         "save_warm_start": True,
         "show_progress": show_progress,
         **config.train,
@@ -289,10 +326,20 @@ def run_transfer(config: TransferConfig, *, show_progress: bool = True) -> dict[
             "platform": platform.platform(),
             "python": platform.python_version(),
             "torch": torch.__version__,
+            # Other jobs on the machine slow every figure of "seconds": 1-, 5- and 15-minute averages.
+            "load_average_start": load_start,
+            "load_average_end": _load_average(),
         },
     }
     (out / "transfer.json").write_text(json.dumps(summary, indent=2, default=str), encoding="utf-8")
     return summary
+
+
+def _load_average() -> list[float] | None:
+    try:
+        return [round(x, 2) for x in os.getloadavg()]
+    except OSError:  # not on every platform
+        return None
 
 
 def _diff(stages: dict[str, Any], a: str, b: str) -> float | None:

@@ -22,7 +22,7 @@ from transformers import AutoModelForCausalLM, AutoTokenizer
 from sqlenv_core import load
 from sqlenv_train import TrainConfig, train
 from sqlenv_train.sft import _tokenize_for_sft, oracle_conversations, run_sft, sft_rows  # pyright: ignore[reportPrivateUsage]
-from sqlenv_train.tiny import TinyModelSpec
+from sqlenv_train.tiny import TinyModelSpec, build_tiny_model
 from sqlenv_train.transfer import TransferConfig, run_transfer
 
 # Three disjoint sets of generated tasks: the eval split's domains never appear in training.
@@ -159,3 +159,54 @@ def test_warm_start_drops_conversations_too_long_and_refuses_when_none_fit(
     assert "longer than" in caplog.text
     with pytest.raises(ValueError, match="longer than max_length=32 tokens"):
         run_sft(model, tokenizer, rows, max_steps=1, max_length=32, show_progress=False)
+
+
+def test_letter_tokens_spell_an_unseen_name_alike_everywhere(tmp_path: Path) -> None:
+    spec = TinyModelSpec(vocab_size=512, hidden_size=16, intermediate_size=32, word_tokens=True, letter_tokens=True)
+    path = build_tiny_model(tmp_path / "letters", spec, dataset_spec="procgen:train?seed=1&n=6&level=1")
+    tokenizer = AutoTokenizer.from_pretrained(path)
+    name = "Zygomorph_visits"  # no training domain has it
+    pieces = tokenizer.tokenize(name)
+    assert [tokenizer.convert_tokens_to_string([p]) for p in pieces] == list("Zygomorph") + ["_"] + list("visits")
+    # The same ids in the question, the table list, a tool call's JSON and SQL: copyable wherever it is read.
+    ids = tokenizer(name, add_special_tokens=False)["input_ids"]
+    for text in (f"How many {name} are there?", f"Tables: a, {name}", f'{{"table": "{name}"}}', f"FROM {name} WHERE"):
+        found = tokenizer(text, add_special_tokens=False)["input_ids"]
+        assert any(found[i : i + len(ids)] == ids for i in range(len(found))), text
+
+
+def _prompt_loss(model: Any, tokenizer: Any, rows: list[dict[str, Any]]) -> float:
+    """Mean loss on the tokens that are not the assistant's (question, tool results)."""
+    import torch
+
+    total, count = 0.0, 0
+    with torch.no_grad():
+        for row in rows:
+            ids, mask = _tokenize_for_sft(tokenizer, row)
+            labels = torch.tensor([[-100 if m else t for t, m in zip(ids, mask, strict=True)]])
+            out = model(input_ids=torch.tensor([ids]), labels=labels)
+            n = int((labels[0, 1:] != -100).sum())
+            total, count = total + float(out.loss) * n, count + n
+    return total / count
+
+
+def test_all_tokens_warm_start_learns_the_questions_and_tool_results_too(tiny_model_path: Path) -> None:
+    tokenizer = AutoTokenizer.from_pretrained(tiny_model_path)
+    rows = sft_rows(oracle_conversations("builtin:train?difficulty=easy&limit=4"))
+    losses: dict[bool, float] = {}
+    for all_tokens in (False, True):
+        model = AutoModelForCausalLM.from_pretrained(tiny_model_path)
+        run_sft(model, tokenizer, rows, max_steps=12, batch_size=4, show_progress=False, all_tokens=all_tokens)
+        losses[all_tokens] = _prompt_loss(model, tokenizer, rows)
+    assert losses[True] < losses[False] - 0.5
+
+
+def test_warm_start_learning_rate_decays_to_a_tenth_when_asked(tiny_model_path: Path) -> None:
+    tokenizer = AutoTokenizer.from_pretrained(tiny_model_path)
+    rows = sft_rows(oracle_conversations("builtin:train?difficulty=easy&limit=2"))
+    for decay, final in ((False, 1e-3), (True, 1e-4)):
+        model = AutoModelForCausalLM.from_pretrained(tiny_model_path)
+        stats = run_sft(
+            model, tokenizer, rows, max_steps=20, batch_size=2, learning_rate=1e-3, lr_decay=decay, show_progress=False
+        )
+        assert stats["final_learning_rate"] == pytest.approx(final)
