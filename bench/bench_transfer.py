@@ -107,6 +107,9 @@ def main() -> None:
         default=True,
         help="cosine decay of the warm start's learning rate to a tenth",
     )
+    parser.add_argument(
+        "--copy-steps", type=int, default=0, help="copy pre-training steps before the warm start (copy_pretrain)"
+    )
     parser.add_argument("--sft-lr", type=float, default=2e-3)
     parser.add_argument("--sft-batch", type=int, default=12)
     parser.add_argument("--grpo-steps", type=int, default=16)
@@ -160,6 +163,7 @@ def main() -> None:
         sft_all_tokens=args.sft_all_tokens,
         sft_lr_decay=args.sft_lr_decay,
         invented_names=args.invented_names,
+        copy_steps=args.copy_steps,
         train={
             "steps": args.grpo_steps,
             "num_generations": args.generations,

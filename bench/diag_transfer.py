@@ -160,6 +160,13 @@ def main() -> None:
     )
     parser.add_argument("--decay", action="store_true", help="cosine learning-rate decay")
     parser.add_argument("--all-tokens", action="store_true", help="warm-start loss on every token")
+    parser.add_argument(
+        "--copy-steps",
+        type=int,
+        default=0,
+        help="copy pre-training steps (transfer.copy_pretrain) taken out of --sft-steps (same total budget)",
+    )
+    parser.add_argument("--copy-batch", type=int, default=16)
     parser.add_argument("--threads", type=int, default=0, help="torch threads (0: leave as is)")
     parser.add_argument("--probe", type=int, default=48, help="conversations per teacher-forced set")
     parser.add_argument("--rollouts", type=int, default=8, help="greedy eval episodes to print")
@@ -170,7 +177,7 @@ def main() -> None:
 
     from sqlenv_train.sft import run_sft
     from sqlenv_train.tiny import TinyModelSpec, build_tiny_model
-    from sqlenv_train.transfer import invented_copies
+    from sqlenv_train.transfer import copy_pretrain, invented_copies
 
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -228,6 +235,20 @@ def main() -> None:
             pace = (time.perf_counter() - mark) / step
             print(f"  step {step}: loss {sum(recent) / len(recent):.3f} ({pace:.2f} s/step)", flush=True)
 
+    copy_log: list[float] = []
+    if args.copy_steps:
+        if args.copy_steps >= args.sft_steps:
+            parser.error("--copy-steps must be below --sft-steps (they share the step budget)")
+        copy = copy_pretrain(
+            model, tokenizer, steps=args.copy_steps, batch_size=args.copy_batch, learning_rate=args.sft_lr
+        )
+        copy_log = copy["losses"]
+        print(
+            f"copy pre-training {args.copy_steps} steps x {args.copy_batch} in {time.perf_counter() - mark:.0f}s: "
+            f"loss {copy['first_loss']:.3f} -> {copy['last_loss']:.3f}",
+            flush=True,
+        )
+        mark = time.perf_counter()
     train_rows = rows
     if args.first_turns:
         train_rows = [{**r, "messages": r["messages"][:3]} for r in rows]
@@ -235,7 +256,7 @@ def main() -> None:
         model,
         tokenizer,
         train_rows,
-        max_steps=args.sft_steps,
+        max_steps=args.sft_steps - args.copy_steps,
         learning_rate=args.sft_lr,
         batch_size=args.sft_batch,
         show_progress=False,
@@ -243,7 +264,7 @@ def main() -> None:
         all_tokens=args.all_tokens,
         lr_decay=args.decay,
     )
-    print(f"SFT {args.sft_steps} steps in {time.perf_counter() - mark:.0f}s")
+    print(f"SFT {args.sft_steps - args.copy_steps} steps in {time.perf_counter() - mark:.0f}s")
     results = {name: teacher_forced(model, examples) for name, examples in sets.items()}
     print(f"\n{'category':<10}" + "".join(f"{name:>24}" for name in results))
     for cat in (*CATEGORIES, "all"):
@@ -274,7 +295,7 @@ def main() -> None:
                 result = (t["error"] or t["result"]).replace("\n", " / ")[:110]
                 print(f"  {t['action']} {t['argument'][:150]!r} => {result}")
     with open(os.path.join(args.out_dir, "diag.json"), "w", encoding="utf-8") as handle:
-        json.dump({"args": vars(args), "loss": log, "teacher_forced": results}, handle, indent=1)
+        json.dump({"args": vars(args), "copy_loss": copy_log, "loss": log, "teacher_forced": results}, handle, indent=1)
 
 
 if __name__ == "__main__":

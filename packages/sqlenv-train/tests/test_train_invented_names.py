@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from sqlenv_train.sft import oracle_conversations, sft_rows
-from sqlenv_train.transfer import invent_names, invented_copies
+from sqlenv_train.transfer import copy_rows, invent_names, invented_copies
 
 
 def call(messages: list[dict[str, Any]], tool: str) -> str:
@@ -66,3 +66,30 @@ def test_invented_copies_give_several_copies_each_with_its_own_names() -> None:
     assert invented_copies(rows, 0.0, random.Random(0)) == []
     with pytest.raises(ValueError, match="at least 0"):
         invented_copies(rows, -1.0, random.Random(0))
+
+
+def test_copy_rows_call_a_name_that_is_in_the_context_and_never_repeat_one() -> None:
+    rows = copy_rows(200, random.Random(3))
+    described_tables: list[str] = []
+    for row in rows:
+        messages = row["messages"]
+        assert [m["role"] for m in messages] == ["user", "assistant", "tool", "assistant"]
+        table = json.loads(call(messages, "describe"))["table"]
+        sql = json.loads(call(messages, "query"))["sql"]
+        # The copied span is one of the tables the question lists, and the query names it.
+        listed = tables_line([{}, *messages])  # tables_line reads the message after the system prompt
+        assert table in listed, (table, listed)
+        assert sql.endswith(f" FROM {table}")
+        assert messages[2]["content"].startswith(f"Table {table} (")
+        # A column the query copies is one DESCRIBE showed.
+        column = re.fullmatch(r"SELECT (?:count\(\*\)|(?:avg|max)\((\w+)\)|(\w+)) FROM \w+", sql)
+        assert column is not None, sql
+        copied = column.group(1) or column.group(2)
+        if copied:
+            assert f"\n{copied} | " in messages[2]["content"]
+        described_tables.append(table)
+    # Names are drawn fresh: the task cannot be memorised.
+    assert len(set(described_tables)) >= 195
+    assert len({row["messages"][0]["content"].split("\n")[0] for row in rows}) >= 195
+    with_prompt = copy_rows(1, random.Random(3), include_prompt=True)[0]
+    assert with_prompt["messages"][0]["role"] == "system" and with_prompt["tools"]

@@ -14,6 +14,7 @@ evaluation reports, ``learning_curve.png``), plus:
 * ``untrained/``, ``sft/`` and ``final/``: the model and tokenizer before training, after the warm
   start and after GRPO (each loads with ``from_pretrained`` and scores with
   ``sqlenv-train eval --policy hf --model DIR/final --dataset ...``);
+* ``copy_pretrained/``: with ``copy_steps``, the model after :func:`copy_pretrain`;
 * ``sft_data.jsonl``: the warm-start conversations;
 * ``transfer.json``: ``{"untrained"|"sft"|"grpo": {"solve_rate", "ci95", "n", "by_level", ...}}``
   with the datasets, the configuration, the time taken and the machine.
@@ -30,6 +31,7 @@ import platform
 import random
 import re
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -44,6 +46,8 @@ __all__ = [
     "STAGES",
     "TRANSFER_MODEL",
     "TransferConfig",
+    "copy_pretrain",
+    "copy_rows",
     "invent_names",
     "invented_copies",
     "level_of",
@@ -92,6 +96,8 @@ class TransferConfig:
             words replaced by invented ones (:func:`invented_copies`; above 1, several copies of
             each, each with its own words), so that copying names, not memorising them, is what
             the warm start teaches.
+        copy_steps: before the warm start, this many steps of :func:`copy_pretrain` (a synthetic
+            task of invented names to copy from the question into the calls; 0: none).
         train: any other :class:`~sqlenv_train.training.TrainConfig` settings of the GRPO phase
             (``steps``, ``num_generations``, ``temperature``, ``loss_type``, ``eval_steps``, ...).
     """
@@ -108,6 +114,7 @@ class TransferConfig:
     sft_lr_decay: bool = True
     describe_first: bool = True
     invented_names: float = 0.0
+    copy_steps: int = 0
     train: dict[str, Any] = field(default_factory=dict[str, Any])
 
 
@@ -119,6 +126,11 @@ _KEPT_WORDS = frozenset(
 _PART = re.compile(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])")
 _CONSONANTS = "bdfgklmnprstvz"
 _VOWELS = "aeiou"
+
+
+def _invent_word(rng: random.Random) -> str:
+    """A pronounceable invented word of 2-3 syllables (``lamobe``)."""
+    return "".join(rng.choice(_CONSONANTS) + rng.choice(_VOWELS) for _ in range(rng.randint(2, 3)))
 
 
 def _database_words(messages: list[dict[str, Any]]) -> set[str]:
@@ -150,7 +162,7 @@ def invent_names(row: dict[str, Any], rng: random.Random) -> dict[str, Any]:
     invented: dict[str, str] = {}
     for stem in sorted(stems):
         while True:
-            word = "".join(rng.choice(_CONSONANTS) + rng.choice(_VOWELS) for _ in range(rng.randint(2, 3)))
+            word = _invent_word(rng)
             if word not in invented.values() and word not in _KEPT_WORDS:
                 invented[stem] = word
                 break
@@ -198,6 +210,145 @@ def invented_copies(rows: list[dict[str, Any]], share: float, rng: random.Random
         copies = whole + (1 if rng.random() < extra else 0)
         out += [invent_names(row, rng) for _ in range(copies)]
     return out
+
+
+def _styled(words: list[str], style: str) -> str:
+    if style == "snake":
+        return "_".join(words)
+    if style == "camel":
+        return "".join(w.capitalize() for w in words)
+    if style == "title":
+        return "_".join(w.capitalize() for w in words)
+    return "".join(words)
+
+
+def copy_rows(
+    count: int, rng: random.Random, *, step_budget: int = 5, include_prompt: bool = False
+) -> list[dict[str, Any]]:
+    """``count`` synthetic warm-start rows whose calls copy invented names from what the model reads.
+
+    Each row is a short episode start in the real format (``Question: ...`` / ``Tables: ...`` /
+    budget, the same tool-call syntax; without the system prompt and tool schemas, which would
+    make it four times as long, so with ``include_prompt=False``): a question
+    about one of 2-5 tables with freshly invented names (:func:`invent_names`' words, in one
+    naming style per row: ``lamobe``, ``Lamobe``, ``LamobeKitu``, ``lamobe_kitu``...), then
+    ``describe`` of that table, its invented columns, and a ``query`` that names the table and,
+    for most questions, a column the question mentions. No name is ever seen twice, so the only
+    way to predict the calls is to copy: the task cannot be memorised.
+    """
+    from sqlenv_core.tools import SYSTEM_PROMPT
+    from sqlenv_train.adapter import trl_tool_schemas
+
+    tools = json.dumps(trl_tool_schemas()) if include_prompt else None
+    rows: list[dict[str, Any]] = []
+    for index in range(count):
+        style = rng.choice(("plain", "capital", "camel", "snake", "title"))
+        parts = 1 if style in ("plain", "capital") else rng.randint(1, 2)
+
+        def name(parts: int = parts, style: str = style) -> tuple[str, str]:
+            words = [_invent_word(rng) for _ in range(parts)]
+            text = _styled(words, style)
+            return (text.capitalize() if style == "capital" else text), " ".join(words)
+
+        tables = [name() for _ in range(rng.randint(2, 4))]
+        table, spoken = rng.choice(tables)
+        columns = [name() for _ in range(rng.randint(2, 4))]
+        column, column_spoken = rng.choice(columns)
+        plural = spoken + "s"
+        kind = rng.randrange(4)
+        if kind == 0:
+            question, sql = f"How many {plural} are there?", f"SELECT count(*) FROM {table}"
+        elif kind == 1:
+            question, sql = f"List the {column_spoken} of every {spoken}.", f"SELECT {column} FROM {table}"
+        elif kind == 2:
+            question = f"What is the average {column_spoken} of the {plural}?"
+            sql = f"SELECT avg({column}) FROM {table}"
+        else:
+            question, sql = (
+                f"What is the largest {column_spoken} among all {plural}?",
+                f"SELECT max({column}) FROM {table}",
+            )
+        id_column = "id" if style in ("plain", "snake") else "Id"
+        schema = "\n".join(f"{c} | {rng.choice(('TEXT', 'INTEGER', 'REAL'))}" for c, _ in columns)
+        db = f"{_invent_word(rng)}_c{index:04d}"
+
+        def call(tool: str, argument: str, value: str) -> dict[str, Any]:
+            arguments = json.dumps({argument: value})
+            function = {"name": tool, "arguments": arguments}
+            return {"role": "assistant", "content": "", "tool_calls": [{"type": "function", "function": function}]}
+
+        start = (
+            f"Question: {question}\nTables: {', '.join(t for t, _ in tables)}\n"
+            f"Database '{db}' with {len(tables)} tables.\n[{step_budget} steps left]"
+        )
+        described = (
+            f"Table {table} ({rng.randint(5, 300)} rows)\ncolumn | type\n-------------\n"
+            f"{id_column} | INTEGER\n{schema}\n[{step_budget - 1} steps left]"
+        )
+        messages: list[dict[str, Any]] = [{"role": "system", "content": SYSTEM_PROMPT}] if include_prompt else []
+        messages += [
+            {"role": "user", "content": start},
+            call("describe", "table", table),
+            {"role": "tool", "content": described, "name": "describe"},
+            call("query", "sql", sql),
+        ]
+        rows.append(
+            {
+                "messages": messages,
+                "tools": tools,
+                "chat_template_kwargs": {"enable_thinking": False},
+                "copy_task": {"table": table, "tables": [t for t, _ in tables], "sql": sql},
+            }
+        )
+    return rows
+
+
+def copy_pretrain(
+    model: Any,
+    tokenizer: Any,
+    *,
+    steps: int,
+    batch_size: int = 32,
+    learning_rate: float = 2e-3,
+    seed: int = 0,
+    show_progress: bool = False,
+    on_step: Callable[[int, float], None] | None = None,
+) -> dict[str, Any]:
+    """Pre-train ``model`` in place on :func:`copy_rows` (fresh names every example) before the warm start.
+
+    A from-scratch model warm-started on oracle episodes memorises the training domains' names
+    instead of copying them from its context; this stage gives it a task only copying solves.
+    Loss on the assistant's calls only; ``steps * batch_size`` distinct examples (none repeats).
+    Returns :func:`~sqlenv_train.sft.run_sft`'s summary plus ``"losses"``, one per step.
+    """
+    from sqlenv_train.sft import run_sft
+
+    if steps < 1:
+        raise ValueError(f"copy pre-training needs at least 1 step, got {steps}")
+    rows = copy_rows(steps * batch_size, random.Random(seed))
+    losses: list[float] = []
+
+    def record(step: int, loss: float) -> None:
+        losses.append(loss)
+        if on_step is not None:
+            on_step(step, loss)
+
+    summary: dict[str, Any] = dict(
+        run_sft(
+            model,
+            tokenizer,
+            rows,
+            max_steps=steps,
+            learning_rate=learning_rate,
+            batch_size=batch_size,
+            seed=seed,
+            show_progress=show_progress,
+            on_step=record,
+            lr_decay=True,
+        )
+    )
+    summary["losses"] = losses
+    return summary
 
 
 def level_of(question: Question) -> str:
@@ -268,6 +419,19 @@ def run_transfer(config: TransferConfig, *, show_progress: bool = True) -> dict[
     model_dir = build_tiny_model(out / "untrained", config.model, dataset_spec=config.sft_dataset, force=True)
     timings["build_model_s"] = time.perf_counter() - mark
     info = json.loads((model_dir / "sqlenv_tiny.json").read_text(encoding="utf-8"))
+    copy_summary: dict[str, Any] | None = None
+    if config.copy_steps > 0:
+        # The copy task trains the untrained model, saved beside it; the warm start starts from that.
+        transformers = require("transformers")
+        mark = time.perf_counter()
+        tokenizer = transformers.AutoTokenizer.from_pretrained(model_dir)
+        model = transformers.AutoModelForCausalLM.from_pretrained(model_dir)
+        copy_summary = copy_pretrain(model, tokenizer, steps=config.copy_steps, show_progress=show_progress)
+        model_dir = out / "copy_pretrained"
+        model.save_pretrained(model_dir)
+        tokenizer.save_pretrained(model_dir)
+        timings["copy_pretrain_s"] = time.perf_counter() - mark
+        del copy_summary["losses"]
 
     settings: dict[str, Any] = {
         "model": str(model_dir),
@@ -309,6 +473,7 @@ def run_transfer(config: TransferConfig, *, show_progress: bool = True) -> dict[
         "warm_start_conversations": len(rows),
         "warm_start_with_invented_names": len(rows) - len(conversations),
         "model": info,
+        "copy_pretrain": copy_summary,
         "warm_start": result.sft,
         "grpo_run": {
             "steps": result.steps,

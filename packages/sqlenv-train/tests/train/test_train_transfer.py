@@ -23,7 +23,7 @@ from sqlenv_core import load
 from sqlenv_train import TrainConfig, train
 from sqlenv_train.sft import _tokenize_for_sft, oracle_conversations, run_sft, sft_rows  # pyright: ignore[reportPrivateUsage]
 from sqlenv_train.tiny import TinyModelSpec, build_tiny_model
-from sqlenv_train.transfer import TransferConfig, run_transfer
+from sqlenv_train.transfer import TransferConfig, copy_pretrain, run_transfer
 
 # Three disjoint sets of generated tasks: the eval split's domains never appear in training.
 TRAIN = "procgen:train?seed=1&n=24&level=1-2"
@@ -210,3 +210,15 @@ def test_warm_start_learning_rate_decays_to_a_tenth_when_asked(tiny_model_path: 
             model, tokenizer, rows, max_steps=20, batch_size=2, learning_rate=1e-3, lr_decay=decay, show_progress=False
         )
         assert stats["final_learning_rate"] == pytest.approx(final)
+
+
+def test_copy_pretraining_runs_its_steps_and_lowers_the_loss(tiny_model_path: Path) -> None:
+    tokenizer = AutoTokenizer.from_pretrained(tiny_model_path)
+    model = AutoModelForCausalLM.from_pretrained(tiny_model_path)
+    seen: list[int] = []
+    summary = copy_pretrain(model, tokenizer, steps=12, batch_size=4, on_step=lambda step, _: seen.append(step))
+    assert seen == list(range(1, 13))
+    assert len(summary["losses"]) == 12 and summary["examples"] == 48
+    assert summary["last_loss"] < summary["first_loss"]
+    with pytest.raises(ValueError, match="at least 1 step"):
+        copy_pretrain(model, tokenizer, steps=0)
