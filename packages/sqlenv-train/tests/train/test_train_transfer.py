@@ -49,6 +49,7 @@ def transfer(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, 
         ),
         sft_steps=30,
         sft_batch_size=8,
+        copy_steps=4,
         train={
             "steps": 3,
             "num_generations": 2,
@@ -82,6 +83,9 @@ def test_transfer_json_has_every_stage_on_the_held_out_split(transfer: tuple[Pat
     assert summary["untrained"]["solve_rate"] == 0.0  # a random model answers nothing
     assert summary["sft"]["ci95"][1] > 0 and summary["model"]["parameters"] > 0
     assert summary["seconds"]["total_s"] > 0 and summary["machine"]["cpus"]
+    # The copy pre-training ran first, and the warm start started from the model it saved.
+    assert summary["copy_pretrain"]["steps"] == 4 and summary["seconds"]["copy_pretrain_s"] > 0
+    assert summary["config"]["train"]["model"] == str(out / "copy_pretrained")
 
 
 def test_held_out_progress_is_logged_during_grpo(transfer: tuple[Path, dict[str, Any]]) -> None:
