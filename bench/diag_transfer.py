@@ -167,6 +167,9 @@ def main() -> None:
         help="copy pre-training steps (transfer.copy_pretrain) taken out of --sft-steps (same total budget)",
     )
     parser.add_argument("--copy-batch", type=int, default=16)
+    parser.add_argument(
+        "--copy-mix", type=int, default=0, help="also add this many copy-task rows to the warm start's conversations"
+    )
     parser.add_argument("--threads", type=int, default=0, help="torch threads (0: leave as is)")
     parser.add_argument("--probe", type=int, default=48, help="conversations per teacher-forced set")
     parser.add_argument("--rollouts", type=int, default=8, help="greedy eval episodes to print")
@@ -177,7 +180,7 @@ def main() -> None:
 
     from sqlenv_train.sft import run_sft
     from sqlenv_train.tiny import TinyModelSpec, build_tiny_model
-    from sqlenv_train.transfer import copy_pretrain, invented_copies
+    from sqlenv_train.transfer import copy_pretrain, copy_rows, invented_copies
 
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -222,6 +225,8 @@ def main() -> None:
         "eval": labelled_examples(
             tokenizer, rows_for(f"procgen:eval?seed=3&n=200&level={args.levels}", 5, describe, args.probe)
         ),
+        # The copy task's own examples, with names no training row has (another seed).
+        "copy-task": labelled_examples(tokenizer, copy_rows(args.probe, random.Random(99))),
     }
     lengths = [len(ids) for ids, _ in sets["eval"]]
     print(f"eval conversation tokens: mean {sum(lengths) / len(lengths):.0f}, max {max(lengths)}")
@@ -243,6 +248,8 @@ def main() -> None:
             model, tokenizer, steps=args.copy_steps, batch_size=args.copy_batch, learning_rate=args.sft_lr
         )
         copy_log = copy["losses"]
+        after = teacher_forced(model, sets["copy-task"])
+        print(f"copy task after copy pre-training: table {after['table']['acc']:.1%}, names {after['name']['acc']:.1%}")
         print(
             f"copy pre-training {args.copy_steps} steps x {args.copy_batch} in {time.perf_counter() - mark:.0f}s: "
             f"loss {copy['first_loss']:.3f} -> {copy['last_loss']:.3f}",
@@ -250,8 +257,10 @@ def main() -> None:
         )
         mark = time.perf_counter()
     train_rows = rows
+    if args.copy_mix:
+        train_rows = rows + copy_rows(args.copy_mix, random.Random(5))
     if args.first_turns:
-        train_rows = [{**r, "messages": r["messages"][:3]} for r in rows]
+        train_rows = [{**r, "messages": r["messages"][:3]} for r in train_rows]
     run_sft(
         model,
         tokenizer,
