@@ -138,8 +138,7 @@ def main() -> None:
 
     if args.threads:
         torch.set_num_threads(args.threads)
-    from sqlenv_train.tiny import TinyModelSpec
-    from sqlenv_train.transfer import TransferConfig, run_transfer
+    from sqlenv_train.transfer import TransferConfig, run_transfer, transfer_model
 
     sft_spec, grpo_spec, eval_spec = specs(args)
     config = TransferConfig(
@@ -147,15 +146,8 @@ def main() -> None:
         sft_dataset=sft_spec,
         grpo_dataset=grpo_spec,
         eval_dataset=eval_spec,
-        model=TinyModelSpec(
-            vocab_size=args.vocab,
-            hidden_size=args.hidden,
-            intermediate_size=args.hidden * 3,
-            num_hidden_layers=args.layers,
-            num_attention_heads=args.heads,
-            num_key_value_heads=max(1, args.heads // 2),
-            word_tokens=True,
-            letter_tokens=args.letters,
+        model=transfer_model(
+            hidden=args.hidden, layers=args.layers, heads=args.heads, vocab=args.vocab, letters=args.letters
         ),
         sft_steps=args.sft_steps,
         sft_learning_rate=args.sft_lr,

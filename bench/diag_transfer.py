@@ -179,8 +179,8 @@ def main() -> None:
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     from sqlenv_train.sft import run_sft
-    from sqlenv_train.tiny import TinyModelSpec, build_tiny_model
-    from sqlenv_train.transfer import copy_pretrain, copy_rows, invented_copies
+    from sqlenv_train.tiny import build_tiny_model
+    from sqlenv_train.transfer import copy_pretrain, copy_rows, invented_copies, transfer_model
 
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -191,15 +191,8 @@ def main() -> None:
     rng = random.Random(0)
     rows += invented_copies(rows, args.invented_names, rng)
     rng.shuffle(rows)
-    spec = TinyModelSpec(
-        vocab_size=args.vocab,
-        hidden_size=args.hidden,
-        intermediate_size=args.hidden * 3,
-        num_hidden_layers=args.layers,
-        num_attention_heads=args.heads,
-        num_key_value_heads=max(1, args.heads // 2),
-        word_tokens=True,
-        letter_tokens=args.letters,
+    spec = transfer_model(
+        hidden=args.hidden, layers=args.layers, heads=args.heads, vocab=args.vocab, letters=args.letters
     )
     path = build_tiny_model(os.path.join(args.out_dir, "untrained"), spec, dataset_spec=sft_spec, force=True)
     tokenizer = AutoTokenizer.from_pretrained(path)

@@ -215,12 +215,7 @@ def _train_tokenizer(spec: TinyModelSpec, template: str, corpus: list[list[dict[
         ]
     )
     bpe.decoder = tokenizers.decoders.ByteLevel()
-    trainer = tokenizers.trainers.BpeTrainer(
-        vocab_size=spec.vocab_size,
-        special_tokens=list(SPECIAL_TOKENS),
-        initial_alphabet=tokenizers.pre_tokenizers.ByteLevel.alphabet(),
-        show_progress=False,
-    )
+    trainer = _bpe_trainer(tokenizers, spec)
     bpe.train_from_iterator(texts, trainer=trainer)
     # Qwen3 marks only <|endoftext|>, <|im_start|> and <|im_end|> special: decoding with
     # skip_special_tokens keeps "<tool_call>" text, so a malformed call stays visible.
@@ -234,6 +229,16 @@ def _train_tokenizer(spec: TinyModelSpec, template: str, corpus: list[list[dict[
         clean_up_tokenization_spaces=False,
     )
     return tokenizer
+
+
+def _bpe_trainer(tokenizers: Any, spec: TinyModelSpec) -> Any:
+    """The BPE trainer both tokenizers use: ``spec``'s vocabulary, the special tokens, every byte."""
+    return tokenizers.trainers.BpeTrainer(
+        vocab_size=spec.vocab_size,
+        special_tokens=list(SPECIAL_TOKENS),
+        initial_alphabet=tokenizers.pre_tokenizers.ByteLevel.alphabet(),
+        show_progress=False,
+    )
 
 
 def _fixed_lines(texts: list[str]) -> list[str]:
@@ -265,12 +270,7 @@ def _word_tokenizer(spec: TinyModelSpec, template: str, texts: list[str], tools:
         ]
     )
     bpe.decoder = tokenizers.decoders.ByteLevel()
-    trainer = tokenizers.trainers.BpeTrainer(
-        vocab_size=spec.vocab_size,
-        special_tokens=list(SPECIAL_TOKENS),
-        initial_alphabet=tokenizers.pre_tokenizers.ByteLevel.alphabet(),
-        show_progress=False,
-    )
+    trainer = _bpe_trainer(tokenizers, spec)
     # The fixed lines become added tokens below: leave them out of the BPE statistics.
     stripped = list(texts)
     for line in fixed:

@@ -53,21 +53,34 @@ __all__ = [
     "level_of",
     "run_transfer",
     "stage_summary",
+    "transfer_model",
 ]
+
+
+def transfer_model(
+    *, hidden: int = 128, layers: int = 4, heads: int = 4, vocab: int = 1536, letters: bool = True
+) -> TinyModelSpec:
+    """The benchmark's model shape at a given size.
+
+    Word-level tokens (one per letter with ``letters``), an MLP three times the width, half as
+    many key/value heads as heads.
+    """
+    return TinyModelSpec(
+        vocab_size=vocab,
+        hidden_size=hidden,
+        intermediate_size=hidden * 3,
+        num_hidden_layers=layers,
+        num_attention_heads=heads,
+        num_key_value_heads=max(1, heads // 2),
+        word_tokens=True,
+        letter_tokens=letters,
+    )
+
 
 #: The default model: one token per letter inside words (a name the model never saw is made of
 #: tokens it knows, and tokenizes alike everywhere, so it can be copied), 4 layers of 4 heads (room
 #: for induction heads, which copy), width 128: about 0.8M parameters.
-TRANSFER_MODEL = TinyModelSpec(
-    vocab_size=1536,
-    hidden_size=128,
-    intermediate_size=384,
-    num_hidden_layers=4,
-    num_attention_heads=4,
-    num_key_value_heads=2,
-    word_tokens=True,
-    letter_tokens=True,
-)
+TRANSFER_MODEL = transfer_model()
 
 #: transfer.json's stages and the evaluation report each comes from.
 STAGES = {"untrained": "eval_before.json", "sft": "eval_warm_start.json", "grpo": "eval_after.json"}
