@@ -8,6 +8,8 @@ latency under each, with the code of another checkout measured in the same run a
    ``/health`` waits meanwhile.
 4. ``heavy``: ``/health`` p50/p99 idle, then while 64 WebSocket sessions run the heaviest steps an
    agent can send (a QUERY of 1,000 rows x 100 float columns, a 90 kB list ANSWER) back to back.
+5. ``heavy-distinct``: the same, with every QUERY's text made unique by a comment, so that the
+   server has never seen it: each is tried on the event loop under the inline budget first.
 
 Everything talks to 127.0.0.1 and every loop is bounded by a count or a deadline. Timings depend on
 the machine and its load: compare the two columns of one run, never figures of different runs.
@@ -20,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import itertools
 import json
 import os
 import socket
@@ -142,12 +145,13 @@ async def cookie_attack(url: str) -> None:
         )
 
 
-async def heavy_attack(url: str, sessions: int = 64, seconds: float = 20.0) -> None:
+async def heavy_attack(url: str, sessions: int = 64, seconds: float = 20.0, distinct: bool = False) -> None:
     from websockets.asyncio.client import connect
 
     ws_url = url.replace("http", "ws") + "/ws"
     deadline = time.monotonic() + seconds
     steps = [0]
+    tags = itertools.count()
 
     async def player() -> None:
         async with connect(ws_url, max_size=None, open_timeout=60) as ws:
@@ -155,6 +159,8 @@ async def heavy_attack(url: str, sessions: int = 64, seconds: float = 20.0) -> N
                 await ws.send(json.dumps({"type": "reset", "data": {}}))
                 await ws.recv()
                 for action in [("QUERY", WIDE)] * 3 + [("ANSWER", LONG_ANSWER)]:
+                    if distinct and action[0] == "QUERY":
+                        action = ("QUERY", f"/* {next(tags)} */ {WIDE}")
                     await ws.send(
                         json.dumps({"type": "step", "data": {"action_type": action[0], "argument": action[1]}})
                     )
@@ -201,6 +207,7 @@ def measure(label: str, pythonpath: str | None, only: set[str], extra_env: dict[
         "ws": ws_attack,
         "cookie": cookie_attack,
         "heavy": heavy_attack,
+        "heavy-distinct": lambda url: heavy_attack(url, distinct=True),
     }
     for name, attack in attacks.items():
         if only and name not in only:
@@ -209,7 +216,7 @@ def measure(label: str, pythonpath: str | None, only: set[str], extra_env: dict[
         try:
             before = rss_mb(server.pid)
             measured.clear()
-            if name == "heavy":
+            if name.startswith("heavy"):
                 idle = asyncio.run(while_probing(url, lambda: asyncio.sleep(5)))
                 results["health idle p50/p99"] = f"{pct(idle, 0.5):.1f} / {pct(idle, 0.99):.1f} ms"
             samples = asyncio.run(while_probing(url, lambda a=attack, u=url: a(u)))
@@ -236,7 +243,9 @@ def measure(label: str, pythonpath: str | None, only: set[str], extra_env: dict[
 def main() -> int:
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
     parser.add_argument("--baseline-src", type=Path, help="an older checkout's root, measured in the same run")
-    parser.add_argument("--only", action="append", choices=["queue", "ws", "cookie", "heavy"], default=[])
+    parser.add_argument(
+        "--only", action="append", choices=["queue", "ws", "cookie", "heavy", "heavy-distinct"], default=[]
+    )
     parser.add_argument(
         "--variant",
         action="append",

@@ -8,7 +8,7 @@ import anyio
 import pytest
 from server_helpers import SLOW_SQL, TestClient
 
-from sqlenv_core import SQLAction, SQLEnvironment
+from sqlenv_core import SQLAction, SQLEnvironment, SQLObservation
 from sqlenv_core.datasets import Dataset
 from sqlenv_server import CapacityReachedError, Session, SessionManager, SessionNotFoundError, Settings, create_app
 from sqlenv_server.sessions import ClientLimitError
@@ -196,27 +196,83 @@ async def test_steps_slow_in_python_keep_their_slot() -> None:
     assert events == ["heavy", "quick"]
 
 
-async def test_only_actions_seen_to_be_cheap_run_on_the_event_loop(dataset: Dataset) -> None:
+async def test_new_actions_run_on_the_event_loop_within_the_inline_budget_and_slow_ones_never_again(
+    dataset: Dataset,
+) -> None:
+    import threading
+
     manager = manager_for(dataset, inline_step_s=GENEROUS_INLINE_S)
     session = manager.open("ws", attached=True)
     await manager.reset(session, question_id="q-count")
     inline = manager.metrics.inline_steps
+    env = session.env
+    assert isinstance(env, SQLEnvironment)
+    tries: list[str] = []  # the steps tried on the event loop, under the budget
+    full: list[str] = []  # the steps run without a budget, and on which thread
+    real_bounded, real_step = env.step_bounded, env.step
 
-    async def step(sql: str) -> None:
-        await manager.step(session, SQLAction(action_type="QUERY", argument=sql))
+    trying = threading.local()
 
-    await step("SELECT count(*) FROM items")  # first time: measured in a worker thread
-    assert inline._value.get() == 0  # type: ignore[attr-defined]
-    await step("SELECT count(*) FROM items")  # seen to be cheap: runs inline
+    def watched_bounded(action: SQLAction, budget: object = None) -> object:
+        tries.append(action.argument)
+        trying.now = True
+        try:
+            return real_bounded(action, budget)  # type: ignore[arg-type]
+        finally:
+            trying.now = False
+
+    def watched_step(action: SQLAction) -> object:
+        if not getattr(trying, "now", False):
+            full.append(threading.current_thread().name)
+        return real_step(action)
+
+    env.step_bounded = watched_bounded  # type: ignore[method-assign]
+    env.step = watched_step  # type: ignore[method-assign]
+
+    async def step(sql: str) -> SQLObservation:
+        return await manager.step(session, SQLAction(action_type="QUERY", argument=sql))
+
+    assert (await step("SELECT count(*) FROM items")).rows == [[30]]  # never seen, cheap: on the loop
     assert inline._value.get() == 1  # type: ignore[attr-defined]
-    for _ in range(2):  # a slow query never runs on the loop, however often it is sent
-        await step(SLOW_SQL)
+    slow = await step(SLOW_SQL)  # never seen: tried on the loop, over the budget, then a worker thread
+    assert tries.count(SLOW_SQL) == 1 and "over_budget" not in slow.error
     assert inline._value.get() == 1  # type: ignore[attr-defined]
-    # Costs are per question for QUERY: the same SQL in another question's episode is measured anew.
+    assert full and all(name != threading.main_thread().name for name in full)
+    await step(SLOW_SQL)  # seen to be slow: straight to a worker, not tried on the loop again
+    assert tries.count(SLOW_SQL) == 1 and len(full) == 2
+    # Costs are per question for QUERY: the same SQL in another question's episode is tried anew.
     await manager.reset(session, question_id="q-max")
     await step("SELECT count(*) FROM items")
-    assert inline._value.get() == 1  # type: ignore[attr-defined]
+    assert inline._value.get() == 2  # type: ignore[attr-defined]
     assert (await manager.state(session)).step_count == 1
+
+
+async def test_no_sql_runs_on_the_event_loop_while_a_worker_thread_runs(dataset: Dataset) -> None:
+    # SQLite releases the GIL between rows: with a worker thread busy, SQL on the loop would wait
+    # for the GIL at every row, so a step never seen goes to a worker thread then.
+    manager = manager_for(dataset, inline_step_s=GENEROUS_INLINE_S)
+    busy, other = manager.open("ws", attached=True), manager.open("ws", attached=True)
+    await manager.reset(busy, question_id="q-count")
+    await manager.reset(other, question_id="q-count")
+    env = other.env
+    assert isinstance(env, SQLEnvironment)
+    tries: list[str] = []
+    real_bounded = env.step_bounded
+
+    def watched_bounded(action: SQLAction, budget: object = None) -> object:
+        tries.append(action.argument)
+        return real_bounded(action, budget)  # type: ignore[arg-type]
+
+    env.step_bounded = watched_bounded  # type: ignore[method-assign]
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(manager.step, busy, SQLAction(action_type="QUERY", argument=SLOW_SQL))
+        with anyio.fail_after(10):
+            while manager.runner.running == 0:
+                await anyio.sleep(0.005)
+        observation = await manager.step(other, SQLAction(action_type="QUERY", argument="SELECT max(id) FROM items"))
+        assert observation.error == "" and tries == []
+        await manager.close(busy.id)
+    assert (await manager.step(other, QUICK)).rows == [[30]] and tries == [QUICK.argument]
 
 
 async def test_steps_to_a_finished_episode_do_not_prime_the_fast_path(dataset: Dataset) -> None:
@@ -231,38 +287,9 @@ async def test_steps_to_a_finished_episode_do_not_prime_the_fast_path(dataset: D
     for _ in range(3):
         assert "episode is over" in (await manager.step(session, answer)).error
     await manager.reset(session, question_id="q-count")
-    await manager.step(session, answer)  # its first real run: in a worker thread, measured there
-    assert inline._value.get() == 0  # type: ignore[attr-defined]
-
-
-async def test_a_cheap_action_whose_result_left_the_cache_runs_its_sql_in_a_worker(dataset: Dataset) -> None:
-    # Cheap once because its result was cached; after the cache lets it go, running it inline would
-    # put the database on the event loop. It must go to a worker thread instead.
-    import threading
-
-    manager = manager_for(dataset, inline_step_s=GENEROUS_INLINE_S)
-    session = manager.open("ws", attached=True)
-    await manager.reset(session, question_id="q-count")
-    inline = manager.metrics.inline_steps
-    query = SQLAction(action_type="QUERY", argument="SELECT count(*) FROM items")
-    await manager.step(session, query)
-    await manager.step(session, query)
-    assert inline._value.get() == 1  # type: ignore[attr-defined]
-    dataset.result_cache.clear()
-    threads: list[str] = []
-    env = session.env
-    assert isinstance(env, SQLEnvironment)
-    real_step = env.step
-
-    def watched_step(action: SQLAction) -> object:
-        threads.append(threading.current_thread().name)
-        return real_step(action)
-
-    env.step = watched_step  # type: ignore[method-assign]
-    observation = await manager.step(session, query)
-    assert observation.rows == [[30]] and observation.error == ""
-    assert threads[-1] != threading.main_thread().name  # the SQL ran in a worker thread
-    assert inline._value.get() == 1  # type: ignore[attr-defined]
+    before = inline._value.get()  # type: ignore[attr-defined]
+    await manager.step(session, answer)  # its first real run: too long to try inline; a worker thread
+    assert inline._value.get() == before  # type: ignore[attr-defined]
 
 
 def test_step_costs_stay_bounded_and_keep_the_worst_run() -> None:

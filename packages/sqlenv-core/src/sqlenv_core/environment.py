@@ -19,6 +19,7 @@ from sqlenv_core.rewards import EpisodeRewards, ExploreKind, ExploreOutcome, Rew
 from sqlenv_core.sandbox import (
     SHARED_POOL,
     CancelToken,
+    InlineBudget,
     QueryResult,
     Sandbox,
     SandboxError,
@@ -27,7 +28,10 @@ from sqlenv_core.sandbox import (
 )
 from sqlenv_core.verifier import DEFAULT_FLOAT_TOLERANCE, verify
 
-__all__ = ["DISPLAY_ROWS", "SAMPLE_ROWS", "RevealRewards", "SQLEnvironment"]
+__all__ = ["DEFAULT_INLINE_BUDGET", "DISPLAY_ROWS", "SAMPLE_ROWS", "RevealRewards", "SQLEnvironment"]
+
+#: What :meth:`SQLEnvironment.step_bounded` allows by default: about a millisecond of SQLite.
+DEFAULT_INLINE_BUDGET = InlineBudget()
 
 RevealRewards = Literal["step", "episode"]
 """When rewards are shown: after every step, or only as the whole return on the episode's last step."""
@@ -120,6 +124,7 @@ class SQLEnvironment:
         self._step_lock = threading.Lock()
         self._cancel: CancelToken | None = None
         self._cached_only = False
+        self._budget: InlineBudget | None = None
         self._question: Question | None = None
         self._rewards: EpisodeRewards | None = None
         # Episode bookkeeping in plain attributes (set on every step); ``state`` builds the model.
@@ -241,6 +246,26 @@ class SQLEnvironment:
         finally:
             self._cached_only = False
 
+    def step_bounded(self, action: SQLAction, budget: InlineBudget | None = None) -> SQLObservation | None:
+        """Take the step only if it fits a small budget: SQL not in the result cache runs under it.
+
+        A server may try a step it has never seen this way on its event loop: the time it can
+        take is bounded by ``budget`` (:class:`~sqlenv_core.sandbox.InlineBudget`: about a
+        millisecond, whatever the SQL), an ANSWER's text is held to ``budget.max_chars``, and
+        ``None`` means the step needs more, with nothing changed: send it to :meth:`step`, which
+        runs it again without the budget.
+        """
+        budget = budget or DEFAULT_INLINE_BUDGET
+        if action.action_type == "ANSWER" and len(action.argument) > budget.max_chars:
+            return None
+        self._budget = budget
+        try:
+            return self.step(action)
+        except _NeedsSQL:
+            return None
+        finally:
+            self._budget = None
+
     def interrupt(self) -> bool:
         """Cancel the query this environment is running, from any thread (e.g. its client left).
 
@@ -310,7 +335,15 @@ class SQLEnvironment:
             return hit
         if self._cached_only:
             raise _NeedsSQL  # before the step has changed anything: see step_cached()
-        result = self._box().execute(sql, cancel=self._cancel)
+        if self._budget is not None:
+            try:
+                result = self._box().execute(sql, budget=self._budget)
+            except SandboxError as exc:
+                if exc.code == "over_budget":
+                    raise _NeedsSQL from None  # nothing changed yet: see step_bounded()
+                raise
+        else:
+            result = self._box().execute(sql, cancel=self._cancel)
         if cache is not None:
             cache.put(self._db_path, sql, self.limits, result)
         return result

@@ -28,7 +28,7 @@ from typing import Any, Final, Literal, Protocol, cast
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from sqlenv_core.protocol import SQLAction, SQLObservation, SQLState
-from sqlenv_core.sandbox.limits import SandboxError
+from sqlenv_core.sandbox.limits import InlineBudget, SandboxError
 
 __all__ = [
     "HTTP_STATUS",
@@ -297,6 +297,10 @@ class EnvironmentLike(Protocol):
 
     def step_cached(self, action: SQLAction) -> SQLObservation | None:
         """Take the step only if it needs no SQL beyond the result cache (``None``: nothing done)."""
+        ...
+
+    def step_bounded(self, action: SQLAction, budget: InlineBudget | None = None) -> SQLObservation | None:
+        """Take the step only if it fits a small time budget (``None``: nothing done)."""
         ...
 
 

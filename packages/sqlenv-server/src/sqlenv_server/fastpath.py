@@ -1,21 +1,24 @@
-"""Which steps may run on the event loop: those whose cost is already known to be small.
+"""Which steps may run on the event loop: small ones, tried under a budget, and never a slow one again.
 
 Handing a step to a worker thread and back costs about as much CPU as a cheap step itself
 (a quarter to a third of a whole step, measured). But the event loop may only run work that is
-known to be quick: one slow query there would stall every session. SQLEnv's databases are
-immutable, so the same action on the same database costs about the same every time; the server
-remembers what each action has cost (:class:`StepCosts`) and runs it inline only once it has
-been seen to be cheap, never before:
+known to be quick: one slow query there would stall every session. So a step runs there only
+under an inline budget (:class:`sqlenv_core.sandbox.InlineBudget`, through
+``SQLEnvironment.step_bounded``), which stops a statement that needs more than about a
+millisecond of SQLite at once, with nothing changed, to run again in a worker thread.
 
-* an action's first run is always in a worker thread, where it is measured;
-* the cost kept is the most it ever took (a slow run is never forgotten while its entry lives);
+SQLEnvironment's databases are immutable, so the same action on the same database costs about
+the same every time; the server remembers what each action has cost (:class:`StepCosts`):
+
+* an action never seen is tried on the loop under the budget;
+* the cost kept is the most it ever took (a slow run is never forgotten while its entry lives),
+  and an action that ever took ``cheap_s`` or more goes straight to a thread from then on, so
+  the loop does not pay for its try again;
 * an action costs what it costs on its database (DESCRIBE, SAMPLE) or against its question's
   gold answer (QUERY's reward, ANSWER's verdict), so the key says which.
 
-The repeated actions of training (the rollouts of one GRPO group send the same SQL; every
-episode on a database DESCRIBEs the same tables) thus skip the thread hop, and a query that was
-ever slow never runs on the loop. Entries are kept by a digest of the action, so the table's
-memory is bounded whatever the SQL's length.
+Entries are kept by a digest of the action, so the table's memory is bounded whatever the SQL's
+length.
 """
 
 from __future__ import annotations
@@ -73,6 +76,10 @@ class StepCosts:
             return False
         self._costs.move_to_end(key)
         return cost < self.cheap_s
+
+    def known(self, key: bytes) -> bool:
+        """Whether this action has run before (while its entry lives)."""
+        return key in self._costs
 
     def record(self, key: bytes, seconds: float) -> None:
         """Remember that this action took ``seconds`` (the most it ever took is kept)."""

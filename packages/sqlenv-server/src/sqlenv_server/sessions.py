@@ -9,6 +9,7 @@ from collections.abc import Callable
 from typing import Literal
 
 from sqlenv_core.protocol import SQLAction, SQLObservation, SQLState
+from sqlenv_core.sandbox.limits import InlineBudget
 from sqlenv_core.wire import (
     EnvironmentLike,
     ErrorCode,
@@ -169,7 +170,8 @@ class SessionManager:
         max_per_client: sessions one client (peer address) may hold at once; default: all of them.
         slow_step_s: seconds after which a step running inside SQLite gives its worker slot to
             others (a step slow in Python keeps it).
-        inline_step_s: a step whose every earlier run took less than this runs on the event loop
+        inline_step_s: a step never seen before, or whose every earlier run took less than this,
+            is tried on the event loop under an inline budget of half this
             (:mod:`sqlenv_server.fastpath`); 0 sends every step to a worker thread.
         id_prefix: put in front of every session id (names the server or worker that holds it,
             so that a load balancer can route by id).
@@ -206,6 +208,8 @@ class SessionManager:
         self._per_client: dict[str, int] = {}
         self.costs = StepCosts(inline_step_s)
         """What each action has cost so far: the cheap ones run on the event loop."""
+        self.inline_budget = InlineBudget(max_s=inline_step_s / 2) if inline_step_s > 0 else None
+        """What a step tried on the event loop may use before it goes to a worker thread."""
         self.inline_resets = False
         """Run resets on the event loop: set once every question's gold answer and every database's
         tables are cached (:func:`sqlenv_server.app.warm`), so that a reset runs no SQL at all."""
@@ -310,22 +314,15 @@ class SessionManager:
             if isinstance(request, StepRequest) and self.costs.enabled and session.live:
                 # Keyed under the lock: after any reset queued before it.
                 key = self.costs.key(request.action, session.db_id, session.question_id)
-            if isinstance(request, ResetRequest):
-                inline = self.inline_resets  # no SQL to run: cheaper than the hop to a thread
-            else:
-                inline = key is not None and self.costs.is_cheap(key)  # seen to be cheap, every time
             result: SQLObservation | SQLState | None = None
             elapsed = 0.0
-            if inline and isinstance(request, StepRequest):
-                # Never SQL on the event loop: the step runs here only if the result cache holds
-                # every statement it needs (an entry may have been evicted since it was cheap).
-                started = time.perf_counter()
-                result = session.env.step_cached(request.action)
-                elapsed = time.perf_counter() - started
-            elif inline:
-                result, elapsed = run()
+            if isinstance(request, ResetRequest):
+                if self.inline_resets:  # no SQL to run: cheaper than the hop to a thread
+                    result, elapsed = run()
+            elif key is not None:
+                result, elapsed = self._step_inline(session, request.action, key)
+            inline = result is not None
             if result is None:
-                inline = False
                 result, elapsed = await self.runner.run(run, session.interrupt)
             if isinstance(request, ResetRequest):
                 state = session.env.state
@@ -338,6 +335,27 @@ class SessionManager:
         if isinstance(request, StepRequest):
             self.metrics.step_done(request.action.action_type, elapsed, inline=inline)
         return result
+
+    def _step_inline(self, session: Session, action: SQLAction, key: bytes) -> tuple[SQLObservation | None, float]:
+        """Take the step on the event loop if it is small (``None``: it goes to a worker thread).
+
+        Never seen, it is tried under the inline budget (about a millisecond of SQLite, whatever
+        the SQL); seen to be cheap every time, likewise; once slow, never again. SQL runs on the
+        loop only while no worker thread runs: SQLite releases the GIL between rows, and a busy
+        worker would then keep the loop waiting for it at every row. With workers busy, a step
+        known to be cheap still runs here if every statement it needs is in the result cache.
+        """
+        budget = self.inline_budget
+        try_sql = budget is not None and self.runner.running == 0
+        cheap = self.costs.is_cheap(key)
+        if not cheap and not (try_sql and not self.costs.known(key)):
+            return None, 0.0
+        started = time.perf_counter()
+        if try_sql:
+            result = session.env.step_bounded(action, budget)
+        else:
+            result = session.env.step_cached(action)
+        return result, time.perf_counter() - started
 
     @staticmethod
     def _check_open(session: Session) -> None:

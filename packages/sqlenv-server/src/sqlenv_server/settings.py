@@ -101,8 +101,10 @@ class Settings(BaseSettings):
     """A slot-holding step seen inside SQLite (the GIL released) after this long stops counting
     against ``worker_threads`` (the runner looks every half of it)."""
     inline_step_ms: float = Field(default=2.0, ge=0, le=50)
-    """A step whose every earlier run (same action, same database or question) took less than this
-    runs on the event loop instead of a worker thread; 0 sends every step to a thread."""
+    """A step never seen before, or whose every earlier run (same action, same database or question)
+    took less than this, is tried on the event loop under an inline budget of half this much
+    SQLite time (``sqlenv_core.sandbox.InlineBudget``) and goes to a worker thread if it needs
+    more; an action once slower than this always does. 0 sends every step to a thread."""
     ws_compression: bool = False
     """Offer per-message deflate on WebSocket connections: fewer bytes on a slow network, more CPU per
     step on both ends (observations are small; off by default)."""

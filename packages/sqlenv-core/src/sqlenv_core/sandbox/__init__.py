@@ -38,7 +38,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlenv_core.sandbox.engine import Sandbox, quote_identifier
 from sqlenv_core.sandbox.heap import DEFAULT_HEAP_LIMIT_BYTES, heap_limit, set_heap_limit
-from sqlenv_core.sandbox.limits import CancelToken, QueryResult, SandboxError, SandboxLimits
+from sqlenv_core.sandbox.limits import CancelToken, InlineBudget, QueryResult, SandboxError, SandboxLimits
 from sqlenv_core.sandbox.pool import SHARED_POOL, ConnectionPool
 
 if TYPE_CHECKING:
@@ -49,6 +49,7 @@ __all__ = [
     "CancelToken",
     "SHARED_POOL",
     "ConnectionPool",
+    "InlineBudget",
     "QueryResult",
     "Sandbox",
     "SandboxError",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import os
 import re
 import sqlite3
 import threading
@@ -13,7 +14,7 @@ from typing import cast
 
 from sqlenv_core.protocol import Cell
 from sqlenv_core.sandbox.authorizer import Authorizer, statement_name, unreadable_table
-from sqlenv_core.sandbox.limits import CancelToken, QueryResult, SandboxError, SandboxLimits
+from sqlenv_core.sandbox.limits import CancelToken, InlineBudget, QueryResult, SandboxError, SandboxLimits
 from sqlenv_core.sandbox.pool import ConnectionPool, PooledConnection
 from sqlenv_core.sandbox.watchdog import WATCHDOG, TempBudget
 
@@ -79,8 +80,10 @@ class Sandbox:
         self._deadline = 0.0
         self._timed_out = False
         self._temp_exceeded = False
+        self._over_budget = False
         self._fetched_bytes = 0
         self._tables: list[str] | None = None
+        self._size: int | None = None
 
     @property
     def db_path(self) -> Path:
@@ -113,6 +116,7 @@ class Sandbox:
         max_rows: int | None = None,
         timeout_s: float | None = None,
         cancel: CancelToken | None = None,
+        budget: InlineBudget | None = None,
     ) -> QueryResult:
         """Run one read-only statement and fetch its rows within the limits.
 
@@ -122,6 +126,8 @@ class Sandbox:
             timeout_s: deadline for this call (default ``limits.timeout_s``).
             cancel: the request this call belongs to; once it is cancelled the call stops (or
                 does not start), even if :meth:`interrupt` came before the statement began.
+            budget: run under this much smaller allowance instead (see :class:`InlineBudget`):
+                a statement that needs more fails with code ``over_budget``, at once.
 
         Returns:
             The columns and rows; ``truncated`` is set when rows were left unfetched.
@@ -146,9 +152,75 @@ class Sandbox:
         with self._lock:
             lent = self._slot.acquire()
             try:
+                if budget is not None:
+                    return self._execute_within(lent, sql, statement, row_cap, budget)
                 return self._execute(lent, sql, statement, row_cap, timeout, cancel)
             finally:
                 self._slot.release(lent)
+
+    def _db_bytes(self) -> int:
+        if self._size is None:
+            try:
+                self._size = os.path.getsize(self._path_key)
+            except OSError:
+                self._size = 0  # opening it will fail with its own message
+        return self._size
+
+    def _execute_within(
+        self, lent: PooledConnection, sql: str, statement: str, row_cap: int, budget: InlineBudget
+    ) -> QueryResult:
+        # No watchdog: the progress handler keeps the deadline (nothing else can interrupt this
+        # call: it runs on the thread that would have to ask). Tighter SQLite limits bound what
+        # one VM instruction can cost, since the handler runs only between instructions.
+        if len(sql) > budget.max_chars or self._db_bytes() > budget.max_db_bytes:
+            raise _over_budget()
+        conn, lim = lent.conn, self.limits
+        start = time.perf_counter()
+        deadline = start + budget.max_s
+        ticks = budget.max_ops // budget.check_every
+        self._over_budget = self._timed_out = self._temp_exceeded = self._cancelled = False
+
+        def check() -> int:
+            nonlocal ticks
+            ticks -= 1
+            if ticks < 0 or time.perf_counter() > deadline:
+                self._over_budget = True
+                return 1
+            return 0
+
+        conn.setlimit(sqlite3.SQLITE_LIMIT_LENGTH, min(budget.max_value_bytes, lim.max_value_bytes))
+        conn.setlimit(sqlite3.SQLITE_LIMIT_LIKE_PATTERN_LENGTH, min(budget.max_like_pattern, lim.max_like_pattern))
+        conn.set_progress_handler(check, budget.check_every)
+        self._deadline = float("inf")
+        failure: sqlite3.Error | None = None
+        try:
+            columns, rows, truncated = self._run(conn, lent.authorizer, statement, row_cap)
+        except sqlite3.Error as exc:
+            failure = exc
+            columns, rows, truncated = [], [], False
+        except (MemoryError, UnicodeError):
+            self._over_budget = True  # rare: a run without the budget gives the right message
+            columns, rows, truncated = [], [], False
+        finally:
+            conn.set_progress_handler(None, 0)
+            conn.setlimit(sqlite3.SQLITE_LIMIT_LENGTH, lim.max_value_bytes)
+            conn.setlimit(sqlite3.SQLITE_LIMIT_LIKE_PATTERN_LENGTH, lim.max_like_pattern)
+        over, self._over_budget = self._over_budget, False
+        if over or (failure is not None and _past_inline_limits(failure)):
+            raise _over_budget()
+        if failure is not None:
+            # A plain error (syntax, unknown table, refused by the authorizer) is answered here.
+            raise self._translate(failure, sql, budget.max_s, lent)
+        if len(rows) * max(len(columns), 1) > budget.max_cells:
+            raise _over_budget()
+        return QueryResult(
+            columns,
+            rows,
+            truncated,
+            time.perf_counter() - start,
+            nbytes=self._fetched_bytes,
+            deterministic=lent.deterministic(statement),
+        )
 
     def _execute(
         self,
@@ -275,8 +347,7 @@ class Sandbox:
 
     def _translate(self, exc: sqlite3.Error, sql: str, timeout: float, lent: PooledConnection) -> SandboxError:
         text = _short(str(exc))
-        code = getattr(exc, "sqlite_errorcode", None)
-        primary = code & 0xFF if isinstance(code, int) else None
+        primary = _primary(exc)
         if isinstance(exc, sqlite3.ProgrammingError) and "one statement" in text:
             return SandboxError("multiple_statements", "only one SQL statement per call; drop the extra ones")
         if self._cancelled:
@@ -379,6 +450,20 @@ class Sandbox:
 
 class _Timeout(Exception):
     """The deadline passed while rows were being fetched."""
+
+
+def _primary(exc: sqlite3.Error) -> int | None:
+    code = getattr(exc, "sqlite_errorcode", None)
+    return code & 0xFF if isinstance(code, int) else None
+
+
+def _past_inline_limits(exc: sqlite3.Error) -> bool:
+    # A value or a LIKE pattern over the budget's tighter limits: the full limits may allow it.
+    return _primary(exc) == _SQLITE_TOOBIG or "pattern too complex" in str(exc).lower()
+
+
+def _over_budget() -> SandboxError:
+    return SandboxError("over_budget", "the statement needs more than the inline budget; run it without one")
 
 
 def _timeout_error(timeout: float) -> SandboxError:

@@ -7,7 +7,7 @@ from typing import Literal
 
 from sqlenv_core.protocol import Cell
 
-__all__ = ["CancelToken", "QueryResult", "SandboxError", "SandboxLimits"]
+__all__ = ["CancelToken", "InlineBudget", "QueryResult", "SandboxError", "SandboxLimits"]
 
 
 @dataclass(frozen=True)
@@ -97,7 +97,9 @@ class SandboxError(Exception):
     Attributes:
         code: a stable machine-readable kind: ``empty``, ``too_long``, ``multiple_statements``,
             ``forbidden``, ``timeout``, ``too_large``, ``out_of_memory``, ``sql_error``,
-            ``unknown_table``, ``unavailable``, ``cancelled``.
+            ``unknown_table``, ``unavailable``, ``cancelled``, ``over_budget`` (only with an
+            :class:`InlineBudget`: the statement needs more than the budget allows, which says
+            nothing about the SQL; run it again without one).
     """
 
     def __init__(self, code: str, message: str) -> None:
@@ -126,3 +128,37 @@ class CancelToken:
     def cancelled(self) -> bool:
         """Whether :meth:`cancel` was called."""
         return self._cancelled
+
+
+@dataclass(frozen=True)
+class InlineBudget:
+    """A much smaller allowance for a statement run where a slow one would hold up others.
+
+    A server's event loop answers every session; it may try a statement it has never seen under
+    this budget and hand it to a worker thread when it does not fit (``SandboxError`` with code
+    ``over_budget``). Every bound is checked by SQLite itself, between VM instructions, so the
+    time one attempt can take is bounded whatever the SQL:
+
+    * ``max_s`` of wall-clock time and ``max_ops`` VM instructions, both checked by a progress
+      handler every ``check_every`` instructions (no watchdog thread is woken);
+    * values of at most ``max_value_bytes`` and LIKE/GLOB patterns of at most ``max_like_pattern``
+      characters, so that no single instruction can be slow (SQLite notices nothing inside one);
+    * statements of at most ``max_chars`` characters (compiling is not interruptible; an
+      environment's bounded step holds an ANSWER's text to it too) on databases of at most
+      ``max_db_bytes`` (a ``count(*)`` is one instruction that reads the whole table);
+    * results of at most ``max_cells`` cells (rows times columns), so what comes after the
+      statement (rendering, the reward's similarity) stays as small as the statement.
+    """
+
+    max_s: float = 0.001
+    max_ops: int = 50_000
+    check_every: int = 64
+    max_value_bytes: int = 4_096
+    max_like_pattern: int = 32
+    max_cells: int = 2_000
+    max_chars: int = 2_000
+    max_db_bytes: int = 64 * 1024 * 1024
+
+    def __post_init__(self) -> None:
+        if self.max_s <= 0 or self.max_ops < 1 or self.check_every < 1:
+            raise ValueError("an inline budget needs positive max_s, max_ops and check_every")
