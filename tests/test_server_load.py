@@ -8,6 +8,7 @@ behaviour (refused, closed, freed, still serving), never on timings (those are i
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import socket
 import time
@@ -384,3 +385,113 @@ def test_names_and_origins_are_settings(
     with serve(max_sessions=4, host="0.0.0.0") as url, httpx.Client(base_url=url, timeout=10) as client:
         assert client.get("/health", headers={"Host": "sqlenv.internal:8000"}).status_code == 200
         assert client.post("/reset", headers={"Origin": "https://evil.example"}).status_code == 403
+
+
+def _until_closed(sock: socket.socket, deadline: float) -> bytes | None:
+    """What the server sends until it closes the connection; ``None`` if still open at ``deadline``."""
+    received = b""
+    while True:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            return None
+        sock.settimeout(left)
+        try:
+            chunk = sock.recv(4096)
+        except TimeoutError:
+            return None
+        except ConnectionResetError:
+            return received
+        if not chunk:
+            return received
+        received += chunk
+
+
+def test_connections_that_do_not_finish_their_request_head_are_closed(tiny_dataset: Dataset) -> None:
+    """Slowloris: 20 connections that send nothing, or half a request line, used to be held for ever
+    (uvicorn times nothing before a request head), so that past ``max_connections`` every other
+    client got 503. Now each is closed after ``header_timeout`` (408 when a request was begun)."""
+    settings = Settings(max_sessions=4, max_connections=16, header_timeout=1.0)
+    options = uvicorn_options(settings, "warning")
+    with run_uvicorn(create_app(settings, dataset=tiny_dataset), **options) as url:
+        host, port = url.removeprefix("http://").split(":")
+        attackers: list[socket.socket] = []
+        try:
+            for i in range(20):
+                sock = socket.create_connection((host, int(port)), timeout=10)
+                attackers.append(sock)
+                if i % 2:
+                    sock.sendall(b"GET /hea")  # half a request line, then nothing
+            deadline = time.monotonic() + 20
+            replies = [_until_closed(sock, deadline) for sock in attackers]
+        finally:
+            for sock in attackers:
+                sock.close()
+        assert None not in replies, f"{replies.count(None)} of 20 connections still open after 20 s"
+        assert all(reply == b"" for reply in replies[0::2]), replies  # nothing sent: closed, nothing said
+        assert all(reply.startswith(b"HTTP/1.1 408 ") for reply in replies[1::2] if reply), replies
+        assert httpx.get(f"{url}/health", timeout=10).json() == {"status": "healthy"}
+
+
+def test_a_keep_alive_connection_that_trickles_its_next_request_head_is_closed(tiny_dataset: Dataset) -> None:
+    """A byte now and then stops uvicorn's keep-alive timer for good; the head deadline still runs."""
+    settings = Settings(max_sessions=4, header_timeout=1.0)
+    options = uvicorn_options(settings, "warning")
+    with run_uvicorn(create_app(settings, dataset=tiny_dataset), **options) as url:
+        host, port = url.removeprefix("http://").split(":")
+        with socket.create_connection((host, int(port)), timeout=10) as sock:
+            sock.sendall(b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+            first = b""
+            while b"healthy" not in first:
+                chunk = sock.recv(4096)
+                assert chunk, first
+                first += chunk
+            assert first.startswith(b"HTTP/1.1 200 ")
+            sock.sendall(b"GET /health HTTP/1.1\r\n")
+            closed = None
+            for i in range(40):  # a header byte every 0.1 s for at most 4 s
+                try:
+                    sock.sendall(b"X-Slow: 1\r\n"[i % 11 : i % 11 + 1])
+                except OSError:
+                    closed = b""
+                    break
+                time.sleep(0.1)
+            if closed is None:
+                closed = _until_closed(sock, time.monotonic() + 1)
+        assert closed is not None, "the connection trickling its head was still open after 4 s"
+        assert closed == b"" or closed.startswith(b"HTTP/1.1 408 "), closed
+
+
+def test_one_client_holds_at_most_max_ws_per_client_websockets(
+    serve: Callable[..., AbstractContextManager[str]],
+) -> None:
+    """One WebSocket too many gets CAPACITY_REACHED and close 1013; another client is not affected,
+    and a connection closed gives its place back."""
+    reset = json.dumps({"type": "reset", "data": {}})
+    with serve(max_sessions=16, max_ws_per_client=3) as url:
+        ws_url = url.replace("http", "ws") + "/ws"
+        with contextlib.ExitStack() as stack:
+            held = [stack.enter_context(connect(ws_url)) for _ in range(3)]
+            for ws in held:
+                ws.send(reset)
+                assert json.loads(ws.recv(timeout=10))["type"] == "observation"
+            with connect(ws_url) as extra:
+                refusal = json.loads(extra.recv(timeout=10))
+                with pytest.raises(ConnectionClosed) as closed:
+                    extra.recv(timeout=10)
+            assert refusal["type"] == "error" and refusal["data"]["code"] == "CAPACITY_REACHED", refusal
+            assert "SQLENV_MAX_WS_PER_CLIENT" in refusal["data"]["message"]
+            assert refusal["data"]["max_ws_per_client"] == 3
+            assert closed.value.rcvd is not None and closed.value.rcvd.code == 1013
+            with connect(ws_url, source_address=(OTHER_CLIENT, 0)) as other:  # another address is served
+                other.send(reset)
+                assert json.loads(other.recv(timeout=10))["type"] == "observation"
+            held[-1].close()  # (closing it again on exit does nothing)
+            deadline = time.monotonic() + 20
+            while True:  # the closed connection's place comes back once the server has seen the close
+                with connect(ws_url) as again:
+                    again.send(reset)
+                    reply = json.loads(again.recv(timeout=10))
+                if reply["type"] == "observation" or time.monotonic() > deadline:
+                    break
+                time.sleep(0.2)
+            assert reply["type"] == "observation", reply

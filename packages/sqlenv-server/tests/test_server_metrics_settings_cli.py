@@ -101,6 +101,10 @@ def test_per_client_limit_defaults_leave_room_for_others() -> None:
     assert Settings(max_sessions=16).per_client_limit == 14
     assert Settings(max_sessions=1).per_client_limit == 1
     assert Settings(max_sessions=8, max_sessions_per_client=50).per_client_limit == 8
+    # WebSocket connections per client and worker: the session limit of one worker unless set.
+    assert Settings().ws_per_client == 224
+    assert Settings(max_sessions=16, max_sessions_per_client=4).ws_per_client == 4
+    assert Settings(max_ws_per_client=2).ws_per_client == 2
 
 
 @pytest.mark.parametrize("workers", ["1", "2"])

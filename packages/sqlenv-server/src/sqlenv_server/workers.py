@@ -32,6 +32,7 @@ from typing import Any, NamedTuple
 import uvicorn
 
 from sqlenv_server.bounds import connection_limit, raise_open_files_limit
+from sqlenv_server.protocol import head_deadline_protocol
 from sqlenv_server.settings import Settings
 from sqlenv_server.sharedlimit import BUCKETS, SharedClientSlots
 
@@ -59,6 +60,8 @@ def uvicorn_options(settings: Settings, log_level: str) -> dict[str, Any]:
         if settings.max_connections is None
         else settings.max_connections,
         "ws_per_message_deflate": settings.ws_compression,
+        # Connections that take longer than header_timeout to send a request head are closed.
+        "http": head_deadline_protocol(settings.header_timeout),
         "timeout_graceful_shutdown": 5,
     }
 
