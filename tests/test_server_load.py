@@ -25,6 +25,7 @@ from websockets.typing import Origin
 
 from sqlenv_core.datasets import Dataset
 from sqlenv_server import Settings, create_app
+from sqlenv_server.protocol import head_deadline_protocol
 from sqlenv_server.workers import uvicorn_options
 
 pytestmark = pytest.mark.integration
@@ -406,12 +407,32 @@ def _until_closed(sock: socket.socket, deadline: float) -> bytes | None:
         received += chunk
 
 
-def test_connections_that_do_not_finish_their_request_head_are_closed(tiny_dataset: Dataset) -> None:
+def _head_deadline_options(settings: Settings, impl: str) -> dict[str, Any]:
+    """What ``sqlenv-server`` runs uvicorn with, on ``impl``'s protocol (``auto``: what uvicorn picks)."""
+    options = uvicorn_options(settings, "warning")
+    if impl == "httptools":
+        pytest.importorskip("httptools", reason="httptools is not installed (uvicorn[standard] installs it)")
+        from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+        base: type[asyncio.Protocol] = HttpToolsProtocol
+    elif impl == "h11":
+        from uvicorn.protocols.http.h11_impl import H11Protocol
+
+        base = H11Protocol
+    else:
+        return options
+    per_client = options["http"].max_per_client
+    options["http"] = head_deadline_protocol(settings.header_timeout, base, max_per_client=per_client)
+    return options
+
+
+@pytest.mark.parametrize("impl", ["auto", "h11", "httptools"])
+def test_connections_that_do_not_finish_their_request_head_are_closed(tiny_dataset: Dataset, impl: str) -> None:
     """Slowloris: 20 connections that send nothing, or half a request line, used to be held for ever
     (uvicorn times nothing before a request head), so that past ``max_connections`` every other
     client got 503. Now each is closed after ``header_timeout`` (408 when a request was begun)."""
     settings = Settings(max_sessions=4, max_connections=16, header_timeout=1.0)
-    options = uvicorn_options(settings, "warning")
+    options = _head_deadline_options(settings, impl)
     with run_uvicorn(create_app(settings, dataset=tiny_dataset), **options) as url:
         host, port = url.removeprefix("http://").split(":")
         attackers: list[socket.socket] = []
@@ -432,11 +453,25 @@ def test_connections_that_do_not_finish_their_request_head_are_closed(tiny_datas
         assert httpx.get(f"{url}/health", timeout=10).json() == {"status": "healthy"}
 
 
-def test_a_keep_alive_connection_that_trickles_its_next_request_head_is_closed(tiny_dataset: Dataset) -> None:
-    """A byte now and then stops uvicorn's keep-alive timer for good; the head deadline still runs."""
+@pytest.mark.parametrize("impl", ["h11", "httptools"])
+def test_a_keep_alive_connection_that_trickles_its_next_request_head_is_closed(
+    tiny_dataset: Dataset, impl: str
+) -> None:
+    """A byte now and then stops uvicorn's keep-alive timer for good; the head deadline still runs.
+    It bounds the head only: a request whose reply takes longer than the deadline is answered."""
     settings = Settings(max_sessions=4, header_timeout=1.0)
-    options = uvicorn_options(settings, "warning")
+    options = _head_deadline_options(settings, impl)
     with run_uvicorn(create_app(settings, dataset=tiny_dataset), **options) as url:
+
+        async def slow_reply() -> int:
+            async with httpx.AsyncClient(base_url=url, timeout=30.0) as client:
+                session_id = await _open(client)
+                step = asyncio.create_task(client.post("/step", json={**_bomb(), "session_id": session_id}))
+                await asyncio.sleep(2.0)  # twice the deadline, the request's connection idle meanwhile
+                await client.post("/close", json={"session_id": session_id})
+                return (await step).status_code
+
+        assert asyncio.run(slow_reply()) in (200, 404)  # answered (closed under it), not cut off
         host, port = url.removeprefix("http://").split(":")
         with socket.create_connection((host, int(port)), timeout=10) as sock:
             sock.sendall(b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
@@ -495,3 +530,52 @@ def test_one_client_holds_at_most_max_ws_per_client_websockets(
                     break
                 time.sleep(0.2)
             assert reply["type"] == "observation", reply
+
+
+def _get_health(sock: socket.socket) -> bytes:
+    sock.sendall(b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+    reply = b""
+    while b"healthy" not in reply:
+        chunk = sock.recv(4096)
+        if not chunk:
+            break
+        reply += chunk
+    return reply
+
+
+@pytest.mark.parametrize("impl", ["h11", "httptools"])
+def test_one_address_holds_at_most_max_connections_per_client(tiny_dataset: Dataset, impl: str) -> None:
+    """Idle connections from one address used to be held until ``max_connections`` (then everyone got
+    503); one past its share is now answered 429 at once and closed. Other addresses are served, and
+    a proxy uvicorn trusts (loopback by default) is not counted: its clients are behind it."""
+    settings = Settings(max_sessions=4, max_connections=64, max_connections_per_client=4, header_timeout=30.0)
+    options = _head_deadline_options(settings, impl)
+    with run_uvicorn(create_app(settings, dataset=tiny_dataset), **options) as url:
+        host, port = url.removeprefix("http://").split(":")
+        address = (host, int(port))
+        attacker = ("127.0.0.3", 0)
+        with contextlib.ExitStack() as stack:
+            held = [
+                stack.enter_context(socket.create_connection(address, timeout=10, source_address=attacker))
+                for _ in range(4)
+            ]
+            with socket.create_connection(address, timeout=10, source_address=attacker) as extra:
+                refused = _until_closed(extra, time.monotonic() + 10)
+            assert refused is not None and refused.startswith(b"HTTP/1.1 429 "), refused
+            assert b"SQLENV_MAX_CONNECTIONS_PER_CLIENT" in refused
+            assert _get_health(held[0]).startswith(b"HTTP/1.1 200 ")  # its own connections still work
+            other = httpx.HTTPTransport(local_address=OTHER_CLIENT)
+            with httpx.Client(base_url=url, transport=other, timeout=10) as client:
+                assert client.get("/health").status_code == 200
+            # Loopback is a trusted proxy by default (FORWARDED_ALLOW_IPS): not counted.
+            local = [stack.enter_context(socket.create_connection(address, timeout=10)) for _ in range(6)]
+            assert _get_health(local[-1]).startswith(b"HTTP/1.1 200 ")
+            held[1].close()  # its place comes back once the server has seen the close
+            deadline = time.monotonic() + 20
+            while True:
+                with socket.create_connection(address, timeout=10, source_address=attacker) as again:
+                    reply = _get_health(again)
+                if reply.startswith(b"HTTP/1.1 200 ") or time.monotonic() > deadline:
+                    break
+                time.sleep(0.2)
+            assert reply.startswith(b"HTTP/1.1 200 "), reply

@@ -137,6 +137,12 @@ class Settings(BaseSettings):
     first request) or from its previous response; past it the connection is closed (with 408 if a
     request was begun), so that connections that send nothing, or a byte now and then, cannot hold
     ``max_connections`` (slowloris). Applies to the ``sqlenv-server`` command (``uvicorn_options``)."""
+    max_connections_per_client: int | None = Field(default=None, ge=1)
+    """HTTP connections one peer address may hold open on one worker (WebSockets are counted by
+    ``max_ws_per_client`` instead); one more is answered 429 at once and closed. Default: its
+    ``max_requests_per_client``, at most all but an eighth of ``max_connections``. Connections from a
+    proxy uvicorn trusts (``FORWARDED_ALLOW_IPS``; loopback by default) are not counted. Applies to
+    the ``sqlenv-server`` command (``uvicorn_options``)."""
     max_ws_per_client: int | None = Field(default=None, ge=1)
     """WebSocket connections one client (as in ``max_sessions_per_client``) may hold on one worker; one
     more gets a ``CAPACITY_REACHED`` error frame and close code 1013. Default: the per-client session
