@@ -532,6 +532,26 @@ def test_one_client_holds_at_most_max_ws_per_client_websockets(
             assert reply["type"] == "observation", reply
 
 
+def test_websockets_per_client_count_the_forwarded_address(serve: Callable[..., AbstractContextManager[str]]) -> None:
+    """Behind a proxy uvicorn trusts (loopback by default), each forwarded client has its own count."""
+    reset = json.dumps({"type": "reset", "data": {}})
+
+    def first_reply(ws: Any) -> dict[str, Any]:
+        ws.send(reset)
+        return dict(json.loads(ws.recv(timeout=10)))
+
+    with serve(max_sessions=16, max_ws_per_client=1) as url:
+        ws_url = url.replace("http", "ws") + "/ws"
+        alice = {"X-Forwarded-For": "203.0.113.1"}
+        with connect(ws_url, additional_headers=alice) as first:
+            assert first_reply(first)["type"] == "observation"
+            with connect(ws_url, additional_headers=alice) as second:
+                refused = json.loads(second.recv(timeout=10))
+            assert refused["data"]["code"] == "CAPACITY_REACHED" and "203.0.113.1" in refused["data"]["message"]
+            with connect(ws_url, additional_headers={"X-Forwarded-For": "203.0.113.2"}) as bob:
+                assert first_reply(bob)["type"] == "observation"
+
+
 def _get_health(sock: socket.socket) -> bytes:
     sock.sendall(b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
     reply = b""
