@@ -407,6 +407,14 @@ def _until_closed(sock: socket.socket, deadline: float) -> bytes | None:
         received += chunk
 
 
+def _closed_connections(url: str, reason: str) -> float:
+    """``sqlenv_connections_closed_total{reason=...}`` on ``/metrics`` (counts of this process)."""
+    for line in httpx.get(f"{url}/metrics", timeout=10).text.splitlines():
+        if line.startswith(f'sqlenv_connections_closed_total{{reason="{reason}"}}'):
+            return float(line.split()[-1])
+    raise AssertionError(f"no sqlenv_connections_closed_total for {reason}")
+
+
 def _head_deadline_options(settings: Settings, impl: str) -> dict[str, Any]:
     """What ``sqlenv-server`` runs uvicorn with, on ``impl``'s protocol (``auto``: what uvicorn picks)."""
     options = uvicorn_options(settings, "warning")
@@ -435,6 +443,7 @@ def test_connections_that_do_not_finish_their_request_head_are_closed(tiny_datas
     options = _head_deadline_options(settings, impl)
     with run_uvicorn(create_app(settings, dataset=tiny_dataset), **options) as url:
         host, port = url.removeprefix("http://").split(":")
+        closed_before = _closed_connections(url, "header_timeout")
         attackers: list[socket.socket] = []
         try:
             for i in range(20):
@@ -451,6 +460,7 @@ def test_connections_that_do_not_finish_their_request_head_are_closed(tiny_datas
         assert all(reply == b"" for reply in replies[0::2]), replies  # nothing sent: closed, nothing said
         assert all(reply.startswith(b"HTTP/1.1 408 ") for reply in replies[1::2] if reply), replies
         assert httpx.get(f"{url}/health", timeout=10).json() == {"status": "healthy"}
+        assert _closed_connections(url, "header_timeout") >= closed_before + 20  # operators see it
 
 
 @pytest.mark.parametrize("impl", ["h11", "httptools"])
@@ -583,6 +593,7 @@ def test_one_address_holds_at_most_max_connections_per_client(tiny_dataset: Data
                 refused = _until_closed(extra, time.monotonic() + 10)
             assert refused is not None and refused.startswith(b"HTTP/1.1 429 "), refused
             assert b"SQLENV_MAX_CONNECTIONS_PER_CLIENT" in refused
+            assert _closed_connections(url, "too_many_per_client") >= 1
             assert _get_health(held[0]).startswith(b"HTTP/1.1 200 ")  # its own connections still work
             other = httpx.HTTPTransport(local_address=OTHER_CLIENT)
             with httpx.Client(base_url=url, transport=other, timeout=10) as client:

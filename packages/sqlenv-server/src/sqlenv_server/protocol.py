@@ -30,9 +30,12 @@ from typing import Any, ClassVar, cast
 from sqlenv_core.wire import ErrorCode, error_payload
 from sqlenv_server.jsonio import encode
 
-__all__ = ["head_deadline_protocol", "too_many_connections"]
+__all__ = ["CLOSED_CONNECTIONS", "head_deadline_protocol", "too_many_connections"]
 
 logger = logging.getLogger("sqlenv_server")
+
+#: Connections this process closed, by reason (``GET /metrics``: ``sqlenv_connections_closed_total``).
+CLOSED_CONNECTIONS: dict[str, int] = {"header_timeout": 0, "too_many_per_client": 0}
 
 _WHY = b"request line and headers not received in time"
 _TIMED_OUT = (
@@ -90,6 +93,7 @@ class _HeadDeadline(asyncio.Protocol):
         if limit is not None and host is not None and not self._behind_trusted_proxy(host):
             held = self.open_per_client.get(host, 0)
             if held >= limit:
+                CLOSED_CONNECTIONS["too_many_per_client"] += 1
                 self.transport.write(too_many_connections(limit))
                 self.transport.close()
                 return
@@ -155,6 +159,7 @@ class _HeadDeadline(asyncio.Protocol):
         self._head_timer = None
         if self.transport.is_closing() or self not in self.connections or self.cycle is not self._head_cycle:
             return
+        CLOSED_CONNECTIONS["header_timeout"] += 1
         if self._head_bytes:  # a head was begun: say why it ends (nothing started: just close, like keep-alive)
             self.transport.write(_TIMED_OUT)
         logger.debug("closed a connection whose request head took more than %.1f s", self.header_timeout_s)
