@@ -10,12 +10,20 @@ latency under each, with the code of another checkout measured in the same run a
    agent can send (a QUERY of 1,000 rows x 100 float columns, a 90 kB list ANSWER) back to back.
 5. ``heavy-distinct``: the same, with every QUERY's text made unique by a comment, so that the
    server has never seen it: each is tried on the event loop under the inline budget first.
+6. ``slowloris``: the server serves at most 256 connections (``SQLENV_MAX_CONNECTIONS``); for 30 s
+   one address (127.0.0.3) keeps 300 connections open that send half a request line and nothing
+   more, opening a new one whenever one is closed. A new user (127.0.0.2, a new connection per
+   request) asks ``/health`` every 20 ms: how many get 200, and how fast.
+7. ``slowloris-spread``: the same 300 connections from 30 addresses (127.0.1.x), 10 each, not
+   reopened: what the head deadline alone gives back.
 
 Everything talks to 127.0.0.1 and every loop is bounded by a count or a deadline. Timings depend on
 the machine and its load: compare the two columns of one run, never figures of different runs.
 
     git archive fa54d64 | tar -x -C /tmp/old   # the code before issue 19
     uv run python bench/bench_server_load.py --baseline-src /tmp/old [--only heavy]
+
+(``slowloris`` needs a baseline with ``SQLENV_MAX_CONNECTIONS``: ``git archive 50a8c50``.)
 """
 
 from __future__ import annotations
@@ -173,6 +181,75 @@ async def heavy_attack(url: str, sessions: int = 64, seconds: float = 20.0, dist
     print(f"    heavy: {steps[0]} steps in {seconds:.0f} s ({steps[0] / seconds:.1f}/s)")
 
 
+#: The connections the server may serve at once in the slowloris attacks, and the attackers' sockets.
+SLOWLORIS_LIMIT = 256
+SLOWLORIS_SOCKETS = 300
+
+
+async def slowloris(url: str, addresses: list[str], reopen: bool, seconds: float = 30.0) -> dict[str, str]:
+    """``SLOWLORIS_SOCKETS`` half-sent requests from ``addresses`` while a new user probes ``/health``."""
+    host, port = url.removeprefix("http://").split(":")
+    stop = asyncio.Event()
+    opened = [0]
+    holding = [0]
+
+    async def hold(address: str) -> None:
+        while not stop.is_set():
+            try:
+                reader, writer = await asyncio.open_connection(host, int(port), local_addr=(address, 0))
+            except OSError:
+                await asyncio.sleep(0.05)
+                continue
+            opened[0] += 1
+            holding[0] += 1
+            try:
+                writer.write(b"GET /hea")  # and never the rest
+                while not stop.is_set():
+                    try:
+                        if not await asyncio.wait_for(reader.read(4096), 0.5):
+                            break  # closed by the server
+                    except TimeoutError:
+                        continue
+            except OSError:
+                pass
+            finally:
+                holding[0] -= 1
+                writer.close()
+            if not reopen:
+                await stop.wait()
+
+    per_address = SLOWLORIS_SOCKETS // len(addresses)
+    attackers = [asyncio.create_task(hold(a)) for a in addresses for _ in range(per_address)]
+    await asyncio.sleep(2.0)  # the attack is in place
+    statuses: list[int | str] = []
+    latencies: list[float] = []
+    held_samples: list[int] = []
+    victim = httpx.AsyncHTTPTransport(local_address="127.0.0.2")
+    limits = httpx.Limits(max_keepalive_connections=0)  # a new user: a new connection per request
+    deadline = time.monotonic() + seconds
+    async with httpx.AsyncClient(base_url=url, timeout=5, transport=victim, limits=limits) as client:
+        while time.monotonic() < deadline:
+            began = time.perf_counter()
+            try:
+                statuses.append((await client.get("/health")).status_code)
+                latencies.append(time.perf_counter() - began)
+            except httpx.HTTPError as exc:
+                statuses.append(type(exc).__name__)
+            held_samples.append(holding[0])
+            await asyncio.sleep(0.02)
+    stop.set()
+    await asyncio.gather(*attackers, return_exceptions=True)
+    ok = [lat for status, lat in zip(statuses, latencies, strict=False) if status == 200]
+    good = statuses.count(200)
+    others = sorted({str(s) for s in statuses if s != 200})
+    return {
+        "victim /health 200": f"{good}/{len(statuses)} ({100 * good / max(1, len(statuses)):.0f} %)"
+        + (f" else {','.join(others)[:14]}" if others else ""),
+        "victim p50/p99 (200s)": f"{pct(ok, 0.5):.1f} / {pct(ok, 0.99):.1f} ms" if ok else "-",
+        "attacker sockets held (median)": f"{sorted(held_samples)[len(held_samples) // 2]} ({opened[0]} opened)",
+    }
+
+
 server_pid: list[int] = [0]
 measured: list[int] = []
 
@@ -209,6 +286,27 @@ def measure(label: str, pythonpath: str | None, only: set[str], extra_env: dict[
         "heavy": heavy_attack,
         "heavy-distinct": lambda url: heavy_attack(url, distinct=True),
     }
+    spread = [f"127.0.1.{i}" for i in range(1, 31)]
+    floods: dict[str, Callable[[str], Awaitable[dict[str, str]]]] = {
+        "slowloris": lambda url: slowloris(url, ["127.0.0.3"], reopen=True),
+        "slowloris-spread": lambda url: slowloris(url, spread, reopen=False),
+    }
+    for name, flood in floods.items():
+        if name not in only:  # not run by default: --only slowloris --only slowloris-spread
+            continue
+        server, url = serve(pythonpath, {**extra_env, "SQLENV_MAX_CONNECTIONS": str(SLOWLORIS_LIMIT)})
+        try:
+            for key, value in asyncio.run(flood(url)).items():
+                results[f"{name}: {key}"] = value
+            alive = httpx.get(f"{url}/health", timeout=30).status_code
+            results[f"{name}: serving after"] = "yes" if alive == 200 else f"no ({alive})"
+        finally:
+            server.terminate()
+            try:
+                server.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                server.kill()
+        print(f"  {label} {name} done", flush=True)
     for name, attack in attacks.items():
         if only and name not in only:
             continue
@@ -244,7 +342,11 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
     parser.add_argument("--baseline-src", type=Path, help="an older checkout's root, measured in the same run")
     parser.add_argument(
-        "--only", action="append", choices=["queue", "ws", "cookie", "heavy", "heavy-distinct"], default=[]
+        "--only",
+        action="append",
+        choices=["queue", "ws", "cookie", "heavy", "heavy-distinct", "slowloris", "slowloris-spread"],
+        default=[],
+        help="run only these attacks (the slowloris ones run only when named)",
     )
     parser.add_argument(
         "--variant",
@@ -263,7 +365,8 @@ def main() -> int:
         paths = os.pathsep.join(str(p / "src") for p in sorted((args.baseline_src / "packages").iterdir()))
         columns["baseline"] = measure("baseline", paths, only, {})
     print(f"\n{'':44}" + "".join(f"{label:>44}" for label in columns))
-    for key in columns["now"]:
+    keys = list(dict.fromkeys(key for column in columns.values() for key in column))
+    for key in keys:
         print(f"{key:44}" + "".join(f"{columns[label].get(key, '-'):>44}" for label in columns))
     print("\n(one worker, built-in dataset, loopback; timings from a shared machine: compare columns of one run)")
     return 0

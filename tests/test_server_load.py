@@ -8,6 +8,7 @@ behaviour (refused, closed, freed, still serving), never on timings (those are i
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import socket
 import time
@@ -24,6 +25,7 @@ from websockets.typing import Origin
 
 from sqlenv_core.datasets import Dataset
 from sqlenv_server import Settings, create_app
+from sqlenv_server.protocol import head_deadline_protocol
 from sqlenv_server.workers import uvicorn_options
 
 pytestmark = pytest.mark.integration
@@ -384,3 +386,227 @@ def test_names_and_origins_are_settings(
     with serve(max_sessions=4, host="0.0.0.0") as url, httpx.Client(base_url=url, timeout=10) as client:
         assert client.get("/health", headers={"Host": "sqlenv.internal:8000"}).status_code == 200
         assert client.post("/reset", headers={"Origin": "https://evil.example"}).status_code == 403
+
+
+def _until_closed(sock: socket.socket, deadline: float) -> bytes | None:
+    """What the server sends until it closes the connection; ``None`` if still open at ``deadline``."""
+    received = b""
+    while True:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            return None
+        sock.settimeout(left)
+        try:
+            chunk = sock.recv(4096)
+        except TimeoutError:
+            return None
+        except ConnectionResetError:
+            return received
+        if not chunk:
+            return received
+        received += chunk
+
+
+def _closed_connections(url: str, reason: str) -> float:
+    """``sqlenv_connections_closed_total{reason=...}`` on ``/metrics`` (counts of this process)."""
+    for line in httpx.get(f"{url}/metrics", timeout=10).text.splitlines():
+        if line.startswith(f'sqlenv_connections_closed_total{{reason="{reason}"}}'):
+            return float(line.split()[-1])
+    raise AssertionError(f"no sqlenv_connections_closed_total for {reason}")
+
+
+def _head_deadline_options(settings: Settings, impl: str) -> dict[str, Any]:
+    """What ``sqlenv-server`` runs uvicorn with, on ``impl``'s protocol (``auto``: what uvicorn picks)."""
+    options = uvicorn_options(settings, "warning")
+    if impl == "httptools":
+        pytest.importorskip("httptools", reason="httptools is not installed (uvicorn[standard] installs it)")
+        from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+        base: type[asyncio.Protocol] = HttpToolsProtocol
+    elif impl == "h11":
+        from uvicorn.protocols.http.h11_impl import H11Protocol
+
+        base = H11Protocol
+    else:
+        return options
+    per_client = options["http"].max_per_client
+    options["http"] = head_deadline_protocol(settings.header_timeout, base, max_per_client=per_client)
+    return options
+
+
+@pytest.mark.parametrize("impl", ["auto", "h11", "httptools"])
+def test_connections_that_do_not_finish_their_request_head_are_closed(tiny_dataset: Dataset, impl: str) -> None:
+    """Slowloris: 20 connections that send nothing, or half a request line, used to be held for ever
+    (uvicorn times nothing before a request head), so that past ``max_connections`` every other
+    client got 503. Now each is closed after ``header_timeout`` (408 when a request was begun)."""
+    settings = Settings(max_sessions=4, max_connections=16, header_timeout=1.0)
+    options = _head_deadline_options(settings, impl)
+    with run_uvicorn(create_app(settings, dataset=tiny_dataset), **options) as url:
+        host, port = url.removeprefix("http://").split(":")
+        closed_before = _closed_connections(url, "header_timeout")
+        attackers: list[socket.socket] = []
+        try:
+            for i in range(20):
+                sock = socket.create_connection((host, int(port)), timeout=10)
+                attackers.append(sock)
+                if i % 2:
+                    sock.sendall(b"GET /hea")  # half a request line, then nothing
+            deadline = time.monotonic() + 20
+            replies = [_until_closed(sock, deadline) for sock in attackers]
+        finally:
+            for sock in attackers:
+                sock.close()
+        assert None not in replies, f"{replies.count(None)} of 20 connections still open after 20 s"
+        assert all(reply == b"" for reply in replies[0::2]), replies  # nothing sent: closed, nothing said
+        assert all(reply.startswith(b"HTTP/1.1 408 ") for reply in replies[1::2] if reply), replies
+        assert httpx.get(f"{url}/health", timeout=10).json() == {"status": "healthy"}
+        assert _closed_connections(url, "header_timeout") >= closed_before + 20  # operators see it
+
+
+@pytest.mark.parametrize("impl", ["h11", "httptools"])
+def test_a_keep_alive_connection_that_trickles_its_next_request_head_is_closed(
+    tiny_dataset: Dataset, impl: str
+) -> None:
+    """A byte now and then stops uvicorn's keep-alive timer for good; the head deadline still runs.
+    It bounds the head only: a request whose reply takes longer than the deadline is answered."""
+    settings = Settings(max_sessions=4, header_timeout=1.0)
+    options = _head_deadline_options(settings, impl)
+    with run_uvicorn(create_app(settings, dataset=tiny_dataset), **options) as url:
+
+        async def slow_reply() -> int:
+            async with httpx.AsyncClient(base_url=url, timeout=30.0) as client:
+                session_id = await _open(client)
+                step = asyncio.create_task(client.post("/step", json={**_bomb(), "session_id": session_id}))
+                await asyncio.sleep(2.0)  # twice the deadline, the request's connection idle meanwhile
+                await client.post("/close", json={"session_id": session_id})
+                return (await step).status_code
+
+        assert asyncio.run(slow_reply()) in (200, 404)  # answered (closed under it), not cut off
+        host, port = url.removeprefix("http://").split(":")
+        with socket.create_connection((host, int(port)), timeout=10) as sock:
+            sock.sendall(b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+            first = b""
+            while b"healthy" not in first:
+                chunk = sock.recv(4096)
+                assert chunk, first
+                first += chunk
+            assert first.startswith(b"HTTP/1.1 200 ")
+            sock.sendall(b"GET /health HTTP/1.1\r\n")
+            closed = None
+            for i in range(40):  # a header byte every 0.1 s for at most 4 s
+                try:
+                    sock.sendall(b"X-Slow: 1\r\n"[i % 11 : i % 11 + 1])
+                except OSError:
+                    closed = b""
+                    break
+                time.sleep(0.1)
+            if closed is None:
+                closed = _until_closed(sock, time.monotonic() + 1)
+        assert closed is not None, "the connection trickling its head was still open after 4 s"
+        assert closed == b"" or closed.startswith(b"HTTP/1.1 408 "), closed
+
+
+def test_one_client_holds_at_most_max_ws_per_client_websockets(
+    serve: Callable[..., AbstractContextManager[str]],
+) -> None:
+    """One WebSocket too many gets CAPACITY_REACHED and close 1013; another client is not affected,
+    and a connection closed gives its place back."""
+    reset = json.dumps({"type": "reset", "data": {}})
+    with serve(max_sessions=16, max_ws_per_client=3) as url:
+        ws_url = url.replace("http", "ws") + "/ws"
+        with contextlib.ExitStack() as stack:
+            held = [stack.enter_context(connect(ws_url)) for _ in range(3)]
+            for ws in held:
+                ws.send(reset)
+                assert json.loads(ws.recv(timeout=10))["type"] == "observation"
+            with connect(ws_url) as extra:
+                refusal = json.loads(extra.recv(timeout=10))
+                with pytest.raises(ConnectionClosed) as closed:
+                    extra.recv(timeout=10)
+            assert refusal["type"] == "error" and refusal["data"]["code"] == "CAPACITY_REACHED", refusal
+            assert "SQLENV_MAX_WS_PER_CLIENT" in refusal["data"]["message"]
+            assert refusal["data"]["max_ws_per_client"] == 3
+            assert closed.value.rcvd is not None and closed.value.rcvd.code == 1013
+            with connect(ws_url, source_address=(OTHER_CLIENT, 0)) as other:  # another address is served
+                other.send(reset)
+                assert json.loads(other.recv(timeout=10))["type"] == "observation"
+            held[-1].close()  # (closing it again on exit does nothing)
+            deadline = time.monotonic() + 20
+            while True:  # the closed connection's place comes back once the server has seen the close
+                with connect(ws_url) as again:
+                    again.send(reset)
+                    reply = json.loads(again.recv(timeout=10))
+                if reply["type"] == "observation" or time.monotonic() > deadline:
+                    break
+                time.sleep(0.2)
+            assert reply["type"] == "observation", reply
+
+
+def test_websockets_per_client_count_the_forwarded_address(serve: Callable[..., AbstractContextManager[str]]) -> None:
+    """Behind a proxy uvicorn trusts (loopback by default), each forwarded client has its own count."""
+    reset = json.dumps({"type": "reset", "data": {}})
+
+    def first_reply(ws: Any) -> dict[str, Any]:
+        ws.send(reset)
+        return dict(json.loads(ws.recv(timeout=10)))
+
+    with serve(max_sessions=16, max_ws_per_client=1) as url:
+        ws_url = url.replace("http", "ws") + "/ws"
+        alice = {"X-Forwarded-For": "203.0.113.1"}
+        with connect(ws_url, additional_headers=alice) as first:
+            assert first_reply(first)["type"] == "observation"
+            with connect(ws_url, additional_headers=alice) as second:
+                refused = json.loads(second.recv(timeout=10))
+            assert refused["data"]["code"] == "CAPACITY_REACHED" and "203.0.113.1" in refused["data"]["message"]
+            with connect(ws_url, additional_headers={"X-Forwarded-For": "203.0.113.2"}) as bob:
+                assert first_reply(bob)["type"] == "observation"
+
+
+def _get_health(sock: socket.socket) -> bytes:
+    sock.sendall(b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+    reply = b""
+    while b"healthy" not in reply:
+        chunk = sock.recv(4096)
+        if not chunk:
+            break
+        reply += chunk
+    return reply
+
+
+@pytest.mark.parametrize("impl", ["h11", "httptools"])
+def test_one_address_holds_at_most_max_connections_per_client(tiny_dataset: Dataset, impl: str) -> None:
+    """Idle connections from one address used to be held until ``max_connections`` (then everyone got
+    503); one past its share is now answered 429 at once and closed. Other addresses are served, and
+    a proxy uvicorn trusts (loopback by default) is not counted: its clients are behind it."""
+    settings = Settings(max_sessions=4, max_connections=64, max_connections_per_client=4, header_timeout=30.0)
+    options = _head_deadline_options(settings, impl)
+    with run_uvicorn(create_app(settings, dataset=tiny_dataset), **options) as url:
+        host, port = url.removeprefix("http://").split(":")
+        address = (host, int(port))
+        attacker = ("127.0.0.3", 0)
+        with contextlib.ExitStack() as stack:
+            held = [
+                stack.enter_context(socket.create_connection(address, timeout=10, source_address=attacker))
+                for _ in range(4)
+            ]
+            with socket.create_connection(address, timeout=10, source_address=attacker) as extra:
+                refused = _until_closed(extra, time.monotonic() + 10)
+            assert refused is not None and refused.startswith(b"HTTP/1.1 429 "), refused
+            assert b"SQLENV_MAX_CONNECTIONS_PER_CLIENT" in refused
+            assert _closed_connections(url, "too_many_per_client") >= 1
+            assert _get_health(held[0]).startswith(b"HTTP/1.1 200 ")  # its own connections still work
+            other = httpx.HTTPTransport(local_address=OTHER_CLIENT)
+            with httpx.Client(base_url=url, transport=other, timeout=10) as client:
+                assert client.get("/health").status_code == 200
+            # Loopback is a trusted proxy by default (FORWARDED_ALLOW_IPS): not counted.
+            local = [stack.enter_context(socket.create_connection(address, timeout=10)) for _ in range(6)]
+            assert _get_health(local[-1]).startswith(b"HTTP/1.1 200 ")
+            held[1].close()  # its place comes back once the server has seen the close
+            deadline = time.monotonic() + 20
+            while True:
+                with socket.create_connection(address, timeout=10, source_address=attacker) as again:
+                    reply = _get_health(again)
+                if reply.startswith(b"HTTP/1.1 200 ") or time.monotonic() > deadline:
+                    break
+                time.sleep(0.2)
+            assert reply.startswith(b"HTTP/1.1 200 "), reply

@@ -101,6 +101,16 @@ def test_per_client_limit_defaults_leave_room_for_others() -> None:
     assert Settings(max_sessions=16).per_client_limit == 14
     assert Settings(max_sessions=1).per_client_limit == 1
     assert Settings(max_sessions=8, max_sessions_per_client=50).per_client_limit == 8
+    # WebSocket connections per client and worker: the session limit of one worker unless set.
+    assert Settings().ws_per_client == 224
+    assert Settings(max_sessions=16, max_sessions_per_client=4).ws_per_client == 4
+    assert Settings(max_ws_per_client=2).ws_per_client == 2
+    # HTTP connections per address: its requests in flight, leaving an eighth of the connections to others.
+    from sqlenv_server.workers import uvicorn_options
+
+    assert uvicorn_options(Settings(max_connections=4096), "info")["http"].max_per_client == 224 + 32
+    assert uvicorn_options(Settings(max_connections=64), "info")["http"].max_per_client == 56
+    assert uvicorn_options(Settings(max_connections_per_client=3), "info")["http"].max_per_client == 3
 
 
 @pytest.mark.parametrize("workers", ["1", "2"])

@@ -285,6 +285,7 @@ def create_app(
     )
     app.state.settings = config
     app.state.metrics = server_metrics
+    app.state.ws_connections = {}  # open WebSocket connections per client (max_ws_per_client)
     if worker_sockets and worker_index is not None:  # inside the body limit, which bounds what it reads
         app.add_middleware(WorkerRouter, index=worker_index, sockets=worker_sockets)
     app.add_middleware(BodySizeLimit, max_bytes=config.max_message_bytes)

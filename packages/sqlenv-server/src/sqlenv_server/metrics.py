@@ -2,13 +2,33 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.core import CounterMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+from sqlenv_server.protocol import CLOSED_CONNECTIONS
 
 __all__ = ["ServerMetrics"]
 
 _LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+
+
+class _ClosedConnections(Collector):
+    """What the HTTP protocol (:mod:`sqlenv_server.protocol`) closed in this process, read when scraped."""
+
+    def collect(self) -> Iterator[Metric]:
+        family = CounterMetricFamily(
+            "sqlenv_connections_closed",
+            "Connections the server closed before a request: head not received within header_timeout, or "
+            "one past max_connections_per_client (refused with 429).",
+            labels=["reason"],
+        )
+        for reason, count in CLOSED_CONNECTIONS.items():
+            family.add_metric([reason], count)
+        yield family
 
 
 class ServerMetrics:
@@ -43,6 +63,7 @@ class ServerMetrics:
             buckets=_LATENCY_BUCKETS,
             registry=self.registry,
         )
+        self.registry.register(_ClosedConnections())
         for transport in ("ws", "http", "mcp"):
             self.active_sessions.labels(transport).set(0)
         # labels() takes a lock and builds a key on every call; a step resolves its children once.

@@ -134,6 +134,23 @@ class Settings(BaseSettings):
     closed. Default: what the open-files limit leaves after two files per session and a reserve (the
     server raises its soft open-files limit to the hard one at start), so that it refuses cleanly
     before it runs out of file descriptors."""
+    header_timeout: float = Field(default=10.0, gt=0, le=600)
+    """Seconds a connection has to send a request's line and headers, counted from when it opened (its
+    first request) or from its previous response; past it the connection is closed (with 408 if a
+    request was begun), so that connections that send nothing, or a byte now and then, cannot hold
+    ``max_connections`` (slowloris). Applies to the ``sqlenv-server`` command (``uvicorn_options``)."""
+    max_connections_per_client: int | None = Field(default=None, ge=1)
+    """HTTP connections one peer address may hold open on one worker (WebSockets are counted by
+    ``max_ws_per_client`` instead); one more is answered 429 at once and closed. Default: its
+    ``max_requests_per_client``, at most all but an eighth of ``max_connections``. Connections from a
+    proxy uvicorn trusts (``FORWARDED_ALLOW_IPS``; loopback by default) are not counted. Applies to
+    the ``sqlenv-server`` command (``uvicorn_options``)."""
+    max_ws_per_client: int | None = Field(default=None, ge=1)
+    """WebSocket connections one client (as in ``max_sessions_per_client``) may hold on one worker; one
+    more gets a ``CAPACITY_REACHED`` error frame and close code 1013. Default: the per-client session
+    limit of one worker (all but an eighth of ``max_sessions``, or ``max_sessions_per_client`` when
+    set), so that with several workers, whose session limit is shared, one client still cannot take
+    every slot of one worker."""
     ws_send_timeout: float = Field(default=10.0, gt=0, le=600)
     """Seconds a reply may wait for a WebSocket client to read; a client that does not read for this
     long is disconnected and its session freed."""
@@ -169,6 +186,13 @@ class Settings(BaseSettings):
         if self.max_requests_per_client is not None:
             return self.max_requests_per_client
         return self.per_client_limit + 32
+
+    @property
+    def ws_per_client(self) -> int:
+        """The effective number of WebSocket connections one client may hold on one worker."""
+        if self.max_ws_per_client is not None:
+            return self.max_ws_per_client
+        return self.per_client_limit
 
     @property
     def body_bytes_per_client(self) -> int:

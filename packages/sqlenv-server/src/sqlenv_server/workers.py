@@ -32,6 +32,7 @@ from typing import Any, NamedTuple
 import uvicorn
 
 from sqlenv_server.bounds import connection_limit, raise_open_files_limit
+from sqlenv_server.protocol import head_deadline_protocol
 from sqlenv_server.settings import Settings
 from sqlenv_server.sharedlimit import BUCKETS, SharedClientSlots
 
@@ -50,15 +51,26 @@ def uvicorn_options(settings: Settings, log_level: str) -> dict[str, Any]:
     Sizing ``limit_concurrency`` raises this process's soft open-files limit to its hard limit
     (once), unless ``settings.max_connections`` is given.
     """
+    limit = (
+        connection_limit(open_files_limit(), settings.max_sessions)
+        if settings.max_connections is None
+        else settings.max_connections
+    )
+    per_client = settings.max_connections_per_client
+    if per_client is None:
+        per_client = settings.requests_per_client
+        if limit is not None:
+            per_client = min(per_client, max(1, limit - limit // 8))
     return {
         "log_level": log_level,
         # The protocol layer refuses a larger frame (close 1009) before it is buffered whole.
         "ws_max_size": settings.max_message_bytes,
         # New connections past it get 503 and are closed, before the descriptors run out.
-        "limit_concurrency": connection_limit(open_files_limit(), settings.max_sessions)
-        if settings.max_connections is None
-        else settings.max_connections,
+        "limit_concurrency": limit,
         "ws_per_message_deflate": settings.ws_compression,
+        # Connections that take longer than header_timeout to send a request head are closed, and one
+        # client's HTTP connections past its share are refused at once (slowloris).
+        "http": head_deadline_protocol(settings.header_timeout, max_per_client=per_client),
         "timeout_graceful_shutdown": 5,
     }
 

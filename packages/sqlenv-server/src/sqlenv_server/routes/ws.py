@@ -21,8 +21,9 @@ from sqlenv_server.deps import ManagerDep, SettingsDep, client_of
 from sqlenv_server.errors import count_error
 from sqlenv_server.jsonio import dumps
 from sqlenv_server.sessions import Session, SessionManager
+from sqlenv_server.settings import Settings
 
-__all__ = ["router"]
+__all__ = ["WebSocketLimitError", "router"]
 
 router = APIRouter()
 
@@ -93,14 +94,52 @@ async def _read(websocket: WebSocket, inbox: asyncio.Queue[Message | None], sess
 @router.websocket("/ws")
 async def websocket_session(websocket: WebSocket, manager: ManagerDep, settings: SettingsDep) -> None:
     """A persistent session: reset, step, state and close over one connection."""
-    await websocket.accept()
+    client = client_of(websocket)
+    held: dict[str, int] = websocket.app.state.ws_connections
+    count = held.get(client, 0)
+    # Refused after the handshake, so that a browser sees why. A full server says so first (as before).
+    if count >= settings.ws_per_client and len(manager) < manager.max_sessions:
+        await websocket.accept()
+        await _refuse(websocket, WebSocketLimitError(client, count, settings.ws_per_client), "too many connections")
+        return
+    held[client] = count + 1  # counted before the first await: connections opening at once all count
     try:
-        session = manager.open("ws", attached=True, client=client_of(websocket))
+        await websocket.accept()
+        await _serve(websocket, manager, settings, client)
+    finally:
+        left = held.get(client, 1) - 1
+        if left > 0:
+            held[client] = left
+        else:
+            held.pop(client, None)
+
+
+class WebSocketLimitError(WireError):
+    """One client already holds ``max_ws_per_client`` WebSocket connections (``CAPACITY_REACHED``)."""
+
+    def __init__(self, client: str, held: int, limit: int) -> None:
+        super().__init__(
+            ErrorCode.CAPACITY_REACHED,
+            f"this client ({client[:64]}) already holds {held} WebSocket connections to this server process, "
+            f"the most one client may hold ({limit}, SQLENV_MAX_WS_PER_CLIENT); close one you no longer use",
+            client_ws_connections=held,
+            max_ws_per_client=limit,
+        )
+
+
+async def _refuse(websocket: WebSocket, error: WireError, reason: str) -> None:
+    """Send ``error`` as the connection's only frame, then close it with 1013 (try again later)."""
+    count_error(websocket, error.code)
+    with contextlib.suppress(Exception):
+        await websocket.send_text(dumps(error.frame()))
+        await websocket.close(code=CLOSE_TRY_AGAIN_LATER, reason=reason)
+
+
+async def _serve(websocket: WebSocket, manager: SessionManager, settings: Settings, client: str) -> None:
+    try:
+        session = manager.open("ws", attached=True, client=client)
     except WireError as exc:  # at capacity, or this client holds its share of sessions
-        count_error(websocket, exc.code)
-        with contextlib.suppress(Exception):
-            await websocket.send_text(dumps(exc.frame()))
-            await websocket.close(code=CLOSE_TRY_AGAIN_LATER, reason="server at capacity")
+        await _refuse(websocket, exc, "server at capacity")
         return
     inbox: asyncio.Queue[Message | None] = asyncio.Queue(PIPELINE_DEPTH)
     reader = asyncio.create_task(_read(websocket, inbox, session))
