@@ -32,6 +32,7 @@ import argparse
 import asyncio
 import itertools
 import json
+import multiprocessing
 import os
 import socket
 import subprocess
@@ -39,6 +40,7 @@ import sys
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -69,31 +71,48 @@ def pct(samples: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000
 
 
-async def probe_health(url: str, stop: asyncio.Event, every_s: float = 0.02) -> list[float]:
-    """``/health`` latencies, one request at a time from a client of its own, until ``stop``."""
+async def probe_health(
+    url: str, stop: Callable[[], bool], pid: int, every_s: float = 0.02
+) -> tuple[list[float], list[int]]:
+    """``/health`` latencies, one request at a time from a client of its own, until ``stop()``;
+    and the server's RSS after each."""
     samples: list[float] = []
+    rss: list[int] = []
     transport = httpx.AsyncHTTPTransport(local_address="127.0.0.2")
     async with httpx.AsyncClient(base_url=url, timeout=30, transport=transport) as client:
-        while not stop.is_set() and len(samples) < 5_000:
+        while not stop() and len(samples) < 5_000:
             began = time.perf_counter()
             try:
                 await client.get("/health")
                 samples.append(time.perf_counter() - began)
             except httpx.HTTPError:
                 samples.append(30.0)  # no answer counts as the timeout
-            measured.append(rss_mb(server_pid[0]))  # the peak is taken from these
+            rss.append(rss_mb(pid))  # the peak is taken from these
             await asyncio.sleep(every_s)
-    return samples
+    return samples, rss
+
+
+def _probe_process(url: str, pid: int, ready: Any, stop: Any, out: Any) -> None:
+    ready.set()
+    out.put(asyncio.run(probe_health(url, stop.is_set, pid)))
 
 
 async def while_probing(url: str, attack: Callable[[], Awaitable[object]]) -> list[float]:
-    stop = asyncio.Event()
-    probe = asyncio.create_task(probe_health(url, stop))
+    """Run ``attack`` while another process probes ``/health`` (as a Kubernetes probe would): the
+    attack's own client work (64 sessions reading megabyte replies) must not delay the probe."""
+    context = multiprocessing.get_context("spawn")
+    ready, stop, out = context.Event(), context.Event(), context.Queue()
+    prober = context.Process(target=_probe_process, args=(url, server_pid[0], ready, stop, out), daemon=True)
+    prober.start()
+    await asyncio.to_thread(ready.wait, 60)  # the prober's interpreter has started
     try:
         await attack()
     finally:
         stop.set()
-    return await probe
+    samples, rss = await asyncio.to_thread(out.get, True, 120)
+    prober.join(timeout=30)
+    measured.extend(rss)
+    return samples
 
 
 async def queue_attack(url: str) -> None:
