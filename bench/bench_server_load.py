@@ -296,6 +296,14 @@ def serve(pythonpath: str | None, extra_env: dict[str, str]) -> tuple[subprocess
     return server, url
 
 
+def stop_server(server: subprocess.Popen[bytes]) -> None:
+    server.terminate()
+    try:
+        server.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        server.kill()
+
+
 def measure(label: str, pythonpath: str | None, only: set[str], extra_env: dict[str, str]) -> dict[str, str]:
     results: dict[str, str] = {}
     attacks: dict[str, Callable[[str], Awaitable[None]]] = {
@@ -320,11 +328,7 @@ def measure(label: str, pythonpath: str | None, only: set[str], extra_env: dict[
             alive = httpx.get(f"{url}/health", timeout=30).status_code
             results[f"{name}: serving after"] = "yes" if alive == 200 else f"no ({alive})"
         finally:
-            server.terminate()
-            try:
-                server.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                server.kill()
+            stop_server(server)
         print(f"  {label} {name} done", flush=True)
     for name, attack in attacks.items():
         if only and name not in only:
@@ -348,11 +352,7 @@ def measure(label: str, pythonpath: str | None, only: set[str], extra_env: dict[
             alive = httpx.get(f"{url}/health", timeout=30).status_code
             results[f"{name}: serving after"] = "yes" if alive == 200 else f"no ({alive})"
         finally:
-            server.terminate()
-            try:
-                server.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                server.kill()
+            stop_server(server)
         print(f"  {label} {name} done", flush=True)
     return results
 
