@@ -91,12 +91,13 @@ class Settings(BaseSettings):
     max_temp_mb: int = Field(default=256, ge=1)
     """Megabytes of temporary files one query may hold (sorts, DISTINCT, GROUP BY) before it stops
     with ``too_large``."""
-    worker_threads: int = Field(default=8, ge=1, le=1_024)
+    worker_threads: int = Field(default=4, ge=1, le=1_024)
     """Steps that may run Python at once in worker threads (a slow query never blocks the event
     loop). A step still running inside SQLite after ``slow_step_s`` gives its slot back, so slow
     queries cannot keep quick ones waiting; one slow in Python (reward, verdict) keeps it, so that
-    at most this many threads compete with the event loop for the GIL: 8 keeps ``/health`` under
-    100 ms at p99 against 64 sessions sending the heaviest steps, at the throughput of 32."""
+    at most this many threads compete with the event loop for the GIL: 4 keeps ``/health`` near
+    50 ms at p99 against 64 sessions sending the heaviest steps (8: 140 ms), at the throughput of 8
+    on the episode mix, since most steps of an episode now run on the event loop."""
     slow_step_s: float = Field(default=0.1, gt=0, le=60)
     """A slot-holding step seen inside SQLite (the GIL released) after this long stops counting
     against ``worker_threads`` (the runner looks every half of it)."""
