@@ -357,6 +357,12 @@ class SessionManager:
             result = session.env.step_cached(action)
         return result, time.perf_counter() - started
 
+    def client_at_limit(self, client: str) -> bool:
+        """Whether ``client`` already holds as many sessions as it may (on every worker, when shared)."""
+        if self.client_slots is not None:
+            return self.client_slots.held(client) >= self.client_slots.limit
+        return self._per_client.get(client, 0) >= self.max_per_client
+
     @staticmethod
     def _check_open(session: Session) -> None:
         """Refuse a request that waited on the lock of a session closed meanwhile.

@@ -42,6 +42,10 @@ class ClientSlots(Protocol):
         """Give one of ``client``'s slots back."""
         ...
 
+    def held(self, client: str) -> int:
+        """Sessions ``client`` holds on every worker."""
+        ...
+
 
 def bucket_of(client: str) -> int:
     """The bucket of a client address (stable across processes, unlike ``hash``)."""

@@ -97,8 +97,9 @@ async def websocket_session(websocket: WebSocket, manager: ManagerDep, settings:
     client = client_of(websocket)
     held: dict[str, int] = websocket.app.state.ws_connections
     count = held.get(client, 0)
-    # Refused after the handshake, so that a browser sees why. A full server says so first (as before).
-    if count >= settings.ws_per_client and len(manager) < manager.max_sessions:
+    # Refused after the handshake, so that a browser sees why. A full server, or a client at its
+    # session limit, is told so first (as before): that is the limit to raise.
+    if count >= settings.ws_per_client and len(manager) < manager.max_sessions and not manager.client_at_limit(client):
         await websocket.accept()
         await _refuse(websocket, WebSocketLimitError(client, count, settings.ws_per_client), "too many connections")
         return
