@@ -196,6 +196,26 @@ async def test_steps_slow_in_python_keep_their_slot() -> None:
     assert events == ["heavy", "quick"]
 
 
+async def test_the_runner_tells_a_thread_busy_for_long_from_one_just_started() -> None:
+    import threading
+
+    from sqlenv_server.runner import StepRunner
+
+    runner = StepRunner(fresh_slots=2, max_threads=4, slow_after_s=10)
+    release = threading.Event()
+    assert not runner.busy_for(0)  # nothing runs
+    async with anyio.create_task_group() as group:
+        group.start_soon(runner.run, lambda: release.wait(10))
+        group.start_soon(runner.run, lambda: release.wait(10))
+        with anyio.fail_after(10):
+            while not runner.busy_for(0.05):  # true once the first has run 50 ms
+                await anyio.sleep(0.005)
+        assert not runner.busy_for(60)  # ... and not a minute
+        release.set()
+    assert runner.running == 0 and not runner.busy_for(0)
+    runner.shutdown()
+
+
 async def test_new_actions_run_on_the_event_loop_within_the_inline_budget_and_slow_ones_never_again(
     dataset: Dataset,
 ) -> None:
@@ -247,9 +267,18 @@ async def test_new_actions_run_on_the_event_loop_within_the_inline_budget_and_sl
     assert (await manager.state(session)).step_count == 1
 
 
-async def test_no_sql_runs_on_the_event_loop_while_a_worker_thread_runs(dataset: Dataset) -> None:
-    # SQLite releases the GIL between rows: with a worker thread busy, SQL on the loop would wait
-    # for the GIL at every row, so a step never seen goes to a worker thread then.
+@pytest.mark.parametrize("thread_busy", [True, False], ids=["thread-busy-long", "thread-just-started"])
+async def test_no_sql_runs_on_the_event_loop_while_a_worker_thread_is_busy_for_long(
+    dataset: Dataset, monkeypatch: pytest.MonkeyPatch, thread_busy: bool
+) -> None:
+    # SQLite releases the GIL between rows: with a worker thread busy for long (a bomb, a wide
+    # result's reward), SQL on the loop would wait for the GIL at every row, so a step never seen
+    # goes to a worker thread then. A step that only just started does not keep SQL off the loop
+    # (most are over in a millisecond): "just" is stretched to a minute here, not timed.
+    from sqlenv_server import sessions
+
+    if not thread_busy:
+        monkeypatch.setattr(sessions, "BUSY_THREAD_S", 60.0)
     manager = manager_for(dataset, inline_step_s=GENEROUS_INLINE_S)
     busy, other = manager.open("ws", attached=True), manager.open("ws", attached=True)
     await manager.reset(busy, question_id="q-count")
@@ -267,12 +296,36 @@ async def test_no_sql_runs_on_the_event_loop_while_a_worker_thread_runs(dataset:
     async with anyio.create_task_group() as tg:
         tg.start_soon(manager.step, busy, SQLAction(action_type="QUERY", argument=SLOW_SQL))
         with anyio.fail_after(10):
-            while manager.runner.running == 0:
+            while not manager.runner.busy_for(sessions.BUSY_THREAD_S if thread_busy else 0.05):
                 await anyio.sleep(0.005)
-        observation = await manager.step(other, SQLAction(action_type="QUERY", argument="SELECT max(id) FROM items"))
-        assert observation.error == "" and tries == []
+        sql = "SELECT max(id) FROM items"
+        observation = await manager.step(other, SQLAction(action_type="QUERY", argument=sql))
+        assert observation.error == "" and tries == ([] if thread_busy else [sql])
         await manager.close(busy.id)
-    assert (await manager.step(other, QUICK)).rows == [[30]] and tries == [QUICK.argument]
+    assert not manager.runner.busy_for(0)
+    assert (await manager.step(other, QUICK)).rows == [[30]] and tries[-1] == QUICK.argument
+
+
+async def test_a_cost_is_cpu_time_not_time_spent_waiting(dataset: Dataset) -> None:
+    """A step that waited (for the GIL, for a core) is not marked slow for that: the cost recorded
+    is the CPU time of the thread that ran it. It was the wall clock, and on a busy machine one
+    slowed DESCRIBE went to a worker thread for good."""
+    manager = manager_for(dataset)
+    session = manager.open("ws", attached=True)
+    await manager.reset(session, question_id="q-count")
+    env = session.env
+    assert isinstance(env, SQLEnvironment)
+    real = env.step_bounded
+
+    def stalled(action: SQLAction, budget: object = None) -> object:
+        time.sleep(0.05)  # waits, as behind the GIL: no CPU
+        return real(action, budget)  # type: ignore[arg-type]
+
+    env.step_bounded = stalled  # type: ignore[method-assign]
+    describe = SQLAction(action_type="DESCRIBE", argument="items")
+    assert "items" in (await manager.step(session, describe)).result
+    key = manager.costs.key(describe, session.db_id, session.question_id)
+    assert key is not None and manager.costs.known(key) and manager.costs.is_cheap(key)
 
 
 async def test_steps_to_a_finished_episode_do_not_prime_the_fast_path(dataset: Dataset) -> None:

@@ -11,6 +11,8 @@ SQLEnvironment's databases are immutable, so the same action on the same databas
 the same every time; the server remembers what each action has cost (:class:`StepCosts`):
 
 * an action never seen is tried on the loop under the budget;
+* a cost is the CPU time of the thread that ran the step (waiting for the GIL or for a core is
+  not work of the step's: on a busy machine one such wait would mark a cheap action slow);
 * the cost kept is the most it ever took (a slow run is never forgotten while its entry lives),
   and an action that ever took ``cheap_s`` or more goes straight to a thread from then on, so
   the loop does not pay for its try again;

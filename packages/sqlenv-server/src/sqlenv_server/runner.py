@@ -27,6 +27,7 @@ import concurrent.futures
 import os
 import sys
 import threading
+import time
 from collections.abc import Callable
 from types import FrameType
 from typing import TypeVar
@@ -55,11 +56,13 @@ def in_sqlite(frame: FrameType | None) -> bool:
 class _Step:
     """A step in a worker thread that still holds its slot (see :meth:`StepRunner._sweep`)."""
 
-    __slots__ = ("ident", "started")
+    __slots__ = ("began", "done", "ident", "started")
 
     def __init__(self, started: float) -> None:
         self.started = started
         self.ident = 0  # the worker thread's, once it runs
+        self.began = 0.0  # time.monotonic() when the worker thread took it up (written there)
+        self.done = False  # set by the worker thread as it returns
 
 
 class StepRunner:
@@ -86,6 +89,8 @@ class StepRunner:
         self._sweeping: asyncio.AbstractEventLoop | None = None  # the loop a sweep is scheduled on
         self.running = 0
         """Steps in a worker thread now (slow ones included)."""
+        # Every step in a worker thread, in the order they were handed to the pool (see busy_for).
+        self._started: dict[_Step, None] = {}
 
     async def run(self, call: Callable[[], T], cancel: Callable[[], object] | None = None) -> T:
         """Run ``call`` in a worker thread and return its result (or raise its exception).
@@ -109,9 +114,14 @@ class StepRunner:
 
         def tracked() -> T:
             step.ident = threading.get_ident()
-            return call()
+            step.began = time.monotonic()
+            try:
+                return call()
+            finally:
+                step.done = True
 
         self.running += 1
+        self._started[step] = None
         try:
             future = self._executor.submit(tracked)
             future.add_done_callback(wake)
@@ -129,8 +139,28 @@ class StepRunner:
             return future.result()
         finally:
             self.running -= 1
+            del self._started[step]
             if self._holding.pop(finished, None) is not None:
                 self._slots.release()
+
+    def busy_for(self, seconds: float) -> bool:
+        """Whether some worker thread has been running one step for more than ``seconds``.
+
+        A step that long is doing real work: Python that holds the GIL (a reward over a wide result,
+        a long answer's verdict) or SQLite that takes the GIL back at every row. Work on the event
+        loop that releases the GIL (SQL: SQLite lets go between rows) then waits for such a thread
+        each time it wants the GIL back. Steps that just started, or that are done and wait for the
+        loop to collect them, do not count. Event loop only.
+        """
+        if not self.running:
+            return False
+        # The pool starts steps in the order they were handed to it, so the first one not yet done
+        # has been running the longest: only it is looked at (steps that finished are skipped).
+        for step in self._started:
+            if step.done:
+                continue
+            return bool(step.began) and step.began < time.monotonic() - seconds
+        return False
 
     def _sweep(self, loop: asyncio.AbstractEventLoop) -> None:
         """Give back the slots of steps running for ``slow_after_s`` inside SQLite (on the loop).

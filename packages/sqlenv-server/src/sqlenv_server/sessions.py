@@ -153,6 +153,13 @@ class Session:
         self.env.interrupt()
 
 
+#: A worker thread that has run one step this long keeps SQL off the event loop (see
+#: ``SessionManager._step_inline``). Steps that just started do not: most are over in a
+#: millisecond, and sending every new step to a thread while any runs cost the episode mix its
+#: p99 at 64 sessions (hops to a thread wait for the busy loop: 20-40 ms against 0.2 ms inline).
+BUSY_THREAD_S = 0.02
+
+
 class SessionManager:
     """Owns every open session of one app.
 
@@ -300,10 +307,10 @@ class SessionManager:
                 session.touch()
                 return session.env.state
 
-        def run() -> tuple[SQLObservation | SQLState, float]:
-            started = time.perf_counter()
+        def run() -> tuple[SQLObservation | SQLState, float, float]:
+            started, cpu = time.perf_counter(), time.thread_time()
             result = execute(session.env, request)
-            return result, time.perf_counter() - started
+            return result, time.perf_counter() - started, time.thread_time() - cpu
 
         key = None
         async with session.lock:
@@ -315,15 +322,15 @@ class SessionManager:
                 # Keyed under the lock: after any reset queued before it.
                 key = self.costs.key(request.action, session.db_id, session.question_id)
             result: SQLObservation | SQLState | None = None
-            elapsed = 0.0
+            elapsed = cpu = 0.0
             if isinstance(request, ResetRequest):
                 if self.inline_resets:  # no SQL to run: cheaper than the hop to a thread
-                    result, elapsed = run()
+                    result, elapsed, cpu = run()
             elif key is not None:
-                result, elapsed = self._step_inline(session, request.action, key)
+                result, elapsed, cpu = self._step_inline(session, request.action, key)
             inline = result is not None
             if result is None:
-                result, elapsed = await self.runner.run(run, session.interrupt)
+                result, elapsed, cpu = await self.runner.run(run, session.interrupt)
             if isinstance(request, ResetRequest):
                 state = session.env.state
                 session.db_id, session.question_id = state.db_id, state.question_id
@@ -331,31 +338,36 @@ class SessionManager:
                 session.live = not result.done
             session.touch()
         if key is not None:
-            self.costs.record(key, elapsed)
+            # Its CPU time, not the wall clock: time spent waiting for the GIL or for a core (a busy
+            # machine) is no work of the step's, and one run slowed so would mark it slow for good.
+            self.costs.record(key, cpu)
         if isinstance(request, StepRequest):
             self.metrics.step_done(request.action.action_type, elapsed, inline=inline)
         return result
 
-    def _step_inline(self, session: Session, action: SQLAction, key: bytes) -> tuple[SQLObservation | None, float]:
+    def _step_inline(
+        self, session: Session, action: SQLAction, key: bytes
+    ) -> tuple[SQLObservation | None, float, float]:
         """Take the step on the event loop if it is small (``None``: it goes to a worker thread).
 
         Never seen, it is tried under the inline budget (about a millisecond of SQLite, whatever
         the SQL); seen to be cheap every time, likewise; once slow, never again. SQL runs on the
-        loop only while no worker thread runs: SQLite releases the GIL between rows, and a busy
-        worker would then keep the loop waiting for it at every row. With workers busy, a step
-        known to be cheap still runs here if every statement it needs is in the result cache.
+        loop only while no worker thread has been busy with one step for over
+        :data:`BUSY_THREAD_S`: SQLite releases the GIL between rows, and such a thread would then
+        keep the loop waiting for it at every row. Then a step known to be cheap still runs here if
+        every statement it needs is in the result cache. Returns the result, wall and CPU seconds.
         """
         budget = self.inline_budget
-        try_sql = budget is not None and self.runner.running == 0
+        try_sql = budget is not None and not self.runner.busy_for(BUSY_THREAD_S)
         cheap = self.costs.is_cheap(key)
         if not cheap and not (try_sql and not self.costs.known(key)):
-            return None, 0.0
-        started = time.perf_counter()
+            return None, 0.0, 0.0
+        started, cpu = time.perf_counter(), time.thread_time()
         if try_sql:
             result = session.env.step_bounded(action, budget)
         else:
             result = session.env.step_cached(action)
-        return result, time.perf_counter() - started
+        return result, time.perf_counter() - started, time.thread_time() - cpu
 
     def client_at_limit(self, client: str) -> bool:
         """Whether ``client`` already holds as many sessions as it may (on every worker, when shared)."""
