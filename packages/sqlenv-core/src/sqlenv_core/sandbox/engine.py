@@ -82,6 +82,7 @@ class Sandbox:
         self._temp_exceeded = False
         self._over_budget = False
         self._fetched_bytes = 0
+        self._value_cap = self.limits.max_value_bytes  # the longest value SQLite may return now
         self._tables: list[str] | None = None
         self._size: int | None = None
 
@@ -192,6 +193,7 @@ class Sandbox:
         conn.setlimit(sqlite3.SQLITE_LIMIT_LIKE_PATTERN_LENGTH, min(budget.max_like_pattern, lim.max_like_pattern))
         conn.set_progress_handler(check, budget.check_every)
         self._deadline = float("inf")
+        self._value_cap = min(budget.max_value_bytes, lim.max_value_bytes)
         failure: sqlite3.Error | None = None
         try:
             columns, rows, truncated = self._run(conn, lent.authorizer, statement, row_cap)
@@ -202,6 +204,7 @@ class Sandbox:
             self._over_budget = True  # rare: a run without the budget gives the right message
             columns, rows, truncated = [], [], False
         finally:
+            self._value_cap = lim.max_value_bytes
             conn.set_progress_handler(None, 0)
             conn.setlimit(sqlite3.SQLITE_LIMIT_LENGTH, lim.max_value_bytes)
             conn.setlimit(sqlite3.SQLITE_LIMIT_LIKE_PATTERN_LENGTH, lim.max_like_pattern)
@@ -312,8 +315,9 @@ class Sandbox:
         cell_cap, max_bytes = lim.max_cell_chars, lim.max_result_bytes
         deadline = self._deadline
         # Rows come in batches small enough that the largest rows SQLite can return (every
-        # column at max_value_bytes) stay within _BATCH_BYTES; wide rows come one at a time.
-        batch = min(_MAX_BATCH_ROWS, _BATCH_BYTES // (max(width, 1) * max(lim.max_value_bytes, 1))) or 1
+        # column at the value-length cap in force: the inline budget's is far lower) stay within
+        # _BATCH_BYTES; wide rows come one at a time.
+        batch = min(_MAX_BATCH_ROWS, _BATCH_BYTES // (max(width, 1) * max(self._value_cap, 1))) or 1
         wanted = min(batch, row_cap + 1)
         chunk = cursor.fetchmany(wanted)
         rows: list[tuple[Cell, ...]] = []

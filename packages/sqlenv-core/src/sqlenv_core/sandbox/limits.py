@@ -152,7 +152,7 @@ class InlineBudget:
 
     max_s: float = 0.001
     max_ops: int = 50_000
-    check_every: int = 64
+    check_every: int = 256
     max_value_bytes: int = 4_096
     max_like_pattern: int = 32
     max_cells: int = 2_000
