@@ -430,8 +430,50 @@ def _head_deadline_options(settings: Settings, impl: str) -> dict[str, Any]:
     else:
         return options
     per_client = options["http"].max_per_client
-    options["http"] = head_deadline_protocol(settings.header_timeout, base, max_per_client=per_client)
+    options["http"] = head_deadline_protocol(
+        settings.header_timeout, base, max_per_client=per_client, body_timeout_s=settings.body_timeout
+    )
     return options
+
+
+@pytest.mark.parametrize("impl", ["h11", "httptools"])
+def test_a_request_whose_body_trickles_is_closed(tiny_dataset: Dataset, impl: str) -> None:
+    """A head on time, then a body a byte now and then: uvicorn waits for a body for ever, so such
+    requests from many addresses held ``max_connections`` as slow heads did. Now the body has
+    ``body_timeout`` from its head; past it the connection gets 408 and is closed, and the route
+    that waited for the body lets go of it. A body sent on time is served as before."""
+    settings = Settings(max_sessions=4, header_timeout=30.0, body_timeout=1.0)
+    options = _head_deadline_options(settings, impl)
+    with run_uvicorn(create_app(settings, dataset=tiny_dataset), **options) as url:
+        host, port = url.removeprefix("http://").split(":")
+        closed_before = _closed_connections(url, "body_timeout")
+        body = b'{"action_type": "QUERY", "argument": "SELECT 1"}'
+        head = b"POST /step HTTP/1.1\r\nHost: %s:%s\r\nContent-Type: application/json\r\n" % (
+            host.encode(),
+            port.encode(),
+        )
+        slow = socket.create_connection((host, int(port)), timeout=10)
+        try:
+            started = time.monotonic()
+            slow.sendall(head + b"Content-Length: %d\r\n\r\n" % len(body) + body[:5])
+            reply = None
+            for byte in body[5:15]:  # a byte every 0.3 s: the whole body would take 13 s
+                time.sleep(0.3)
+                try:
+                    slow.sendall(bytes([byte]))
+                except OSError:  # closed under it
+                    break
+            reply = _until_closed(slow, time.monotonic() + 10)
+            waited = time.monotonic() - started
+        finally:
+            slow.close()
+        assert reply is not None and reply.startswith(b"HTTP/1.1 408 "), reply
+        assert b"request body not received in time" in reply
+        assert waited < 8, waited  # closed about body_timeout after the head, not after header_timeout
+        assert _closed_connections(url, "body_timeout") >= closed_before + 1  # operators see it
+        on_time = httpx.post(f"{url}/reset", json={}, timeout=10)
+        assert on_time.status_code == 200, on_time.text
+        assert httpx.get(f"{url}/health", timeout=10).json() == {"status": "healthy"}
 
 
 @pytest.mark.parametrize("impl", ["auto", "h11", "httptools"])

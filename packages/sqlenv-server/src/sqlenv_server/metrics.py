@@ -22,8 +22,9 @@ class _ClosedConnections(Collector):
     def collect(self) -> Iterator[Metric]:
         family = CounterMetricFamily(
             "sqlenv_connections_closed",
-            "Connections the server closed before a request: head not received within header_timeout, or "
-            "one past max_connections_per_client (refused with 429).",
+            "Connections the server closed before a request was whole: head not received within "
+            "header_timeout, body not within body_timeout, or one past max_connections_per_client (refused "
+            "with 429).",
             labels=["reason"],
         )
         for reason, count in CLOSED_CONNECTIONS.items():

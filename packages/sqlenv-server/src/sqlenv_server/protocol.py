@@ -7,7 +7,10 @@ nothing, or its request line a byte at a time, holds each of them for ever; past
 own HTTP protocol class (``httptools`` when installed, else ``h11``: what ``http="auto"`` picks)
 with one more rule: a connection must complete each request head (request line and headers)
 within ``header_timeout`` seconds of being opened, or of its previous response. Past it the
-connection is closed, with a ``408`` if part of a head was received. Nothing else changes: the
+connection is closed, with a ``408`` if part of a head was received. Likewise a request's body must
+arrive whole within ``body_timeout`` seconds of its head (uvicorn waits for a body for ever too, so
+bodies sent a byte now and then from many addresses held connections as heads used to). Nothing
+else changes: the
 class only watches ``data_received``, ``on_response_complete`` and ``connection_lost``, and which
 request cycle uvicorn created (both protocols set ``cycle`` when a head is complete, and drop the
 connection from ``connections`` when it becomes a WebSocket).
@@ -35,12 +38,17 @@ __all__ = ["CLOSED_CONNECTIONS", "head_deadline_protocol", "too_many_connections
 logger = logging.getLogger("sqlenv_server")
 
 #: Connections this process closed, by reason (``GET /metrics``: ``sqlenv_connections_closed_total``).
-CLOSED_CONNECTIONS: dict[str, int] = {"header_timeout": 0, "too_many_per_client": 0}
+CLOSED_CONNECTIONS: dict[str, int] = {"header_timeout": 0, "body_timeout": 0, "too_many_per_client": 0}
 
 _WHY = b"request line and headers not received in time"
 _TIMED_OUT = (
     b"HTTP/1.1 408 Request Timeout\r\ncontent-type: text/plain; charset=utf-8\r\n"
     b"content-length: %d\r\nconnection: close\r\n\r\n%s" % (len(_WHY), _WHY)
+)
+_WHY_BODY = b"request body not received in time"
+_BODY_TIMED_OUT = (
+    b"HTTP/1.1 408 Request Timeout\r\ncontent-type: text/plain; charset=utf-8\r\n"
+    b"content-length: %d\r\nconnection: close\r\n\r\n%s" % (len(_WHY_BODY), _WHY_BODY)
 )
 
 
@@ -67,6 +75,7 @@ class _HeadDeadline(asyncio.Protocol):
     """Mixed in before uvicorn's HTTP protocol class (see :func:`head_deadline_protocol`)."""
 
     header_timeout_s: ClassVar[float] = 10.0
+    body_timeout_s: ClassVar[float] = 30.0
 
     max_per_client: ClassVar[int | None] = None
     open_per_client: ClassVar[dict[str, int]] = {}
@@ -83,6 +92,8 @@ class _HeadDeadline(asyncio.Protocol):
     _head_timer: asyncio.TimerHandle | None = None
     _head_cycle: Any = None
     _head_bytes: int = 0
+    _body_timer: asyncio.TimerHandle | None = None
+    _body_cycle: Any = None
     _counted: str | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -106,8 +117,13 @@ class _HeadDeadline(asyncio.Protocol):
         if self._head_timer is not None:
             self._head_bytes += len(data)
         super().data_received(data)
-        if self._head_timer is not None and (self.cycle is not self._head_cycle or self not in self.connections):
+        cycle = self.cycle
+        if self._head_timer is not None and (cycle is not self._head_cycle or self not in self.connections):
             self._disarm()
+            if cycle is not self._head_cycle and self in self.connections and getattr(cycle, "more_body", False):
+                self._arm_body(cycle)  # a head without its whole body: the body's deadline starts
+        if self._body_timer is not None and not getattr(self._body_cycle, "more_body", False):
+            self._disarm_body()  # the body is complete
         if self._counted is not None and self not in self.connections:
             self._uncount()  # now a WebSocket (or closed): the app counts WebSockets per client
 
@@ -133,6 +149,7 @@ class _HeadDeadline(asyncio.Protocol):
     def on_response_complete(self) -> None:
         """After a response, the next head has ``header_timeout`` again (unless a pipelined one started)."""
         cast(Any, super()).on_response_complete()
+        self._disarm_body()  # answered (perhaps refused before its body was read): the head deadline takes over
         cycle = self.cycle
         idle = cycle is None or bool(getattr(cycle, "response_complete", True))
         if idle and not self.transport.is_closing() and self in self.connections:
@@ -141,6 +158,7 @@ class _HeadDeadline(asyncio.Protocol):
     def connection_lost(self, exc: Exception | None) -> None:
         """Drop the deadline and the count with the connection."""
         self._disarm()
+        self._disarm_body()
         self._uncount()
         super().connection_lost(exc)
 
@@ -155,6 +173,28 @@ class _HeadDeadline(asyncio.Protocol):
             self._head_timer.cancel()
             self._head_timer = None
 
+    def _arm_body(self, cycle: Any) -> None:
+        self._disarm_body()
+        self._body_cycle = cycle
+        self._body_timer = self.loop.call_later(self.body_timeout_s, self._body_timed_out)
+
+    def _disarm_body(self) -> None:
+        if self._body_timer is not None:
+            self._body_timer.cancel()
+            self._body_timer = None
+        self._body_cycle = None
+
+    def _body_timed_out(self) -> None:
+        self._body_timer = None
+        cycle, self._body_cycle = self._body_cycle, None
+        if self.transport.is_closing() or cycle is not self.cycle or not getattr(cycle, "more_body", False):
+            return
+        CLOSED_CONNECTIONS["body_timeout"] += 1
+        if not getattr(cycle, "response_started", True):
+            self.transport.write(_BODY_TIMED_OUT)
+        logger.debug("closed a connection whose request body took more than %.1f s", self.body_timeout_s)
+        self.transport.close()  # the app's receive() now gets http.disconnect
+
     def _head_timed_out(self) -> None:
         self._head_timer = None
         if self.transport.is_closing() or self not in self.connections or self.cycle is not self._head_cycle:
@@ -167,7 +207,11 @@ class _HeadDeadline(asyncio.Protocol):
 
 
 def head_deadline_protocol(
-    header_timeout_s: float, base: type[asyncio.Protocol] | None = None, *, max_per_client: int | None = None
+    header_timeout_s: float,
+    base: type[asyncio.Protocol] | None = None,
+    *,
+    max_per_client: int | None = None,
+    body_timeout_s: float = 30.0,
 ) -> type[asyncio.Protocol]:
     """The HTTP protocol class of uvicorn, closing connections slower than ``header_timeout_s`` per request head.
 
@@ -177,6 +221,7 @@ def head_deadline_protocol(
         base: the uvicorn protocol class to extend; default: the one ``http="auto"`` picks
             (``HttpToolsProtocol`` when ``httptools`` is installed, else ``H11Protocol``).
         max_per_client: HTTP connections one peer address may hold open at once (``None``: any).
+        body_timeout_s: seconds a request's body has to arrive whole, counted from its head.
 
     Returns:
         A class to pass as ``uvicorn.Config(http=...)``.
@@ -189,6 +234,7 @@ def head_deadline_protocol(
     open_per_client: dict[str, int] = {}
     attributes: dict[str, object] = {
         "header_timeout_s": float(header_timeout_s),
+        "body_timeout_s": float(body_timeout_s),
         "max_per_client": max_per_client,
         "open_per_client": open_per_client,
     }

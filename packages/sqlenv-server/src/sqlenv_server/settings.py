@@ -140,6 +140,10 @@ class Settings(BaseSettings):
     first request) or from its previous response; past it the connection is closed (with 408 if a
     request was begun), so that connections that send nothing, or a byte now and then, cannot hold
     ``max_connections`` (slowloris). Applies to the ``sqlenv-server`` command (``uvicorn_options``)."""
+    body_timeout: float = Field(default=30.0, gt=0, le=3600)
+    """Seconds a request's body has to arrive whole, counted from its head; past it the connection is
+    closed (with 408 if no response was begun), so that bodies sent a byte now and then cannot hold
+    ``max_connections`` either. Applies to the ``sqlenv-server`` command (``uvicorn_options``)."""
     max_connections_per_client: int | None = Field(default=None, ge=1)
     """HTTP connections one peer address may hold open on one worker (WebSockets are counted by
     ``max_ws_per_client`` instead); one more is answered 429 at once and closed. Default: its

@@ -68,9 +68,12 @@ def uvicorn_options(settings: Settings, log_level: str) -> dict[str, Any]:
         # New connections past it get 503 and are closed, before the descriptors run out.
         "limit_concurrency": limit,
         "ws_per_message_deflate": settings.ws_compression,
-        # Connections that take longer than header_timeout to send a request head are closed, and one
-        # client's HTTP connections past its share are refused at once (slowloris).
-        "http": head_deadline_protocol(settings.header_timeout, max_per_client=per_client),
+        # Connections that take longer than header_timeout to send a request head (or body_timeout
+        # for its body) are closed, and one client's HTTP connections past its share are refused at
+        # once (slowloris).
+        "http": head_deadline_protocol(
+            settings.header_timeout, max_per_client=per_client, body_timeout_s=settings.body_timeout
+        ),
         "timeout_graceful_shutdown": 5,
     }
 
