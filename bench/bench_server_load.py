@@ -16,6 +16,8 @@ latency under each, with the code of another checkout measured in the same run a
    request) asks ``/health`` every 20 ms: how many get 200, and how fast.
 7. ``slowloris-spread``: the same 300 connections from 30 addresses (127.0.1.x), 10 each, not
    reopened: what the head deadline alone gives back.
+8. ``slowbody-spread``: the same, but each connection sends a whole ``POST /step`` head and then
+   its 1,000-byte body a space every 5 s, for 45 s: what the body deadline gives back.
 
 Everything talks to 127.0.0.1 and every loop is bounded by a count or a deadline. Timings depend on
 the machine and its load: compare the two columns of one run, never figures of different runs.
@@ -205,8 +207,19 @@ SLOWLORIS_LIMIT = 256
 SLOWLORIS_SOCKETS = 300
 
 
-async def slowloris(url: str, addresses: list[str], reopen: bool, seconds: float = 30.0) -> dict[str, str]:
-    """``SLOWLORIS_SOCKETS`` half-sent requests from ``addresses`` while a new user probes ``/health``."""
+#: A request head sent whole, then a body that never ends: a space every few seconds.
+SLOW_BODY_HEAD = (
+    b"POST /step HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{"
+)
+
+
+async def slowloris(
+    url: str, addresses: list[str], reopen: bool, seconds: float = 30.0, body: bool = False
+) -> dict[str, str]:
+    """``SLOWLORIS_SOCKETS`` half-sent requests from ``addresses`` while a new user probes ``/health``.
+
+    ``body``: each sends a whole head and then its body a space every 5 s, instead of half a head.
+    """
     host, port = url.removeprefix("http://").split(":")
     stop = asyncio.Event()
     opened = [0]
@@ -222,12 +235,14 @@ async def slowloris(url: str, addresses: list[str], reopen: bool, seconds: float
             opened[0] += 1
             holding[0] += 1
             try:
-                writer.write(b"GET /hea")  # and never the rest
+                writer.write(SLOW_BODY_HEAD if body else b"GET /hea")  # and never the rest
                 while not stop.is_set():
                     try:
-                        if not await asyncio.wait_for(reader.read(4096), 0.5):
+                        if not await asyncio.wait_for(reader.read(4096), 5.0 if body else 0.5):
                             break  # closed by the server
                     except TimeoutError:
+                        if body:
+                            writer.write(b" ")  # one more byte of the body
                         continue
             except OSError:
                 pass
@@ -245,13 +260,17 @@ async def slowloris(url: str, addresses: list[str], reopen: bool, seconds: float
     held_samples: list[int] = []
     victim = httpx.AsyncHTTPTransport(local_address="127.0.0.2")
     limits = httpx.Limits(max_keepalive_connections=0)  # a new user: a new connection per request
-    deadline = time.monotonic() + seconds
+    started = time.monotonic()
+    deadline = started + seconds
+    first_ok: float | None = None
     async with httpx.AsyncClient(base_url=url, timeout=5, transport=victim, limits=limits) as client:
         while time.monotonic() < deadline:
             began = time.perf_counter()
             try:
                 statuses.append((await client.get("/health")).status_code)
                 latencies.append(time.perf_counter() - began)
+                if statuses[-1] == 200 and first_ok is None:
+                    first_ok = time.monotonic() - started
             except httpx.HTTPError as exc:
                 statuses.append(type(exc).__name__)
             held_samples.append(holding[0])
@@ -266,6 +285,7 @@ async def slowloris(url: str, addresses: list[str], reopen: bool, seconds: float
         + (f" else {','.join(others)[:14]}" if others else ""),
         "victim p50/p99 (200s)": f"{pct(ok, 0.5):.1f} / {pct(ok, 0.99):.1f} ms" if ok else "-",
         "attacker sockets held (median)": f"{sorted(held_samples)[len(held_samples) // 2]} ({opened[0]} opened)",
+        "victim's first 200 after": f"{first_ok:.1f} s" if first_ok is not None else "never",
     }
 
 
@@ -317,9 +337,10 @@ def measure(label: str, pythonpath: str | None, only: set[str], extra_env: dict[
     floods: dict[str, Callable[[str], Awaitable[dict[str, str]]]] = {
         "slowloris": lambda url: slowloris(url, ["127.0.0.3"], reopen=True),
         "slowloris-spread": lambda url: slowloris(url, spread, reopen=False),
+        "slowbody-spread": lambda url: slowloris(url, spread, reopen=False, seconds=45.0, body=True),
     }
     for name, flood in floods.items():
-        if name not in only:  # not run by default: --only slowloris --only slowloris-spread
+        if name not in only:  # not run by default: --only slowloris, --only slowbody-spread, ...
             continue
         server, url = serve(pythonpath, {**extra_env, "SQLENV_MAX_CONNECTIONS": str(SLOWLORIS_LIMIT)})
         try:
@@ -363,9 +384,18 @@ def main() -> int:
     parser.add_argument(
         "--only",
         action="append",
-        choices=["queue", "ws", "cookie", "heavy", "heavy-distinct", "slowloris", "slowloris-spread"],
+        choices=[
+            "queue",
+            "ws",
+            "cookie",
+            "heavy",
+            "heavy-distinct",
+            "slowloris",
+            "slowloris-spread",
+            "slowbody-spread",
+        ],
         default=[],
-        help="run only these attacks (the slowloris ones run only when named)",
+        help="run only these attacks (the slowloris and slowbody ones run only when named)",
     )
     parser.add_argument(
         "--variant",
