@@ -1,4 +1,4 @@
-"""uvicorn's HTTP protocol with a deadline for the request head (slowloris).
+"""uvicorn's HTTP protocol with deadlines for the request head and body (slowloris).
 
 uvicorn times nothing before a request's head is complete: ``timeout_keep_alive`` starts only
 after a response, and any byte received stops it. A client that opens connections and sends
@@ -213,7 +213,7 @@ def head_deadline_protocol(
     max_per_client: int | None = None,
     body_timeout_s: float = 30.0,
 ) -> type[asyncio.Protocol]:
-    """The HTTP protocol class of uvicorn, closing connections slower than ``header_timeout_s`` per request head.
+    """The HTTP protocol class of uvicorn, closing connections too slow with a request head or body.
 
     Args:
         header_timeout_s: seconds a connection has to send a request's line and headers, counted
