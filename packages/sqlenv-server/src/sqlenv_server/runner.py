@@ -54,7 +54,7 @@ def in_sqlite(frame: FrameType | None) -> bool:
 
 
 class _Step:
-    """A step in a worker thread that still holds its slot (see :meth:`StepRunner._sweep`)."""
+    """A step handed to a worker thread (see :meth:`StepRunner._sweep` and :meth:`StepRunner.busy_for`)."""
 
     __slots__ = ("began", "done", "ident", "started")
 
@@ -87,10 +87,13 @@ class StepRunner:
         # (one timer for all of them, not one per step: a step costs a dict entry, no timer).
         self._holding: dict[asyncio.Future[None], _Step] = {}
         self._sweeping: asyncio.AbstractEventLoop | None = None  # the loop a sweep is scheduled on
-        self.running = 0
-        """Steps in a worker thread now (slow ones included)."""
         # Every step in a worker thread, in the order they were handed to the pool (see busy_for).
         self._started: dict[_Step, None] = {}
+
+    @property
+    def running(self) -> int:
+        """Steps in a worker thread now (slow ones included)."""
+        return len(self._started)
 
     async def run(self, call: Callable[[], T], cancel: Callable[[], object] | None = None) -> T:
         """Run ``call`` in a worker thread and return its result (or raise its exception).
@@ -120,7 +123,6 @@ class StepRunner:
             finally:
                 step.done = True
 
-        self.running += 1
         self._started[step] = None
         try:
             future = self._executor.submit(tracked)
@@ -138,7 +140,6 @@ class StepRunner:
                 raise
             return future.result()
         finally:
-            self.running -= 1
             del self._started[step]
             if self._holding.pop(finished, None) is not None:
                 self._slots.release()
@@ -152,8 +153,6 @@ class StepRunner:
         each time it wants the GIL back. Steps that just started, or that are done and wait for the
         loop to collect them, do not count. Event loop only.
         """
-        if not self.running:
-            return False
         # The pool starts steps in the order they were handed to it, so the first one not yet done
         # has been running the longest: only it is looked at (steps that finished are skipped).
         for step in self._started:
