@@ -171,10 +171,11 @@ def test_batched_fetch_treats_every_row_like_the_first(db: Path) -> None:
     # inside a batch, must be handled exactly as on the first row.
     limits = SandboxLimits(timeout_s=2.0, max_rows=700, max_cell_chars=20)
     with Sandbox(db, limits) as box:
-        late = box.execute(
+        late_sql = (
             "SELECT id, CASE WHEN id = 333 THEN printf('%.*c', 50, 'z') WHEN id = 399 THEN x'0102' "
             "ELSE name END FROM people ORDER BY id"
         )
+        late = box.execute(late_sql)
         assert not late.truncated and len(late.rows) == 400
         assert late.rows[332] == (333, "z" * 19 + "…") and late.rows[398] == (399, "<blob 2 bytes>")
         assert late.rows[0] == (1, "person 1")
@@ -182,6 +183,11 @@ def test_batched_fetch_treats_every_row_like_the_first(db: Path) -> None:
             capped = box.execute("SELECT id FROM people ORDER BY id", max_rows=cap)
             assert [r[0] for r in capped.rows] == list(range(1, min(cap, 400) + 1))
             assert capped.truncated == (cap < 400)
+        for cap in (0, 1, 333, 350, 398, 399):  # the batch that crosses the cap holds a long cell or a blob
+            cut = box.execute(late_sql, max_rows=cap)
+            assert cut.truncated and [r[0] for r in cut.rows] == list(range(1, cap + 1))
+            assert cut.rows[332:333] == late.rows[332 : min(cap, 333)]
+            assert cut.rows[398:399] == late.rows[398 : min(cap, 399)]
 
 
 def test_result_size_cap_stops_fetching(db: Path) -> None:

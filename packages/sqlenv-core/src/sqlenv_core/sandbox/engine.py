@@ -8,7 +8,7 @@ import re
 import sqlite3
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import cast
 
@@ -323,23 +323,28 @@ class Sandbox:
         rows: list[tuple[Cell, ...]] = []
         size = 0
         while chunk:
+            cut = len(rows) + len(chunk) > row_cap
+            if cut:
+                # The batch holds the row past row_cap, which only says the result goes on: the
+                # rows before it are taken like any batch's, and the result is cut there.
+                chunk = chunk[: row_cap - len(rows)]
             # A whole batch is checked column by column: only batches holding a blob or a cell over
-            # the cap, or reaching a limit, go row by row.
-            measured = _measure(chunk, cell_cap)
-            if measured >= 0 and len(rows) + len(chunk) <= row_cap and size + measured <= max_bytes:
+            # the cap, or reaching the byte limit, go row by row.
+            measured = _measure(chunk, cell_cap) if chunk else 0
+            if measured >= 0 and size + measured <= max_bytes:
                 rows += chunk
                 size += measured
             else:
                 for raw in chunk:
-                    if len(rows) >= row_cap:
-                        self._fetched_bytes = size
-                        return rows, True
                     row: tuple[Cell, ...] = tuple(_cell(value, cell_cap) for value in raw)
                     rows.append(row)
                     size += sum(len(c) if isinstance(c, str) else 8 for c in row) + 8
                     if size > max_bytes:
                         self._fetched_bytes = size
                         return rows, True
+            if cut:
+                self._fetched_bytes = size
+                return rows, True
             if time.monotonic() > deadline:
                 raise _Timeout
             if len(chunk) < wanted:
@@ -477,25 +482,44 @@ def _timeout_error(timeout: float) -> SandboxError:
 
 
 _SCALAR_TYPES = frozenset({int, float, type(None)})
+# Batches with at least this many rows per column are measured column by column.
+_NARROW = 8
 
 
 def _measure(chunk: list[tuple[object, ...]], cell_cap: int) -> int:
     """The size of a batch (text length, 8 bytes a number), or -1 when a cell needs rewriting.
 
-    C-level passes over all its cells (batches of wide rows are a few rows: a pass per column
-    cost more than the cells): their types, then the lengths of the text cells.
+    C-level passes over its cells: their types, then the lengths of the text cells. A batch of
+    many narrow rows is read column by column (a column mostly holds one type); one of a few
+    wide rows, in one pass over all its cells (a pass per column would cost more than the cells).
     """
+    if len(chunk) >= _NARROW * len(chunk[0]):
+        size = 8 * len(chunk)
+        for column in zip(*chunk, strict=True):  # a cursor's rows all have the same width
+            measured = _measure_cells(column, cell_cap)
+            if measured < 0:
+                return -1
+            size += measured
+        return size
     cells = list(itertools.chain.from_iterable(chunk))
+    measured = _measure_cells(cells, cell_cap)
+    return measured + 8 * len(chunk) if measured >= 0 else -1
+
+
+def _measure_cells(cells: Sequence[object], cell_cap: int) -> int:
     kinds = set(map(type, cells))
     if kinds <= _SCALAR_TYPES:
-        return 8 * len(cells) + 8 * len(chunk)  # all numbers and NULLs
+        return 8 * len(cells)  # all numbers and NULLs
     if bytes in kinds:
         return -1  # shown as "<blob N bytes>"
-    texts = cast("Iterable[str]", itertools.compress(cells, map(isinstance, cells, itertools.repeat(str))))
-    lengths = list(map(len, texts))
+    if len(kinds) == 1 and str in kinds:
+        lengths = list(map(len, cast("Sequence[str]", cells)))
+    else:
+        texts = cast("Iterable[str]", itertools.compress(cells, map(isinstance, cells, itertools.repeat(str))))
+        lengths = list(map(len, texts))
     if max(lengths) > cell_cap:
         return -1  # cut and ended with an ellipsis
-    return sum(lengths) + 8 * (len(cells) - len(lengths)) + 8 * len(chunk)
+    return sum(lengths) + 8 * (len(cells) - len(lengths))
 
 
 def _cell(value: object, cap: int) -> Cell:
