@@ -10,6 +10,7 @@ import itertools
 import math
 from collections import Counter
 from collections.abc import Sequence
+from types import NoneType
 from typing import TypeVar, cast
 
 from sqlenv_core.protocol import Cell
@@ -51,6 +52,11 @@ _EXACT_FOLD_BELOW = 1e7
 _FOLD = "{:.7g}".format
 _INT_OR_NULL = frozenset({int, type(None)})
 _NUMBER_OR_NULL = frozenset({int, float, type(None)})
+# The keys of numbers seen in float columns (and NULL's), so that a column of known values is
+# keyed in one C-level pass of lookups: a database's floats come back query after query. Emptied
+# when it holds this many.
+_MAX_NUMBER_KEYS = 65_536
+_NUMBER_KEYS: dict[Cell, Canon] = {None: None}
 
 
 def result_similarity(
@@ -92,18 +98,18 @@ def result_similarity(
     most_rows = max(1, min(_SIMILARITY_MAX_ROWS, SIMILARITY_MAX_CELLS // max(first_width, 1)))
     stride = -(-total_pred // most_rows)
     sample = predicted_rows[::stride] if stride > 1 else predicted_rows
-    width = common_width(sample)
-    if width is None or width == 0:
+    try:
+        columns = list(zip(*sample, strict=True))
+    except ValueError:  # rows of different lengths (a result never has them)
         return 0.0
-    keyed: list[Sequence[Canon]] = []
-    exact = not view.has_float
-    for column in zip(*sample, strict=True):
-        keys, has_float = _keyed_column(column)
-        keyed.append(keys)
-        exact = exact and not has_float
-    if exact and view.cell_counts.keys().isdisjoint(itertools.chain.from_iterable(keyed)):
+    if not columns:
+        return 0.0
+    keyed = [_keyed_column(column) for column in columns]
+    # Only values the gold holds can count towards an overlap: the rest are not counted at all.
+    in_gold = view.key_set.__contains__
+    counts = [Counter(filter(in_gold, column)) for column in keyed]
+    if not any(counts):
         return 0.0  # no value in common: no column overlaps, no row matches
-    counts = [Counter(column) for column in keyed]
     return _partial_credit(keyed, counts, stride, total_pred, view, ordered=gold.ordered)
 
 
@@ -130,26 +136,47 @@ def _same_shape(
     return _partial_credit(keyed, counts, 1, len(predicted_rows), view, ordered=gold.ordered)
 
 
-def _keyed_column(values: Sequence[Cell]) -> tuple[Sequence[Canon], bool]:
-    """One column's similarity keys (see :func:`similarity_key`), and whether it may hold a non-integral float.
+def _keyed_column(values: Sequence[Cell]) -> Sequence[Canon]:
+    """One column's similarity keys (see :func:`similarity_key`).
 
     Columns of numbers and NULLs (the costly kind: two Python calls per cell otherwise) are keyed
     with C-level ``map`` calls or one small function per cell; their keys equal, and hash like,
     those of the canonical cells.
     """
+    first = values[0].__class__ if values else None
+    if first is str:
+        return _text_keys(canonical_column(values))
+    if first is float or first is NoneType:
+        try:  # numbers seen before, the commonest case (a key equals its number when it is an int)
+            return list(map(_NUMBER_KEYS.__getitem__, values))
+        except (KeyError, TypeError):  # a number not seen yet, or a value of another kind
+            pass
     kinds = set(map(type, values))
     if kinds <= _INT_OR_NULL:
-        return values, False  # pyright: ignore[reportReturnType]  (canonical already)
+        return values  # pyright: ignore[reportReturnType]  (canonical already)
     if float in kinds and kinds <= _NUMBER_OR_NULL:
+        keys: list[Canon] | None = None
         if len(kinds) == 1:
             floats = cast("Sequence[float]", values)
             if not any(map(math.isnan, floats)) and max(map(abs, floats)) < _EXACT_FOLD_BELOW:
-                return list(map(float, map(_FOLD, floats))), not all(map(float.is_integer, floats))
-        return list(map(_number_key, values)), True
-    canonical = canonical_column(values)
+                keys = list(map(float, map(_FOLD, floats)))
+        if keys is None:
+            keys = list(map(_number_key, values))
+            if "nan" in keys:  # NaN (canonical "nan") equals no other NaN: nothing to look up later
+                return keys
+        if len(_NUMBER_KEYS) + len(keys) > _MAX_NUMBER_KEYS:
+            _NUMBER_KEYS.clear()
+            _NUMBER_KEYS[None] = None
+        _NUMBER_KEYS.update(zip(values, keys, strict=True))
+        return keys
+    return _text_keys(canonical_column(values))
+
+
+def _text_keys(canonical: Sequence[Canon]) -> Sequence[Canon]:
+    # Numeric text is a number once canonical: its floats are folded like any.
     if float in set(map(type, canonical)):
-        return list(map(similarity_key, canonical)), True
-    return canonical, False
+        return list(map(similarity_key, canonical))
+    return canonical
 
 
 def _number_key(value: Cell) -> Canon:
@@ -200,9 +227,18 @@ def _partial_credit(
     if not pairs:
         return 0.0
     column_credit = sum(scores[j][i] for j, i in pairs) / view.width
-    gold_sequence, gold_counts = view.projection(tuple(j for j, _ in pairs))
-    pred_projected = list(zip(*[keyed[i] for _, i in pairs], strict=True))
-    overlap = scaled_overlap(gold_counts, Counter(pred_projected), scale, most)
+    gold_sequence: Sequence[object]
+    pred_projected: Sequence[object]
+    if len(pairs) == 1:
+        # Rows projected on one column are that column's values: the overlap is the column's.
+        ((j, i),) = pairs
+        gold_sequence, pred_projected = view.keyed_columns[j], keyed[i]
+        overlap = scaled_overlap(view.column_keys[j], counts[i], scale, most)
+    else:
+        gold_projected, gold_counts = view.projection(tuple(j for j, _ in pairs))
+        pred_rows = list(zip(*[keyed[i] for _, i in pairs], strict=True))
+        overlap = scaled_overlap(gold_counts, Counter(pred_rows), scale, most)
+        gold_sequence, pred_projected = gold_projected, pred_rows
     coverage = len(pairs) / view.width
     row_credit = f1(overlap, total_pred, gold_rows) * coverage
     score = 0.5 * column_credit + 0.5 * row_credit
@@ -210,7 +246,8 @@ def _partial_credit(
         score *= math.sqrt(view.width / width)
     if ordered and gold_rows > 1:
         # Sample row k is row k * stride of the result: compared with the gold row at that place.
-        in_place = sum(1 for p, g in zip(pred_projected, gold_sequence[::stride], strict=False) if p == g)
+        # (Tuples compare their items by identity first, then by ==: one column's values too.)
+        in_place = sum(1 for p, g in zip(pred_projected, gold_sequence[::stride], strict=False) if p is g or p == g)
         score *= 0.75 + 0.25 * min(in_place * scale, gold_rows) / gold_rows
     return max(0.0, min(score, _SIMILARITY_CEILING))
 

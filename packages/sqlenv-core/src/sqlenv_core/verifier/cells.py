@@ -11,7 +11,6 @@ import json
 import math
 import re
 from collections.abc import Sequence
-from functools import lru_cache
 from typing import Any
 
 __all__ = [
@@ -45,19 +44,27 @@ CanonRow = tuple[Canon, ...]
 
 
 _CACHED_TEXT_CHARS = 256
+# Short texts remembered at most: the cache is emptied when it holds this many. A plain dict, so
+# that a column of known texts is looked up in one C-level pass (see canonical_column).
+_MAX_CACHED_TEXTS = 65_536
+_SHORT_TEXTS: dict[str, Canon] = {}
+_MISSING: Any = object()
 
 
 def _canon_text(text: str) -> Canon:
     # Database values repeat a lot, so short texts are memoised; long ones are not, so that an
     # agent's huge answers cannot fill the cache.
     if len(text) <= _CACHED_TEXT_CHARS:
-        return _canon_short_text(text)
+        found = _SHORT_TEXTS.get(text, _MISSING)
+        return _remember_text(text) if found is _MISSING else found
     return _fold_text(text)
 
 
-@lru_cache(maxsize=65_536)
-def _canon_short_text(text: str) -> Canon:
-    return _fold_text(text)
+def _remember_text(text: str) -> Canon:
+    if len(_SHORT_TEXTS) >= _MAX_CACHED_TEXTS:
+        _SHORT_TEXTS.clear()
+    folded = _SHORT_TEXTS[text] = _fold_text(text)
+    return folded
 
 
 # Non-finite numbers as observations spell them (``Infinity``) and as Python prints them (``inf``).
@@ -173,13 +180,15 @@ _UNCHANGED_TYPES = frozenset({int, type(None)})
 
 def canonical_column(values: Sequence[object]) -> Sequence[Canon]:
     """Every value of one column in canonical form (the column itself when nothing changes)."""
+    if values and values[0].__class__ is str:
+        try:  # texts seen before, the commonest case: one C-level lookup per cell
+            return list(map(_SHORT_TEXTS.__getitem__, values))  # pyright: ignore[reportArgumentType]
+        except (KeyError, TypeError):  # a text not seen yet, or a value of another kind
+            pass
     kinds = set(map(type, values))
     if kinds <= _UNCHANGED_TYPES:
         return values  # pyright: ignore[reportReturnType]  (ints and NULLs are canonical)
     if len(kinds) == 1 and str in kinds:
-        if max(map(len, values)) <= _CACHED_TEXT_CHARS:  # pyright: ignore[reportArgumentType]
-            # Straight into the C-level cache: no Python frame per cell when the text is known.
-            return list(map(_canon_short_text, values))  # pyright: ignore[reportArgumentType]
         return list(map(_canon_text, values))  # pyright: ignore[reportArgumentType]
     return list(map(canonical_cell, values))
 

@@ -112,6 +112,11 @@ class GoldView:
         """The multiset of keyed values in each column."""
         return [Counter(column) for column in self.keyed_columns]
 
+    @cached_property
+    def key_set(self) -> frozenset[Canon]:
+        """Every keyed value of the gold, whatever its column: a value outside it overlaps no gold column."""
+        return frozenset(itertools.chain.from_iterable(self.column_keys))
+
     def projection(self, columns: tuple[int, ...]) -> tuple[list[tuple[Canon, ...]], Counter[tuple[Canon, ...]]]:
         """The keyed rows projected on ``columns``, in order and as a multiset (kept for reuse)."""
         found = self._projections.get(columns)
