@@ -385,4 +385,7 @@ def test_resets_move_to_the_event_loop_once_the_dataset_is_warm(dataset: Dataset
         while not manager.inline_resets and time.monotonic() < deadline:
             time.sleep(0.02)
         assert manager.inline_resets  # every gold answer and table list is cached: a reset runs no SQL
+        for question in dataset.questions:  # and normalised: no first QUERY or ANSWER pays for it
+            gold = dataset.gold(question.id)
+            assert "view" in vars(gold) and "key_set" in vars(gold.view) and "column_keys" in vars(gold.view)
         assert client.post("/reset", json={"question_id": "q-books"}).status_code == 200

@@ -150,6 +150,9 @@ def check_servable(dataset: Dataset) -> None:
 def warm(dataset: Dataset) -> bool:
     """Compute and cache what a reset needs (gold answers, table names), in the calling thread.
 
+    The gold answers are normalised too (:meth:`sqlenv_core.verifier.GoldResult.prepare`), so that the first QUERY of
+    a question's first episode does not pay for it on the event loop.
+
     Returns:
         Whether every question is ready, so that a reset runs no SQL (and may run on the event loop).
     """
@@ -161,7 +164,7 @@ def warm(dataset: Dataset) -> bool:
             ready = False  # a reset on this database says why, in a worker thread
     for question in dataset.questions:
         try:
-            dataset.gold(question.id)
+            dataset.gold(question.id).prepare()
         except SandboxError:
             ready = False
     return ready

@@ -40,6 +40,17 @@ class GoldResult:
         columns = tuple(" ".join(str(c).split()).casefold() for c in self.columns)
         return GoldView(columns, rows, width)
 
+    def prepare(self) -> GoldView:
+        """Compute now what verdicts and the dense reward compute on first use, and return the view.
+
+        A server does this for every question as it starts, so that no episode's first QUERY or
+        ANSWER pays for it (and the collector's freeze after warming covers it).
+        """
+        view = self.view
+        for name in ("column_keys", "key_set", "cell_counts", "has_float", "answer_room", "comma_trie"):
+            getattr(view, name)
+        return view
+
 
 class CommaTrie:
     """A node of :attr:`GoldView.comma_trie`: the parts that may follow, and the gold value ending here."""
