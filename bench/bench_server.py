@@ -30,6 +30,9 @@ Options: ``--ks 1,8,64,256``, ``--mixes distinct,grpo``, ``--seconds 8``, ``--id
 ``ours+SQLENV_X=1`` with more settings, ``base@ours+PYTHONPATH=/old/src`` an older checkout in a
 column named ``base``), ``--rounds 2``, ``--generators 1``, ``--ours-args "--workers 1"`` (for
 every ``ours``), ``--quick``.
+
+At K=1 a round's p99 is its slowest 1% of a few thousand steps, and on a shared machine rounds
+minutes apart move by more than the servers differ: compare K=1 p99 over ``--rounds 10``.
 """
 
 from __future__ import annotations
